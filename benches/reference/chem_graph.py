@@ -1,0 +1,105 @@
+"""Reference timings for `cargo xtask bench` (chem-graph suites): ASE, vesin and matscipy on the
+inputs that xtask wrote, in the same run. Neighbour lists are compared with chemgnn's edge sets.
+
+    python benches/reference/chem_graph.py --suite SUITE [--budget S] MANIFEST.json OUT.json
+
+MANIFEST lists cases: {"case", "kind": "parse"|"neighbors", "file", "cutoff", "edges", "work", "unit"}.
+OUT receives a list of measurements in xtask's schema. Needs numpy and ase; vesin and matscipy
+are timed when importable (../shared/reference/setup.sh installs them).
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+import ase.io
+
+
+def time_median(budget, fn):
+    fn()
+    start, times = time.perf_counter(), []
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 100):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def ase_nl(atoms, cutoff):
+    from ase.neighborlist import neighbor_list
+
+    return neighbor_list("ijS", atoms, cutoff)
+
+
+def vesin_nl(atoms, cutoff):
+    from vesin import NeighborList
+
+    periodic = bool(atoms.pbc.any())
+    box = atoms.cell.array if periodic else np.zeros((3, 3))
+    return NeighborList(cutoff=cutoff, full_list=True).compute(atoms.positions, box, periodic, quantities="ijS")
+
+
+def matscipy_nl(atoms, cutoff):
+    from matscipy.neighbours import neighbour_list
+
+    if not atoms.pbc.any():
+        # matscipy needs a cell even without periodicity: a box enclosing the molecule.
+        atoms = atoms.copy()
+        atoms.center(vacuum=cutoff)
+    return neighbour_list("ijS", atoms, cutoff)
+
+
+def available():
+    impls = {"ase": ase_nl}
+    for name, fn, module in [("vesin", vesin_nl, "vesin"), ("matscipy", matscipy_nl, "matscipy")]:
+        try:
+            __import__(module)
+            impls[name] = fn
+        except ImportError:
+            pass
+    return impls
+
+
+def edge_rows(frames, lists):
+    rows = []
+    for f, (i, j, S) in enumerate(lists):
+        r = np.empty((len(i), 6), dtype=np.int64)
+        r[:, 0], r[:, 1], r[:, 2], r[:, 3:] = f, i, j, S
+        rows.append(r)
+    rows = np.concatenate(rows) if rows else np.zeros((0, 6), dtype=np.int64)
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--budget", type=float, default=1.0)
+    ap.add_argument("manifest")
+    ap.add_argument("out")
+    args = ap.parse_args()
+    cases = json.load(open(args.manifest))
+    out = []
+
+    def record(case, impl, seconds, identical=None):
+        out.append(dict(suite=args.suite, case=case["case"], implementation=impl, seconds=seconds,
+                        work=float(case["work"]), unit=case["unit"], identical=identical))
+
+    for case in cases:
+        if case["kind"] == "parse":
+            record(case, f"ase {ase.__version__} (ase.io.read)",
+                   time_median(args.budget, lambda: ase.io.read(case["file"], index=":")))
+            continue
+        frames = ase.io.read(case["file"], index=":")
+        ours = np.load(case["edges"])
+        for name, fn in available().items():
+            lists = [fn(a, case["cutoff"]) for a in frames]
+            same = bool(np.array_equal(edge_rows(frames, lists), ours))
+            seconds = time_median(args.budget, lambda: [fn(a, case["cutoff"]) for a in frames])
+            version = __import__(name).__version__
+            record(case, f"{name} {version}", seconds, same)
+    json.dump(out, open(args.out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

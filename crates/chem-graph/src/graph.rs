@@ -1,0 +1,317 @@
+//! [`Graph`] and [`GraphBatch`]: atoms plus directed edges, and their disjoint union.
+//!
+//! # Edge convention (PyTorch Geometric's)
+//! An edge j → i carries a message from atom j (the **source**) to atom i (the **target**).
+//! It is stored as `source[e] = j`, `target[e] = i`, with the integer image shift `S` of the
+//! source atom and the vector `vector[e] = r_j + S·L − r_i` (L: cell rows), pointing from the
+//! target to the (image of the) source; `distance[e] = |vector[e]|`. The reverse edge i → j has
+//! shift −S. In PyG terms `edge_index = [source, target]` (flow `source_to_target`).
+//! Indices are `u32` (what Candle's `index_select`/`index_add` take).
+
+use crate::error::{Error, Result};
+use crate::structure::{Cell, Structure};
+
+/// Directed edges in structure-of-arrays form; all vectors have the same length.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Edges {
+    /// Source atom j of each edge j → i.
+    pub source: Vec<u32>,
+    /// Target atom i of each edge j → i.
+    pub target: Vec<u32>,
+    /// Integer cell shift S of the source image (zeros for molecules).
+    pub shift: Vec<[i32; 3]>,
+    /// `r_j + S·L − r_i` in Å.
+    pub vector: Vec<[f64; 3]>,
+    /// Length of `vector` in Å.
+    pub distance: Vec<f64>,
+}
+
+impl Edges {
+    /// Number of edges.
+    pub fn len(&self) -> usize {
+        self.source.len()
+    }
+
+    /// True when there are no edges.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+
+    /// Appends one edge.
+    pub fn push(&mut self, source: u32, target: u32, shift: [i32; 3], vector: [f64; 3], distance: f64) {
+        self.source.push(source);
+        self.target.push(target);
+        self.shift.push(shift);
+        self.vector.push(vector);
+        self.distance.push(distance);
+    }
+
+    /// Appends all edges of `other`, adding `offset` to their atom indices.
+    pub fn extend_offset(&mut self, other: &Edges, offset: u32) {
+        self.source.extend(other.source.iter().map(|&s| s + offset));
+        self.target.extend(other.target.iter().map(|&t| t + offset));
+        self.shift.extend_from_slice(&other.shift);
+        self.vector.extend_from_slice(&other.vector);
+        self.distance.extend_from_slice(&other.distance);
+    }
+
+    /// The edges at positions `range`, with `offset` subtracted from their atom indices.
+    pub fn slice_offset(&self, range: std::ops::Range<usize>, offset: u32) -> Edges {
+        Edges {
+            source: self.source[range.clone()].iter().map(|&s| s - offset).collect(),
+            target: self.target[range.clone()].iter().map(|&t| t - offset).collect(),
+            shift: self.shift[range.clone()].to_vec(),
+            vector: self.vector[range.clone()].to_vec(),
+            distance: self.distance[range].to_vec(),
+        }
+    }
+
+    /// Number of incoming edges of each of `n_atoms` atoms.
+    pub fn in_degrees(&self, n_atoms: usize) -> Vec<usize> {
+        let mut deg = vec![0; n_atoms];
+        for &t in &self.target {
+            deg[t as usize] += 1;
+        }
+        deg
+    }
+}
+
+/// A dense row-major feature matrix (`data.len() == rows * width`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Features {
+    /// Columns per row.
+    pub width: usize,
+    /// Row-major values.
+    pub data: Vec<f64>,
+}
+
+impl Features {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.data.len().checked_div(self.width).unwrap_or(0)
+    }
+}
+
+/// Atoms of one structure with the edges between them and optional features.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Graph {
+    /// Atomic numbers, one per node.
+    pub numbers: Vec<u8>,
+    /// Cartesian positions in Å, one per node.
+    pub positions: Vec<[f64; 3]>,
+    /// Cell rows for periodic graphs.
+    pub cell: Option<Cell>,
+    /// Directed edges (see the module docs for the convention).
+    pub edges: Edges,
+    /// Optional node features, one row per node.
+    pub node_features: Option<Features>,
+    /// Optional edge features, one row per edge.
+    pub edge_features: Option<Features>,
+}
+
+impl Graph {
+    /// A graph of `structure`'s atoms with the given edges.
+    pub fn new(structure: &Structure, edges: Edges) -> Result<Self> {
+        let g = Graph {
+            numbers: structure.numbers.clone(),
+            positions: structure.positions.clone(),
+            cell: structure.cell.filter(|_| structure.is_periodic()),
+            edges,
+            node_features: None,
+            edge_features: None,
+        };
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// Number of nodes.
+    pub fn num_nodes(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// Number of edges.
+    pub fn num_edges(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Checks that edge indices, edge arrays and feature matrices are consistent.
+    pub fn validate(&self) -> Result<()> {
+        let (n, e) = (self.num_nodes(), self.edges.len());
+        let ed = &self.edges;
+        if self.positions.len() != n {
+            return Err(Error::invalid(format!("graph: {n} nodes but {} positions", self.positions.len())));
+        }
+        if [ed.target.len(), ed.shift.len(), ed.vector.len(), ed.distance.len()].iter().any(|&l| l != e) {
+            return Err(Error::invalid("graph: edge arrays have different lengths"));
+        }
+        if let Some(k) = ed.source.iter().chain(&ed.target).position(|&i| i as usize >= n) {
+            return Err(Error::invalid(format!("graph: edge {} refers to a node >= {n}", k % e.max(1))));
+        }
+        if let Some(f) = &self.node_features {
+            if f.rows() != n || f.data.len() != n * f.width {
+                return Err(Error::invalid(format!("graph: {} node-feature rows for {n} nodes", f.rows())));
+            }
+        }
+        if let Some(f) = &self.edge_features {
+            if f.rows() != e || f.data.len() != e * f.width {
+                return Err(Error::invalid(format!("graph: {} edge-feature rows for {e} edges", f.rows())));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The disjoint union of several graphs, as PyG's `Batch`: node and edge arrays are concatenated,
+/// edge indices are shifted by each graph's node offset, and `node_graph[k]` says which graph
+/// node k belongs to. Graph `g` owns nodes `node_offsets[g]..node_offsets[g + 1]` and edges
+/// `edge_offsets[g]..edge_offsets[g + 1]`. Empty graphs are allowed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GraphBatch {
+    /// Atomic numbers of all nodes.
+    pub numbers: Vec<u8>,
+    /// Positions of all nodes in Å.
+    pub positions: Vec<[f64; 3]>,
+    /// Graph index of each node (PyG's `batch`).
+    pub node_graph: Vec<u32>,
+    /// Edges with batch-global node indices.
+    pub edges: Edges,
+    /// Cell rows per graph; zeros for non-periodic graphs.
+    pub cells: Vec<Cell>,
+    /// Prefix sums of node counts (length = graphs + 1).
+    pub node_offsets: Vec<usize>,
+    /// Prefix sums of edge counts (length = graphs + 1).
+    pub edge_offsets: Vec<usize>,
+    /// Concatenated node features, if every graph has them (with equal width).
+    pub node_features: Option<Features>,
+    /// Concatenated edge features, if every graph has them (with equal width).
+    pub edge_features: Option<Features>,
+}
+
+impl GraphBatch {
+    /// Concatenates `graphs` into one batch. Features are kept only when all graphs have them with
+    /// the same width; a mix is an error.
+    pub fn from_graphs(graphs: &[Graph]) -> Result<Self> {
+        let mut b = GraphBatch { node_offsets: vec![0], edge_offsets: vec![0], ..Default::default() };
+        let node_f = concat_features(graphs.iter().map(|g| g.node_features.as_ref()), "node")?;
+        let edge_f = concat_features(graphs.iter().map(|g| g.edge_features.as_ref()), "edge")?;
+        for (gi, g) in graphs.iter().enumerate() {
+            g.validate()?;
+            let offset =
+                u32::try_from(b.numbers.len()).map_err(|_| Error::invalid("batch has more than u32::MAX nodes"))?;
+            b.numbers.extend_from_slice(&g.numbers);
+            b.positions.extend_from_slice(&g.positions);
+            b.node_graph.extend(std::iter::repeat_n(gi as u32, g.num_nodes()));
+            b.edges.extend_offset(&g.edges, offset);
+            b.cells.push(g.cell.unwrap_or([[0.0; 3]; 3]));
+            b.node_offsets.push(b.numbers.len());
+            b.edge_offsets.push(b.edges.len());
+        }
+        b.node_features = node_f;
+        b.edge_features = edge_f;
+        Ok(b)
+    }
+
+    /// Number of graphs.
+    pub fn num_graphs(&self) -> usize {
+        self.node_offsets.len().saturating_sub(1)
+    }
+
+    /// Total number of nodes.
+    pub fn num_nodes(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// Total number of edges.
+    pub fn num_edges(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Number of nodes of each graph.
+    pub fn nodes_per_graph(&self) -> Vec<usize> {
+        self.node_offsets.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    /// Graph `g` taken back out of the batch (`None` when out of range).
+    pub fn graph(&self, g: usize) -> Option<Graph> {
+        let nodes = *self.node_offsets.get(g)?..*self.node_offsets.get(g + 1)?;
+        let edges = self.edge_offsets[g]..self.edge_offsets[g + 1];
+        let slice = |f: &Features, r: std::ops::Range<usize>| Features {
+            width: f.width,
+            data: f.data[r.start * f.width..r.end * f.width].to_vec(),
+        };
+        let cell = self.cells[g];
+        Some(Graph {
+            numbers: self.numbers[nodes.clone()].to_vec(),
+            positions: self.positions[nodes.clone()].to_vec(),
+            cell: (cell != [[0.0; 3]; 3]).then_some(cell),
+            edges: self.edges.slice_offset(edges.clone(), nodes.start as u32),
+            node_features: self.node_features.as_ref().map(|f| slice(f, nodes)),
+            edge_features: self.edge_features.as_ref().map(|f| slice(f, edges)),
+        })
+    }
+}
+
+fn concat_features<'a>(mut feats: impl Iterator<Item = Option<&'a Features>>, what: &str) -> Result<Option<Features>> {
+    let Some(first) = feats.next() else { return Ok(None) };
+    let mut out = first.cloned();
+    for f in feats {
+        match (&mut out, f) {
+            (None, None) => {}
+            (Some(acc), Some(f)) if acc.width == f.width => acc.data.extend_from_slice(&f.data),
+            (Some(acc), Some(f)) => {
+                return Err(Error::invalid(format!(
+                    "batch: {what} features of width {} and {} cannot be concatenated",
+                    acc.width, f.width
+                )))
+            }
+            _ => return Err(Error::invalid(format!("batch: some graphs have {what} features and some do not"))),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Graph {
+        let mut edges = Edges::default();
+        for i in 1..n as u32 {
+            edges.push(i - 1, i, [0; 3], [-1.0, 0.0, 0.0], 1.0);
+            edges.push(i, i - 1, [0; 3], [1.0, 0.0, 0.0], 1.0);
+        }
+        let positions = (0..n).map(|i| [i as f64, 0.0, 0.0]).collect();
+        let node_features = Some(Features { width: 1, data: (0..n).map(|i| i as f64).collect() });
+        Graph { numbers: vec![6; n], positions, edges, node_features, ..Default::default() }
+    }
+
+    #[test]
+    fn batch_round_trips_graphs_including_empty_ones() {
+        let graphs = vec![chain(3), chain(0), chain(1), chain(4)];
+        let b = GraphBatch::from_graphs(&graphs).unwrap();
+        assert_eq!(b.num_graphs(), 4);
+        assert_eq!(b.node_offsets, vec![0, 3, 3, 4, 8]);
+        assert_eq!(b.edge_offsets, vec![0, 4, 4, 4, 10]);
+        assert_eq!(b.node_graph, vec![0, 0, 0, 2, 3, 3, 3, 3]);
+        assert_eq!(b.edges.source[4], 4); // first edge of graph 3 starts at node offset 4
+        for (g, orig) in graphs.iter().enumerate() {
+            assert_eq!(&b.graph(g).unwrap(), orig);
+        }
+        assert!(b.graph(4).is_none());
+    }
+
+    #[test]
+    fn mixed_features_are_rejected() {
+        let mut g = chain(2);
+        g.node_features = None;
+        let err = GraphBatch::from_graphs(&[chain(2), g]).unwrap_err();
+        assert!(err.to_string().contains("some graphs have node features"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_edges_are_rejected() {
+        let mut g = chain(2);
+        g.edges.source[0] = 7;
+        assert!(g.validate().is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! Streams the official QM9 archive `dsgdb9nsd.xyz.tar.bz2` without unpacking it to disk.
+
+use std::io::Read;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::qm9::molecule::{parse_qm9_xyz, Qm9Molecule};
+
+/// Reads every `*.xyz` member of a (bzip2-compressed or plain) tar archive and parses them in
+/// parallel. Members are decompressed in one pass; the result is sorted by GDB index.
+pub fn read_qm9_archive(path: impl AsRef<Path>) -> Result<Vec<Qm9Molecule>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "bz2") {
+        Box::new(bzip2::read::MultiBzDecoder::new(std::io::BufReader::new(file)))
+    } else {
+        Box::new(std::io::BufReader::new(file))
+    };
+    read_qm9_tar(reader, &path.display().to_string())
+}
+
+/// Reads QM9 files from an uncompressed tar stream; `name` is used in error messages.
+pub fn read_qm9_tar(reader: impl Read, name: &str) -> Result<Vec<Qm9Molecule>> {
+    let mut archive = tar::Archive::new(reader);
+    let tar_err = |e: std::io::Error| Error::parse(name, 0, format!("not a readable tar archive: {e}"));
+    let mut texts = Vec::new();
+    for entry in archive.entries().map_err(tar_err)? {
+        let mut entry = entry.map_err(tar_err)?;
+        let member = entry.path().map_err(tar_err)?.display().to_string();
+        if !member.ends_with(".xyz") {
+            continue;
+        }
+        let mut text = String::new();
+        entry.read_to_string(&mut text).map_err(|e| Error::parse(format!("{name}:{member}"), 0, e.to_string()))?;
+        texts.push((member, text));
+    }
+    if texts.is_empty() {
+        return Err(Error::parse(name, 0, "the archive holds no .xyz files"));
+    }
+    let mut mols = texts
+        .par_iter()
+        .map(|(member, text)| parse_qm9_xyz(text, &format!("{name}:{member}")))
+        .collect::<Result<Vec<_>>>()?;
+    mols.sort_by_key(|m| m.index);
+    Ok(mols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qm9::molecule::tests::METHANE;
+
+    fn tar_bz2(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast()));
+        for (name, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, text.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn streams_a_tar_bz2() {
+        let second = METHANE.replace("gdb 1\t", "gdb 2\t");
+        let bytes = tar_bz2(&[("dsgdb9nsd_000002.xyz", &second), ("README", "x"), ("dsgdb9nsd_000001.xyz", METHANE)]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qm9.xyz.tar.bz2");
+        std::fs::write(&path, bytes).unwrap();
+        let mols = read_qm9_archive(&path).unwrap();
+        assert_eq!(mols.iter().map(|m| m.index).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn bad_member_names_archive_and_member() {
+        let broken = METHANE.replace("-0.535689", "oops");
+        let bytes = tar_bz2(&[("dsgdb9nsd_000001.xyz", &broken)]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.tar.bz2");
+        std::fs::write(&path, bytes).unwrap();
+        let err = read_qm9_archive(&path).unwrap_err().to_string();
+        assert!(err.contains("q.tar.bz2:dsgdb9nsd_000001.xyz:3: charge is not a finite number"), "{err}");
+        std::fs::write(&path, b"not an archive").unwrap();
+        assert!(read_qm9_archive(&path).is_err());
+    }
+}

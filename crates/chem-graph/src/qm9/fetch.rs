@@ -1,0 +1,87 @@
+//! Obtains QM9 and converts it once to the cached [`Qm9Dataset`] file.
+//!
+//! Sources, in the order [`fetch_qm9`] tries them when none is given:
+//! 1. the official archive `dsgdb9nsd.xyz.tar.bz2` from figshare ([`OFFICIAL_URL`]);
+//! 2. the `qm9pack` wheel from the Python package index (`python3 -m pip download --no-deps qm9pack`),
+//!    a zip holding the same data as CSV tables.
+//!
+//! A local path (archive, wheel, directory of qm9pack CSVs, or one CSV) or an `http(s)://` URL of the
+//! archive can be given instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::qm9::Qm9Dataset;
+
+/// figshare download of `dsgdb9nsd.xyz.tar.bz2` (file id 3195389).
+pub const OFFICIAL_URL: &str = "https://ndownloader.figshare.com/files/3195389";
+
+/// Where the converted dataset is cached: `$CHEMGNN_DATA_DIR/qm9.safetensors`, by default
+/// `data/cache/qm9.safetensors` below the current directory.
+pub fn default_cache_path() -> PathBuf {
+    let dir = std::env::var_os("CHEMGNN_DATA_DIR").map_or_else(|| PathBuf::from("data/cache"), PathBuf::from);
+    dir.join("qm9.safetensors")
+}
+
+/// Obtains QM9 from `source` (path or URL; `None`: the official archive, then qm9pack), converts
+/// it and writes it atomically to `out`. `log` receives progress messages.
+pub fn fetch_qm9(source: Option<&str>, out: &Path, log: &mut dyn FnMut(&str)) -> Result<Qm9Dataset> {
+    let work = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("qm9-download");
+    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let dataset = match source {
+        Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            Qm9Dataset::read_source(&download(s, &work.join("dsgdb9nsd.xyz.tar.bz2"), log)?)?
+        }
+        Some(s) => Qm9Dataset::read_source(Path::new(s))?,
+        None => match download(OFFICIAL_URL, &work.join("dsgdb9nsd.xyz.tar.bz2"), log) {
+            Ok(archive) => Qm9Dataset::read_source(&archive)?,
+            Err(e) => {
+                log(&format!("official archive not reachable ({e}); trying the qm9pack package from PyPI"));
+                Qm9Dataset::read_source(&pip_download_qm9pack(&work, log)?)?
+            }
+        },
+    };
+    log(&format!("converted {} molecules; writing {}", dataset.len(), out.display()));
+    dataset.save(out)?;
+    // The raw download is not needed once converted; a failure to clean up is not an error.
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(dataset)
+}
+
+fn download(url: &str, dest: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    log(&format!("downloading {url}"));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(std::time::Duration::from_secs(20)))
+        .timeout_global(Some(std::time::Duration::from_secs(1800)))
+        .build()
+        .into();
+    let fail = |e: &dyn std::fmt::Display| Error::invalid(format!("download of {url} failed: {e}"));
+    let mut response = agent.get(url).call().map_err(|e| fail(&e))?;
+    let partial = dest.with_extension("partial");
+    let mut file = std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+    std::io::copy(&mut response.body_mut().as_reader(), &mut file).map_err(|e| fail(&e))?;
+    std::fs::rename(&partial, dest).map_err(|e| Error::io(dest, e))?;
+    Ok(dest.to_path_buf())
+}
+
+fn pip_download_qm9pack(dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    log(&format!("running {python} -m pip download --no-deps qm9pack"));
+    let status = Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "qm9pack", "-d"])
+        .arg(dir)
+        .status()
+        .map_err(|e| Error::invalid(format!("could not run {python} -m pip: {e}")))?;
+    if !status.success() {
+        return Err(Error::invalid(format!("'{python} -m pip download --no-deps qm9pack' failed ({status})")));
+    }
+    std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("qm9pack") && n.to_string_lossy().ends_with(".whl"))
+        })
+        .ok_or_else(|| Error::invalid(format!("pip reported success but no qm9pack wheel is in {}", dir.display())))
+}

@@ -1,0 +1,3 @@
+//! One module per top-level subcommand of the `chemgnn` tool.
+
+pub mod data;

@@ -1,0 +1,58 @@
+//! Benchmark inputs, written to files so that our code and the Python references read the same data.
+
+use std::io::Write;
+use std::path::Path;
+
+use chem_graph::{Edges, Structure};
+use rand::{Rng, SeedableRng};
+
+/// The first `n` molecules of the embedded QM9 sample.
+pub fn qm9_molecules(n: usize) -> anyhow::Result<Vec<Structure>> {
+    let d = chem_graph::qm9::Qm9Dataset::embedded_sample()?;
+    Ok((0..n.min(d.len())).map(|m| d.structure(m)).collect())
+}
+
+/// `n` silicon atoms uniformly at random (seeded) in a triclinic cell at 0.1 atoms/Å³.
+pub fn random_periodic(n: usize, seed: u64) -> anyhow::Result<Structure> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let shape = [[1.0, 0.0, 0.0], [0.2, 0.98, 0.0], [0.1, 0.15, 0.98]];
+    let volume = n as f64 / 0.1;
+    let scale = (volume / chem_graph::structure::determinant(&shape)).cbrt();
+    let cell = shape.map(|row| row.map(|x| x * scale));
+    let positions = (0..n)
+        .map(|_| {
+            let f: [f64; 3] = [rng.random(), rng.random(), rng.random()];
+            [0, 1, 2].map(|k| f[0] * cell[0][k] + f[1] * cell[1][k] + f[2] * cell[2][k])
+        })
+        .collect();
+    Ok(Structure::periodic(vec![14; n], positions, cell, [true; 3])?)
+}
+
+/// Writes edges of several structures as a NumPy `.npy` int64 array of rows
+/// `(frame, target i, source j, S0, S1, S2)` in lexicographic order — the form the Python
+/// script builds from ASE/vesin/matscipy's `i, j, S` for comparison.
+pub fn write_edges_npy(path: &Path, edges: &[Edges]) -> anyhow::Result<()> {
+    let mut rows: Vec<[i64; 6]> = Vec::new();
+    for (f, e) in edges.iter().enumerate() {
+        for k in 0..e.len() {
+            let s = e.shift[k];
+            rows.push([f as i64, e.target[k] as i64, e.source[k] as i64, s[0] as i64, s[1] as i64, s[2] as i64]);
+        }
+    }
+    rows.sort_unstable();
+    let mut header = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({}, 6), }}", rows.len());
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    out.write_all(b"\x93NUMPY\x01\x00")?;
+    out.write_all(&(header.len() as u16).to_le_bytes())?;
+    out.write_all(header.as_bytes())?;
+    for r in rows {
+        for v in r {
+            out.write_all(&v.to_le_bytes())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! `cargo xtask bench`: runs benchmark suites against our code and, where a Python with the
+//! reference packages is found, against them on the same inputs in the same run; writes
+//! `docs/benchmarks.json` (all suites' latest results) and regenerates `docs/benchmarks.md`.
+
+mod inputs;
+mod python;
+mod report;
+mod suites;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Options of `cargo xtask bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic.
+    #[arg(long, value_delimiter = ',')]
+    suites: Vec<String>,
+    /// Python with ase/vesin/matscipy [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Smaller inputs and shorter timing, for a smoke test.
+    #[arg(long)]
+    quick: bool,
+    /// Print results only; leave docs/ untouched.
+    #[arg(long)]
+    no_write: bool,
+}
+
+/// One timed measurement.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Measurement {
+    /// Suite name, e.g. `neighbors-periodic`.
+    pub suite: String,
+    /// Input, e.g. `10000 atoms, cutoff 5 Å`.
+    pub case: String,
+    /// Implementation, e.g. `chemgnn (2 threads)` or `vesin`.
+    pub implementation: String,
+    /// Median wall time of one run in seconds.
+    pub seconds: f64,
+    /// Work per run (structures, atoms, …) and its unit, for throughput.
+    pub work: f64,
+    /// Unit of `work`.
+    pub unit: String,
+    /// For reference implementations: whether their output equals ours (None: not compared).
+    pub identical: Option<bool>,
+}
+
+/// Median seconds of `f` over repeated runs: one warm-up, then at least 3 runs and until
+/// `budget` seconds have passed (at most 100 runs).
+pub fn time_median(budget: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < 3 || (start.elapsed().as_secs_f64() < budget && times.len() < 100) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic"];
+    let suites: Vec<&str> =
+        if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
+    if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {
+        anyhow::bail!("unknown suite '{bad}'; known: {}", all.join(", "));
+    }
+    let work_dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&work_dir)?;
+    let python = python::find(args.python.as_deref());
+    match &python {
+        Some(p) => eprintln!("reference Python: {}", p.display()),
+        None => eprintln!("no Python with ase/vesin/matscipy found: timing chemgnn only"),
+    }
+    let budget = if args.quick { 0.2 } else { 1.0 };
+    let mut results = Vec::new();
+    for suite in &suites {
+        eprintln!("== {suite}");
+        let mut cases = suites::run(suite, &work_dir, args.quick, budget)?;
+        if let Some(py) = &python {
+            cases.extend(python::run(py, suite, &work_dir, budget)?);
+        }
+        for m in &cases {
+            eprintln!(
+                "  {:<34} {:<24} {:>12.3} ms {}",
+                m.case,
+                m.implementation,
+                m.seconds * 1e3,
+                match m.identical {
+                    Some(true) => "(same edges)",
+                    Some(false) => "(EDGES DIFFER)",
+                    None => "",
+                }
+            );
+        }
+        results.extend(cases);
+    }
+    if !args.no_write {
+        report::write(&results, &suites, python.as_deref(), args.quick)?;
+        eprintln!("wrote docs/benchmarks.md and docs/benchmarks.json");
+    }
+    Ok(())
+}

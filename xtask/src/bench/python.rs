@@ -1,0 +1,37 @@
+//! Runs `benches/reference/chem_graph.py` (ASE, vesin, matscipy) on a suite's manifest.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::Measurement;
+
+const SCRIPT: &str = "benches/reference/chem_graph.py";
+
+/// The first Python that imports ase: `explicit`, `$CHEMGNN_REF_PYTHON`,
+/// `~/.cache/chemgnn-ref/bin/python` (made by `shared/reference/setup.sh`), then `python3`.
+pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/chemgnn-ref/bin/python"));
+    let candidates = explicit
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(std::env::var_os("CHEMGNN_REF_PYTHON").map(PathBuf::from))
+        .chain(home)
+        .chain([PathBuf::from("python3")]);
+    candidates
+        .into_iter()
+        .find(|p| Command::new(p).args(["-c", "import ase"]).output().is_ok_and(|o| o.status.success()))
+}
+
+/// Times the reference implementations on `suite`'s manifest; their edge sets are compared with ours.
+pub fn run(python: &Path, suite: &str, work: &Path, budget: f64) -> anyhow::Result<Vec<Measurement>> {
+    let manifest = work.join(format!("{suite}.json"));
+    let out = work.join(format!("{suite}.python.json"));
+    let status = Command::new(python)
+        .args([SCRIPT, "--suite", suite, "--budget", &budget.to_string()])
+        .arg(&manifest)
+        .arg(&out)
+        .env("OMP_NUM_THREADS", "1")
+        .status()?;
+    anyhow::ensure!(status.success(), "{SCRIPT} failed for suite {suite} ({status})");
+    Ok(serde_json::from_str(&std::fs::read_to_string(&out)?)?)
+}

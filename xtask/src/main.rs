@@ -1,0 +1,33 @@
+//! Developer tasks for chemgnn, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
+//!
+//! - `cargo xtask data qm9`: fetch and convert the full QM9 (same as `chemgnn data fetch qm9`).
+//! - `cargo xtask data qm9-sample`: make the embedded QM9 sample from the converted full set.
+//! - `cargo xtask bench`: run the benchmark suites and write `docs/benchmarks.{md,json}`.
+
+mod bench;
+mod data;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "chemgnn developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Datasets: fetch QM9, make the embedded sample.
+    #[command(subcommand)]
+    Data(data::DataTask),
+    /// Run the benchmark suites; results go to docs/benchmarks.md and docs/benchmarks.json.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Data(t) => data::run(t),
+        Task::Bench(args) => bench::run(args),
+    }
+}
