@@ -1,11 +1,12 @@
 //! Reading structures from any supported file, with the format chosen from the file itself.
 
+use std::io::BufRead;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::qm9::{parse_qm9_xyz, Qm9Dataset};
 use crate::structure::Structure;
-use crate::xyz::read_xyz_str;
+use crate::xyz::read_xyz_file;
 
 /// A file format [`read_structures`] understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +37,8 @@ impl Format {
             return Ok(Format::Qm9Dataset);
         }
         if name.ends_with(".xyz") || name.ends_with(".extxyz") {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            let second = text.lines().nth(1).unwrap_or("");
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            let second = std::io::BufReader::new(file).lines().nth(1).and_then(|l| l.ok()).unwrap_or_default();
             return Ok(if second.starts_with("gdb ") { Format::Qm9Xyz } else { Format::Xyz });
         }
         Err(Error::parse(
@@ -54,10 +55,7 @@ pub fn read_structures(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
     let path = path.as_ref();
     let name = path.display().to_string();
     match Format::detect(path)? {
-        Format::Xyz => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            read_xyz_str(&text, &name)
-        }
+        Format::Xyz => read_xyz_file(path),
         Format::Qm9Xyz => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
             let mol = parse_qm9_xyz(&text, &name)?;
@@ -67,5 +65,36 @@ pub fn read_structures(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
         }
         Format::Qm9Archive | Format::Qm9Pack => Ok(Qm9Dataset::read_source(path)?.structures()),
         Format::Qm9Dataset => Ok(Qm9Dataset::load(path)?.structures()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qm9::Qm9Target;
+
+    #[test]
+    fn detects_and_reads_each_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let qm9 = dir.path().join("dsgdb9nsd_000001.xyz");
+        std::fs::write(&qm9, crate::qm9::tests_support::METHANE).unwrap();
+        assert_eq!(Format::detect(&qm9).unwrap(), Format::Qm9Xyz);
+        let s = read_structures(&qm9).unwrap();
+        assert_eq!(s[0].name, "gdb_1");
+        assert!((s[0].property_f64(Qm9Target::U0Atom.name()).unwrap() - -17.1722).abs() < 1e-3);
+
+        let xyz = dir.path().join("w.xyz");
+        std::fs::write(&xyz, "3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n").unwrap();
+        assert_eq!(Format::detect(&xyz).unwrap(), Format::Xyz);
+        assert_eq!(read_structures(&xyz).unwrap()[0].numbers, vec![8, 1, 1]);
+
+        let st = dir.path().join("d.safetensors");
+        let d = Qm9Dataset::embedded_sample().unwrap().subset(&[0, 5]);
+        d.save(&st).unwrap();
+        assert_eq!(read_structures(&st).unwrap(), d.structures());
+
+        let unknown = dir.path().join("x.pdb");
+        std::fs::write(&unknown, "").unwrap();
+        assert!(read_structures(&unknown).unwrap_err().to_string().contains("unknown file type"));
     }
 }

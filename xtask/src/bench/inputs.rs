@@ -6,10 +6,12 @@ use std::path::Path;
 use chem_graph::{Edges, Structure};
 use rand::{Rng, SeedableRng};
 
-/// The first `n` molecules of the embedded QM9 sample.
+/// `n` molecules spread evenly over the embedded QM9 sample (a typical training batch: the sample is
+/// a random draw, so every k-th molecule is too).
 pub fn qm9_molecules(n: usize) -> anyhow::Result<Vec<Structure>> {
     let d = chem_graph::qm9::Qm9Dataset::embedded_sample()?;
-    Ok((0..n.min(d.len())).map(|m| d.structure(m)).collect())
+    let stride = (d.len() / n.max(1)).max(1);
+    Ok((0..d.len()).step_by(stride).take(n).map(|m| d.structure(m)).collect())
 }
 
 /// `n` silicon atoms uniformly at random (seeded) in a triclinic cell at 0.1 atoms/Å³.

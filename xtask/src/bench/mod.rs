@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// Smaller inputs and shorter timing, for a smoke test.
     #[arg(long)]
     quick: bool,
+    /// A qm9pack wheel: adds the full-QM9 conversion to the qm9-parse suite.
+    #[arg(long)]
+    qm9pack: Option<PathBuf>,
     /// Print results only; leave docs/ untouched.
     #[arg(long)]
     no_write: bool,
@@ -79,7 +82,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for suite in &suites {
         eprintln!("== {suite}");
-        let mut cases = suites::run(suite, &work_dir, args.quick, budget)?;
+        let mut cases = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
         if let Some(py) = &python {
             cases.extend(python::run(py, suite, &work_dir, budget)?);
         }

@@ -12,7 +12,13 @@ use super::inputs::{qm9_molecules, random_periodic, write_edges_npy};
 use super::{time_median, Measurement};
 
 /// Runs `suite`, leaving `<work>/<suite>.json` (the manifest the Python script reads).
-pub fn run(suite: &str, work: &Path, quick: bool, budget: f64) -> anyhow::Result<Vec<Measurement>> {
+pub fn run(
+    suite: &str,
+    work: &Path,
+    quick: bool,
+    budget: f64,
+    qm9pack: Option<&Path>,
+) -> anyhow::Result<Vec<Measurement>> {
     let mut out = Vec::new();
     let mut manifest = Vec::new();
     let threads = rayon::current_num_threads();
@@ -48,6 +54,13 @@ pub fn run(suite: &str, work: &Path, quick: bool, budget: f64) -> anyhow::Result
             sample.save(&st)?;
             let case = format!("{} QM9 molecules, converted safetensors", structures.len());
             ours(&case, n, "molecules", &mut || drop(Qm9Dataset::load(&st).expect("readable")));
+            if let Some(wheel) = qm9pack {
+                let full = Qm9Dataset::read_source(wheel)?;
+                let case = format!("full QM9 ({} molecules) from the qm9pack wheel", full.len());
+                let n = full.len() as f64;
+                ours(&case, n, "molecules", &mut || drop(Qm9Dataset::read_source(wheel).expect("readable")));
+                manifest.push(json!({"case": case, "kind": "qm9pack", "file": wheel, "work": n, "unit": "molecules"}));
+            }
         }
         "neighbors-qm9" => {
             let mols = qm9_molecules(128)?;

@@ -292,6 +292,23 @@ mod tests {
     }
 
     #[test]
+    fn embedded_sample_is_consistent() {
+        let d = Qm9Dataset::embedded_sample().unwrap();
+        assert_eq!(d.len(), 3000);
+        assert!(d.index.windows(2).all(|w| w[0] < w[1]));
+        let skip = uncharacterized();
+        assert!(d.index.iter().all(|i| skip.binary_search(i).is_err()));
+        // Atomization energies are total energies minus atom references: recompute one.
+        let m = 17;
+        let refs: f64 = d.numbers[d.atoms(m)]
+            .iter()
+            .map(|z| crate::qm9::ATOMREF_HARTREE[crate::qm9::ATOMREF_ELEMENTS.iter().position(|e| e == z).unwrap()][0])
+            .sum();
+        let u0 = d.target(m, Qm9Target::U0);
+        assert!((d.target(m, Qm9Target::U0Atom) - (u0 - refs * crate::qm9::HARTREE_TO_EV)).abs() < 1e-9);
+    }
+
+    #[test]
     fn uncharacterized_list_is_complete() {
         let u = uncharacterized();
         assert_eq!(u.len(), 3054);

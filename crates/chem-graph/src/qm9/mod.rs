@@ -13,6 +13,11 @@ mod molecule;
 mod qm9pack;
 mod targets;
 
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::molecule::tests::METHANE;
+}
+
 pub use archive::{read_qm9_archive, read_qm9_tar};
 pub use dataset::{uncharacterized, Qm9Dataset};
 #[cfg(feature = "download")]
