@@ -4,11 +4,11 @@
 //! the workspace crates so that one dependency gives the whole library, and hosts the `chemgnn`
 //! command-line tool (`src/main.rs`).
 //!
-//! - [`chem_graph`]: structures, readers, neighbour lists, graphs and batches (no Candle).
-//! - [`chem_crystal`]: lattices, crystal files, symmetry and asymmetric units.
-//! - [`gnn_layers`]: graph operations and layers on Candle.
-//! - [`gnn_models`]: architectures and weight import.
-//! - [`gnn_train`]: training.
+//! - [`chem_graph`] — structures, readers, neighbour lists, graphs and batches (no Candle).
+//! - [`chem_crystal`] — lattices, crystal files, symmetry and asymmetric units.
+//! - [`gnn_layers`] — graph operations and layers on Candle.
+//! - [`gnn_models`] — architectures and weight import.
+//! - [`gnn_train`] — training.
 
 pub use chem_crystal;
 pub use chem_graph;

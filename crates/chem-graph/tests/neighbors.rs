@@ -113,8 +113,8 @@ fn check_edges(s: &Structure, e: &Edges) {
     assert!(e.target.len() == n && e.shift.len() == n && e.vector.len() == n && e.distance.len() == n);
     for k in 0..n {
         let (v, d) = edge_vector(s, e.source[k] as usize, e.target[k] as usize, e.shift[k]);
-        for c in 0..3 {
-            assert!((v[c] - e.vector[k][c]).abs() <= 1e-12 * (1.0 + v[c].abs()), "vector of edge {k}");
+        for (c, &vc) in v.iter().enumerate() {
+            assert!((vc - e.vector[k][c]).abs() <= 1e-12 * (1.0 + vc.abs()), "vector of edge {k}");
         }
         assert!((d - e.distance[k]).abs() <= 1e-12 * (1.0 + d), "distance of edge {k}");
         if k > 0 {
@@ -308,6 +308,44 @@ proptest! {
     }
 }
 
+/// Atoms on a grid of fractional coordinates (multiples of 1/4, including exactly 0, 1 and
+/// negative values) in simple cells, with cutoffs equal to lattice distances: exact ties, atoms on
+/// bin boundaries and distances exactly at the cutoff.
+fn grid_crystal() -> impl Strategy<Value = (Structure, f64)> {
+    let cells = prop_oneof![
+        Just([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0]]),
+        Just([[3.0, 0.0, 0.0], [1.5, 3.0f64.sqrt() * 1.5, 0.0], [0.0, 0.0, 5.0]]),
+        Just([[0.0, 2.0, 2.0], [2.0, 0.0, 2.0], [2.0, 2.0, 0.0]]),
+    ];
+    let atoms = prop::collection::vec([-4i32..=8, -4i32..=8, -4i32..=8], 1..=6);
+    let cutoffs = prop_oneof![Just(1.0), Just(2.0), Just(8.0f64.sqrt()), Just(3.0), Just(4.0), Just(4.5), Just(6.0)];
+    (cells, atoms, cutoffs, prop::collection::vec(any::<bool>(), 3)).prop_map(|(cell, atoms, cutoff, flips)| {
+        let positions = atoms
+            .iter()
+            .map(|q| {
+                let f = q.map(|x| f64::from(x) / 4.0);
+                std::array::from_fn(|k| f[0] * cell[0][k] + f[1] * cell[1][k] + f[2] * cell[2][k])
+            })
+            .collect();
+        let s = Structure::periodic(vec![1; atoms.len()], positions, cell, [flips[0], flips[1], flips[2]]).unwrap();
+        (s, cutoff)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn grid_crystals_with_exact_ties(sc in grid_crystal(), k in 1usize..14) {
+        let (s, cutoff) = sc;
+        let e = radius_graph(&s, &RadiusOptions::new(cutoff)).unwrap();
+        check_edges(&s, &e);
+        assert_same(&edge_map(&e), &brute_radius(&s, cutoff, false));
+        let e = knn_graph(&s, k, false).unwrap();
+        prop_assert_eq!(edge_map(&e).into_keys().collect::<Vec<_>>(), brute_knn(&s, k, false));
+    }
+}
+
 /// For every target, the `cap` nearest in-edges of `full` by (distance, source, shift).
 fn nearest_per_target(full: &Edges, cap: usize) -> Vec<Key> {
     let mut by_target: BTreeMap<u32, Vec<(f64, u32, [i32; 3])>> = BTreeMap::new();
@@ -389,6 +427,49 @@ fn atoms_outside_the_cell_keep_their_positions() {
     check_edges(&s, &e);
     assert_same(&edge_map(&e), &brute_radius(&s, 2.0, false));
     assert!(e.shift.iter().any(|sh| sh.iter().any(|&x| x.abs() > 5)), "{:?}", e.shift);
+}
+
+#[test]
+fn atoms_coplanar_up_to_rounding_along_a_non_periodic_axis() {
+    // Periodic along a = (0, 2, 2) only: both atoms lie in one plane perpendicular to the completed
+    // basis vector, up to a rounding error (once made the search reach ~1e16 bins).
+    let cell = [[0.0, 2.0, 2.0], [2.0, 0.0, 2.0], [2.0, 2.0, 0.0]];
+    let s =
+        Structure::periodic(vec![1, 1], vec![[4.0, 2.5, 1.5], [4.0, 5.5, 4.5]], cell, [true, false, false]).unwrap();
+    let e = radius_graph(&s, &RadiusOptions::new(4.0)).unwrap();
+    check_edges(&s, &e);
+    assert_same(&edge_map(&e), &brute_radius(&s, 4.0, false));
+    assert_eq!(e.len(), 8);
+}
+
+#[test]
+fn large_flat_and_linear_molecules() {
+    // A rotated planar flake and a rotated chain: extents that are zero up to rounding.
+    let (c, s) = (0.6f64, 0.8f64);
+    let rotate = |p: [f64; 3]| [c * p[0] - s * p[2], p[1], s * p[0] + c * p[2]];
+    let flake: Vec<[f64; 3]> = (0..300).map(|k| rotate([(k % 20) as f64 * 1.3, (k / 20) as f64 * 1.1, 0.7])).collect();
+    let chain: Vec<[f64; 3]> = (0..300).map(|k| rotate([k as f64 * 0.77, 0.3, 0.7])).collect();
+    for positions in [flake, chain] {
+        let m = molecule(positions);
+        assert!(m.len() > BRUTE_FORCE_MAX_ATOMS);
+        for cutoff in [1.0, 2.5, 6.0] {
+            let e = radius_graph(&m, &RadiusOptions::new(cutoff)).unwrap();
+            check_edges(&m, &e);
+            assert_same(&edge_map(&e), &brute_radius(&m, cutoff, false));
+        }
+    }
+}
+
+#[test]
+fn far_apart_clusters() {
+    // Two clusters 1e9 Å apart: the bin grid must stay small (and must not overflow).
+    let mut positions: Vec<[f64; 3]> =
+        (0..150).map(|k| [(k % 5) as f64, ((k / 5) % 5) as f64, (k / 25) as f64]).collect();
+    positions.extend((0..150).map(|k| [1e9 + (k % 5) as f64, 1e9, -1e9 + (k / 5) as f64]));
+    let m = molecule(positions);
+    let e = radius_graph(&m, &RadiusOptions::new(1.5)).unwrap();
+    check_edges(&m, &e);
+    assert_same(&edge_map(&e), &brute_radius(&m, 1.5, false));
 }
 
 #[test]
@@ -596,4 +677,19 @@ fn large_periodic_system_in_parallel() {
     }
     let knn = knn_graph(&s, 12, false).unwrap();
     assert!(knn.in_degrees(n).iter().all(|&d| d == 12));
+
+    // Enough pairs for the parallel line-graph path: check the count and the documented order,
+    // which together pin the output down exactly.
+    let t = line_graph(&e).unwrap();
+    let deg = e.in_degrees(n);
+    assert!(t.len() > 1 << 17);
+    assert_eq!(t.len(), deg.iter().map(|&d| d * (d - 1)).sum::<usize>());
+    let key = |k: usize| (e.target[t.edge_a[k] as usize], t.edge_a[k], t.edge_b[k]);
+    for k in 0..t.len() {
+        assert_eq!(e.target[t.edge_a[k] as usize], e.target[t.edge_b[k] as usize]);
+        assert_ne!(t.edge_a[k], t.edge_b[k]);
+        if k > 0 {
+            assert!(key(k - 1) < key(k));
+        }
+    }
 }

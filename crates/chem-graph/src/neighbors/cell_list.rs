@@ -75,7 +75,7 @@ impl<'a> CellList<'a> {
                 f[k] = frac(r, &inv, k);
                 if pbc[k] {
                     let fl = f[k].floor();
-                    if !(fl.abs() < MAX_SHIFT) {
+                    if fl.abs() >= MAX_SHIFT {
                         return Err(Error::invalid(format!(
                             "neighbour search: an atom at {r:?} lies {fl} cells outside the cell along axis {k}"
                         )));
@@ -109,16 +109,13 @@ impl<'a> CellList<'a> {
 
         // Bins per axis: at least cutoff/BINS_PER_CUTOFF wide (a hair wider, so that the reach
         // below does not jump when the thickness is an exact multiple of the cutoff).
+        let max_bins = (MAX_BINS_PER_ATOM * n).max(1) as i64;
         let mut n_bins = [1i64; 3];
         for k in 0..3 {
-            let nb = (std::env::var("ZZ_BPC").ok().and_then(|v| v.parse().ok()).unwrap_or(BINS_PER_CUTOFF)
-                * thickness[k]
-                / (loose * (1.0 + 1e-6)))
-                .floor();
-            n_bins[k] = if nb >= 1.0 { nb.min(1e9) as i64 } else { 1 };
+            let nb = (BINS_PER_CUTOFF * thickness[k] / (loose * (1.0 + 1e-6))).floor();
+            n_bins[k] = if nb >= 1.0 { nb.min(max_bins as f64) as i64 } else { 1 };
         }
-        let max_bins = (MAX_BINS_PER_ATOM * n).max(1) as i64;
-        while n_bins.iter().product::<i64>() > max_bins {
+        while n_bins.iter().map(|&b| b as u128).product::<u128>() > max_bins as u128 {
             let k = (0..3).max_by_key(|&k| n_bins[k]).unwrap_or(0);
             n_bins[k] = (n_bins[k] + 1) / 2;
         }
@@ -127,15 +124,17 @@ impl<'a> CellList<'a> {
         let mut reach = [0i64; 3];
         let mut offsets = 1.0;
         for k in 0..3 {
-            let r = if thickness[k] > 0.0 { (loose * n_bins[k] as f64 / thickness[k] + 1e-7).ceil() } else { 0.0 };
+            let mut r = if thickness[k] > 0.0 { (loose * n_bins[k] as f64 / thickness[k] + 1e-7).ceil() } else { 0.0 };
             if pbc[k] {
-                if !(r < MAX_SHIFT) {
+                if r >= MAX_SHIFT || r.is_nan() {
                     return Err(too_much(cutoff, f64::INFINITY));
                 }
                 offsets *= 2.0 * r + 1.0;
             } else {
-                let r = r.min(n_bins[k] as f64 - 1.0);
-                offsets *= (2.0 * r + 1.0).min(n_bins[k] as f64);
+                // Along a non-periodic axis nothing lies beyond the last bin (also guards against a
+                // huge reach when the atoms' extent is a rounding error).
+                r = r.min(n_bins[k] as f64 - 1.0);
+                offsets *= 2.0 * r + 1.0;
             }
             reach[k] = r as i64;
         }

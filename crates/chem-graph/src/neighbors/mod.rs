@@ -39,7 +39,7 @@
 //!   ([`PARALLEL_MIN_ATOMS`]); [`radius_graph_many`] parallelises over structures instead.
 //! * k-NN graphs run the radius search with a growing cutoff until each target has at least k
 //!   candidates, then keep the k nearest: exact, because every atom not found is farther than every
-//!   atom found.
+//!   atom found. Small molecules simply rank all pairs.
 //!
 //! Inputs that would need an absurd amount of work (e.g. a 0.01 Å cell with a 10 Å cutoff) are
 //! rejected once the estimated number of candidate pairs exceeds [`MAX_CANDIDATE_PAIRS`].
@@ -60,8 +60,9 @@ use cell_list::CellList;
 /// larger ones with a cell list (the measured crossover is at about 100–200 atoms).
 pub const BRUTE_FORCE_MAX_ATOMS: usize = 128;
 
-/// Structures with at least this many atoms are searched in parallel over target atoms.
-pub const PARALLEL_MIN_ATOMS: usize = 2048;
+/// Structures with at least this many atoms are searched in parallel over target atoms (below it
+/// rayon's overhead outweighs the gain on a 2-core machine).
+pub const PARALLEL_MIN_ATOMS: usize = 1024;
 
 /// A search whose estimated number of candidate pairs exceeds this is refused with an error instead
 /// of running for minutes and exhausting memory (about 5·10⁸ edges would come out of it).
@@ -117,9 +118,7 @@ pub fn radius_graph(structure: &Structure, options: &RadiusOptions) -> Result<Ed
         return Ok(Edges::default());
     }
     let limit = options.max_neighbors;
-    if !system.is_periodic()
-        && n <= std::env::var("ZZ_BF").ok().and_then(|v| v.parse().ok()).unwrap_or(BRUTE_FORCE_MAX_ATOMS)
-    {
+    if !system.is_periodic() && n <= BRUTE_FORCE_MAX_ATOMS {
         let search = BruteForce { system: &system, cutoff: options.cutoff, self_loops: options.self_loops };
         return Ok(gather(&search, n, limit));
     }
@@ -129,14 +128,15 @@ pub fn radius_graph(structure: &Structure, options: &RadiusOptions) -> Result<Ed
 
 /// [`radius_graph`] for each of `structures`, in parallel over structures (the right way to treat a
 /// batch of small molecules, each of which is too small to be worth parallelising on its own).
-/// The first error is returned, prefixed by the index of the structure that caused it.
+/// On failure one of the errors is returned (not necessarily that of the lowest index), prefixed by
+/// the index of the structure that caused it.
 pub fn radius_graph_many(structures: &[Structure], options: &RadiusOptions) -> Result<Vec<Edges>> {
     check_cutoff(options.cutoff)?;
     let one = |(k, s): (usize, &Structure)| radius_graph(s, options).map_err(|e| in_structure(k, e));
-    if structures.len() < 2 {
+    if structures.len() < 2 || rayon::current_num_threads() < 2 {
         return structures.iter().enumerate().map(one).collect();
     }
-    structures.par_iter().enumerate().with_max_len(8).map(one).collect()
+    structures.par_iter().enumerate().with_min_len(8).map(one).collect()
 }
 
 /// The k nearest neighbours (sources) of every target atom, over all periodic images, as edges in
@@ -147,8 +147,10 @@ pub fn radius_graph_many(structures: &[Structure], options: &RadiusOptions) -> R
 /// With `self_loops` the zero-shift self-edge (distance 0) is added and counts as the first of the
 /// k neighbours (PyG's `knn_graph(..., loop=True)`).
 ///
-/// The result is exact: a radius search is repeated with a growing cutoff until every target has at
-/// least `k` candidates, and the k nearest of them are kept. Errors as for [`radius_graph`].
+/// The result is exact: small molecules rank all pairs; otherwise a cell-list radius search is
+/// repeated with a growing cutoff (×1.5 per round, only for the targets still short of candidates)
+/// until every target has at least `k` candidates, and the k nearest of them are kept. Errors as
+/// for [`radius_graph`], and when `atoms × k` exceeds [`MAX_CANDIDATE_PAIRS`].
 pub fn knn_graph(structure: &Structure, k: usize, self_loops: bool) -> Result<Edges> {
     let system = System::new(structure)?;
     let n = system.positions.len();
@@ -163,17 +165,17 @@ pub fn knn_graph(structure: &Structure, k: usize, self_loops: bool) -> Result<Ed
             "k-NN graph: {n} atoms × k = {k} exceeds the limit of {MAX_CANDIDATE_PAIRS:.0e} candidate pairs"
         )));
     }
+    if !system.is_periodic() && n <= BRUTE_FORCE_MAX_ATOMS {
+        // Small molecule: rank all pairs once.
+        let search = BruteForce { system: &system, cutoff: f64::INFINITY, self_loops };
+        return Ok(gather(&search, n, Some(want)));
+    }
     let mut cutoff = system.knn_cutoff_guess(k);
     let mut done: Vec<Vec<Neighbor>> = vec![Vec::new(); n];
     let mut pending: Vec<u32> = (0..n as u32).collect();
     while !pending.is_empty() {
-        let found: Vec<(u32, Option<Vec<Neighbor>>)> = if !system.is_periodic() && n <= BRUTE_FORCE_MAX_ATOMS {
-            let search = BruteForce { system: &system, cutoff, self_loops };
-            knn_pass(&search, &mut pending, want)
-        } else {
-            let cells = CellList::new(&system, cutoff, self_loops)?;
-            knn_pass(&cells, &mut pending, want)
-        };
+        let cells = CellList::new(&system, cutoff, self_loops)?;
+        let found = knn_pass(&cells, &mut pending, want);
         pending.clear();
         for (i, list) in found {
             match list {
@@ -394,7 +396,7 @@ pub(crate) fn inverse(m: &Cell) -> Cell {
 fn complete_basis(lattice: &Cell, pbc: [bool; 3]) -> Option<Cell> {
     let periodic: Vec<usize> = (0..3).filter(|&k| pbc[k]).collect();
     let lengths: Vec<f64> = periodic.iter().map(|&k| norm(&lattice[k])).collect();
-    if lengths.iter().any(|&l| !(l > 0.0) || !l.is_finite()) {
+    if lengths.iter().any(|&l| l <= 0.0 || !l.is_finite()) {
         return None;
     }
     let unit = |v: &[f64; 3]| scale(v, 1.0 / norm(v));
@@ -405,7 +407,7 @@ fn complete_basis(lattice: &Cell, pbc: [bool; 3]) -> Option<Cell> {
             let (a, b) = (periodic[0], periodic[1]);
             let c = 3 - a - b;
             let n = cross(&lattice[a], &lattice[b]);
-            if !(norm(&n) > 1e-10 * lengths[0] * lengths[1]) {
+            if norm(&n) <= 1e-10 * lengths[0] * lengths[1] || norm(&n).is_nan() {
                 return None;
             }
             basis[c] = unit(&n);
@@ -531,18 +533,6 @@ fn gather<S: Search>(search: &S, n: usize, limit: Option<usize>) -> Edges {
     let limit = limit.unwrap_or(usize::MAX);
     let order = search.order();
     let parallel = n >= PARALLEL_MIN_ATOMS;
-    if order.is_none() && !parallel {
-        // Small and already in target order: push straight into the output.
-        let mut edges = Edges::default();
-        let (mut list, mut keep, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..n {
-            list.clear();
-            search.neighbors(i, &mut list);
-            select(&list, limit, S::SORTED, &mut keep, &mut keys);
-            push_all(&mut edges, i as u32, keep.iter().map(|&p| &list[p as usize]));
-        }
-        return edges;
-    }
     let target_at = |k: usize| order.map_or(k, |o| o[k] as usize);
 
     // Search: each part covers a range of positions in processing order.

@@ -13,11 +13,6 @@ mod molecule;
 mod qm9pack;
 mod targets;
 
-#[cfg(test)]
-pub(crate) mod tests_support {
-    pub(crate) use super::molecule::tests::METHANE;
-}
-
 pub use archive::{read_qm9_archive, read_qm9_tar};
 pub use dataset::{uncharacterized, Qm9Dataset};
 #[cfg(feature = "download")]
@@ -27,3 +22,8 @@ pub use qm9pack::{read_qm9pack, read_qm9pack_csv};
 pub use targets::{
     targets_from_raw, Qm9Target, RawProperties, ATOMREF_ELEMENTS, ATOMREF_HARTREE, HARTREE_TO_EV, RAW_PROPERTY_NAMES,
 };
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::molecule::tests::METHANE;
+}
