@@ -4,6 +4,7 @@ inputs that xtask wrote, in the same run. Neighbour lists are compared with chem
     python benches/reference/chem_graph.py --suite SUITE [--budget S] MANIFEST.json OUT.json
 
 MANIFEST lists cases: {"case", "kind": "parse"|"neighbors", "file", "cutoff", "edges", "work", "unit"}.
+Neighbour lists are asked for i, j, S, vectors D and distances d: what chemgnn produces.
 OUT receives a list of measurements in xtask's schema. Needs numpy and ase; vesin and matscipy
 are timed when importable (../shared/reference/setup.sh installs them).
 """
@@ -41,7 +42,7 @@ def read_qm9pack_tables(wheel):
 def ase_nl(atoms, cutoff):
     from ase.neighborlist import neighbor_list
 
-    return neighbor_list("ijS", atoms, cutoff)
+    return neighbor_list("ijSDd", atoms, cutoff)
 
 
 def vesin_nl(atoms, cutoff):
@@ -49,7 +50,7 @@ def vesin_nl(atoms, cutoff):
 
     periodic = bool(atoms.pbc.any())
     box = atoms.cell.array if periodic else np.zeros((3, 3))
-    return NeighborList(cutoff=cutoff, full_list=True).compute(atoms.positions, box, periodic, quantities="ijS")
+    return NeighborList(cutoff=cutoff, full_list=True).compute(atoms.positions, box, periodic, quantities="ijSDd")
 
 
 def matscipy_nl(atoms, cutoff):
@@ -59,7 +60,7 @@ def matscipy_nl(atoms, cutoff):
         # matscipy needs a cell even without periodicity: a box enclosing the molecule.
         atoms = atoms.copy()
         atoms.center(vacuum=cutoff)
-    return neighbour_list("ijS", atoms, cutoff)
+    return neighbour_list("ijSDd", atoms, cutoff)
 
 
 def available():
@@ -75,7 +76,7 @@ def available():
 
 def edge_rows(frames, lists):
     rows = []
-    for f, (i, j, S) in enumerate(lists):
+    for f, (i, j, S, *_) in enumerate(lists):
         r = np.empty((len(i), 6), dtype=np.int64)
         r[:, 0], r[:, 1], r[:, 2], r[:, 3:] = f, i, j, S
         rows.append(r)

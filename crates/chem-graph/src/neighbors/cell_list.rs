@@ -217,6 +217,10 @@ impl<'a> CellList<'a> {
 impl Search for CellList<'_> {
     const SORTED: bool = false;
 
+    fn system(&self) -> &System<'_> {
+        self.system
+    }
+
     fn order(&self) -> Option<&[u32]> {
         Some(&self.index)
     }
