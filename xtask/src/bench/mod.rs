@@ -25,6 +25,9 @@ pub struct BenchArgs {
     /// A qm9pack wheel: adds the full-QM9 conversion to the qm9-parse suite.
     #[arg(long)]
     qm9pack: Option<PathBuf>,
+    /// Only regenerate docs/benchmarks.md from docs/benchmarks.json.
+    #[arg(long)]
+    render: bool,
     /// Print results only; leave docs/ untouched.
     #[arg(long)]
     no_write: bool,
@@ -65,6 +68,9 @@ pub fn time_median(budget: f64, mut f: impl FnMut()) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.render {
+        return report::render();
+    }
     let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic"];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
@@ -102,7 +108,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         results.extend(cases);
     }
     if !args.no_write {
-        report::write(&results, &suites, python.as_deref(), args.quick)?;
+        let mut options = String::new();
+        if let Some(wheel) = &args.qm9pack {
+            options += &format!(" --qm9pack {}", wheel.display());
+        }
+        if args.quick {
+            options += " --quick";
+        }
+        report::write(&results, &suites, python.as_deref(), &options)?;
         eprintln!("wrote docs/benchmarks.md and docs/benchmarks.json");
     }
     Ok(())

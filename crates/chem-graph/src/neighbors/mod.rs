@@ -544,7 +544,7 @@ fn gather<S: Search>(search: &S, n: usize, limit: Option<usize>) -> Edges {
 
     // Search: each part covers a range of positions in processing order.
     let run = |range: std::ops::Range<usize>| {
-        let mut list: Vec<(u32, [i32; 3])> = Vec::new();
+        let mut list: Vec<SourceShift> = Vec::new();
         let mut counts = Vec::with_capacity(range.len());
         let (mut scratch, mut keep, mut keys) = (Vec::new(), Vec::new(), Vec::new());
         for (done, k) in range.clone().enumerate() {
@@ -566,7 +566,7 @@ fn gather<S: Search>(search: &S, n: usize, limit: Option<usize>) -> Edges {
     // recomputed with the same expression, so the output is bit-identical.
     let chunk = if parallel { (n / (rayon::current_num_threads() * 8)).clamp(256, 8192) } else { n.max(1) };
     let ranges: Vec<_> = (0..n.div_ceil(chunk)).map(|c| c * chunk..((c + 1) * chunk).min(n)).collect();
-    let parts: Vec<(Vec<(u32, [i32; 3])>, Vec<u32>)> = if parallel {
+    let parts: Vec<(Vec<SourceShift>, Vec<u32>)> = if parallel {
         ranges.clone().into_par_iter().map(run).collect()
     } else {
         ranges.iter().cloned().map(run).collect()
@@ -624,6 +624,9 @@ fn gather<S: Search>(search: &S, n: usize, limit: Option<usize>) -> Edges {
     }
     edges
 }
+
+/// The part of a neighbour kept between the search and the output pass.
+type SourceShift = (u32, [i32; 3]);
 
 /// Mutable views of the five edge arrays over one range of edges.
 type OutSlices<'a> = (&'a mut [u32], &'a mut [u32], &'a mut [[i32; 3]], &'a mut [[f64; 3]], &'a mut [f64]);
