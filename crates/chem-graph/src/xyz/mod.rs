@@ -15,18 +15,18 @@
 //!   `Properties=name:type:count:…` (types `S`, `R`, `I`, `L`; default `species:S:1:pos:R:3`)
 //!   describes the atom columns. `species` (symbols, case-insensitive, or atomic numbers), or
 //!   `Z:I:1` when there is no `species`, gives [`Structure::numbers`]; `pos:R:3` the positions;
-//!   every other column becomes an [`AtomArray`] under its own name (no ASE renaming such as
+//!   every other column becomes an [`AtomArray`](crate::AtomArray) under its own name (no ASE renaming such as
 //!   `charge` → `charges`).
 //! * The `name` key (case-sensitive) gives [`Structure::name`] from its raw text, never
 //!   type-converted, and is not kept in `properties`; a frame without it has an empty name. Every
-//!   other key (including `comment`) becomes a [`Property`] in [`Structure::properties`], typed like
+//!   other key (including `comment`) becomes a [`Property`](crate::Property) in [`Structure::properties`], typed like
 //!   ASE does it: an integer → `Int`, a real (Fortran `1.5d-3` accepted) → `Float`,
 //!   `T`/`F`/`True`/`False` (any case) → `Bool`, several of one kind (space- or comma-separated)
 //!   → `IntArray` / `FloatArray` (when any is not an integer) / `BoolArray`; anything else →
 //!   `Str`. A `[bracketed]` or `{braced}` value is always an array, even with one item (or none:
 //!   `[]` is an empty `IntArray`). Multi-value tensors such as `stress` stay flat, in file order.
 //!
-//! Every problem is an [`Error::Parse`] naming the file and the 1-based line.
+//! Every problem is an [`Error::Parse`](crate::Error::Parse) naming the file and the 1-based line.
 //!
 //! # Writing
 //! [`write_extxyz`] writes everything a [`Structure`] holds so that reading it back gives an equal
@@ -35,7 +35,7 @@
 //! `Lattice` and `pbc` appear when there is a cell (`pbc="F F F"` otherwise, as ASE writes), and the
 //! `Properties` columns are `species:S:1:pos:R:3` followed by the atom arrays in name order. Arrays
 //! of two or more items are written ASE-style (`"1 2 3"`), shorter ones as `[x]` / `[]`.
-//! Limits of the format (checked, reported as [`Error::Invalid`]): strings cannot contain line
+//! Limits of the format (checked, reported as [`Error::Invalid`](crate::Error::Invalid)): strings cannot contain line
 //! breaks, per-atom strings must be non-empty without whitespace, keys and column names must be
 //! plain words and not clash with the special keys (or `name`, `species`, `pos`). Not preserved:
 //! a `Str` property whose text reads as a number, a logical value or a list of them (e.g. `"42"`,
