@@ -9,6 +9,7 @@
 //! Indices are `u32` (what Candle's `index_select`/`index_add` take).
 
 use crate::error::{Error, Result};
+use crate::neighbors::{radius_graph, radius_graph_many, RadiusOptions};
 use crate::structure::{Cell, Structure};
 
 /// Directed edges in structure-of-arrays form; all vectors have the same length.
@@ -124,6 +125,11 @@ impl Graph {
         Ok(g)
     }
 
+    /// The radius graph of `structure` (see [`radius_graph`]).
+    pub fn radius(structure: &Structure, options: &RadiusOptions) -> Result<Self> {
+        Graph::new(structure, radius_graph(structure, options)?)
+    }
+
     /// Number of nodes.
     pub fn num_nodes(&self) -> usize {
         self.numbers.len()
@@ -209,6 +215,13 @@ impl GraphBatch {
         b.node_features = node_f;
         b.edge_features = edge_f;
         Ok(b)
+    }
+
+    /// The radius graphs of `structures` (built in parallel), batched.
+    pub fn from_structures(structures: &[Structure], options: &RadiusOptions) -> Result<Self> {
+        let edges = radius_graph_many(structures, options)?;
+        let graphs = structures.iter().zip(edges).map(|(s, e)| Graph::new(s, e)).collect::<Result<Vec<_>>>()?;
+        GraphBatch::from_graphs(&graphs)
     }
 
     /// Number of graphs.
@@ -298,6 +311,24 @@ mod tests {
             assert_eq!(&b.graph(g).unwrap(), orig);
         }
         assert!(b.graph(4).is_none());
+    }
+
+    #[test]
+    fn batch_of_structures_matches_graphs_built_one_by_one() {
+        let water = Structure::molecule(vec![8, 1, 1], vec![[0.0; 3], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]]).unwrap();
+        let cell = [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]];
+        let crystal = Structure::periodic(vec![11, 17], vec![[0.0; 3], [1.5, 1.5, 1.5]], cell, [true; 3]).unwrap();
+        let empty = Structure::default();
+        let opts = RadiusOptions::new(3.1);
+        let structures = [water.clone(), empty, crystal.clone()];
+        let batch = GraphBatch::from_structures(&structures, &opts).unwrap();
+        assert_eq!(batch.nodes_per_graph(), vec![3, 0, 2]);
+        assert_eq!(batch.graph(0).unwrap(), Graph::radius(&water, &opts).unwrap());
+        let g = batch.graph(2).unwrap();
+        assert_eq!(g, Graph::radius(&crystal, &opts).unwrap());
+        // Each ion has 6 same-species images at 3 Å and 8 opposite ions at 2.6 Å.
+        assert_eq!(g.edges.in_degrees(2), vec![14, 14]);
+        assert_eq!(batch.cells[2], cell);
     }
 
     #[test]

@@ -7,6 +7,21 @@
 //!
 //! Units: Å for lengths, eV for energies unless a name says otherwise. Edge direction follows
 //! PyTorch Geometric (see [`graph`]).
+//!
+//! ```
+//! use chem_graph::{line_graph, qm9::Qm9Dataset, GraphBatch, RadiusOptions};
+//!
+//! # fn main() -> chem_graph::Result<()> {
+//! // Any file works the same way: `chem_graph::io::read_structures("molecules.extxyz")?`.
+//! let structures = Qm9Dataset::embedded_sample()?.subset(&[0, 1, 2, 3]).structures();
+//! let batch = GraphBatch::from_structures(&structures, &RadiusOptions::new(5.0))?;
+//! let triplets = line_graph(&batch.edges)?; // pairs of edges meeting at a node, with angles
+//! assert_eq!(batch.num_graphs(), 4);
+//! assert_eq!(batch.node_graph.len(), batch.num_nodes());
+//! assert!(triplets.angle.iter().all(|a| (0.0..=std::f64::consts::PI).contains(a)));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod element;
 pub mod error;
