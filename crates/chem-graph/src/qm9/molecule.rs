@@ -181,4 +181,23 @@ InChI=1S/CH4/h1H4\tInChI=1S/CH4/h1H4
             assert!(err.starts_with(&format!("m.xyz:{line}:")) && err.contains(phrase), "{err}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Truncating the file anywhere or overwriting a byte range with arbitrary text gives
+        /// either a molecule or a located parse error — never a panic.
+        #[test]
+        fn arbitrary_damage_never_panics(cut in 0usize..600, at in 0usize..600, junk in "\\PC{0,12}") {
+            let mut text = METHANE.to_string();
+            let at = text.char_indices().map(|(i, _)| i).nth(at % text.chars().count()).unwrap_or(0);
+            text.replace_range(at..(at + junk.len()).min(text.len()), &junk);
+            let cut = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(text.len());
+            text.truncate(cut);
+            if let Err(e) = parse_qm9_xyz(&text, "f.xyz") {
+                proptest::prop_assert!(matches!(e, Error::Parse { .. }), "{e}");
+                proptest::prop_assert!(e.to_string().starts_with("f.xyz:"), "{e}");
+            }
+        }
+    }
 }
