@@ -50,19 +50,7 @@ pub fn read_qm9_tar(reader: impl Read, name: &str) -> Result<Vec<Qm9Molecule>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::qm9::molecule::tests::METHANE;
-
-    fn tar_bz2(files: &[(&str, &str)]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast()));
-        for (name, text) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(text.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder.append_data(&mut header, name, text.as_bytes()).unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap()
-    }
+    use crate::qm9::tests_support::{tar_bz2, METHANE};
 
     #[test]
     fn streams_a_tar_bz2() {

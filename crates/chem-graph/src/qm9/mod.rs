@@ -26,4 +26,17 @@ pub use targets::{
 #[cfg(test)]
 pub(crate) mod tests_support {
     pub(crate) use super::molecule::tests::METHANE;
+
+    /// A bzip2-compressed tar archive holding `files` (name, text).
+    pub(crate) fn tar_bz2(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast()));
+        for (name, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, text.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
 }
