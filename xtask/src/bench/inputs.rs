@@ -30,6 +30,28 @@ pub fn random_periodic(n: usize, seed: u64) -> anyhow::Result<Structure> {
     Ok(Structure::periodic(vec![14; n], positions, cell, [true; 3])?)
 }
 
+/// Writes `molecules` as a QM9 archive (`dsgdb9nsd_NNNNNN.xyz` files in a bzip2-compressed tar,
+/// as distributed), unless `path` exists already.
+pub fn qm9_archive(path: &Path, molecules: &[chem_graph::qm9::Qm9Molecule]) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let partial = path.with_extension("partial");
+    let file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+    let mut tar = tar::Builder::new(bzip2::write::BzEncoder::new(file, bzip2::Compression::best()));
+    for m in molecules {
+        let text = m.to_qm9_xyz();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("dsgdb9nsd_{:06}.xyz", m.index), text.as_bytes())?;
+    }
+    tar.into_inner()?.finish()?.flush()?;
+    std::fs::rename(partial, path)?;
+    Ok(())
+}
+
 /// Writes edges of several structures as a NumPy `.npy` int64 array of rows
 /// `(frame, target i, source j, S0, S1, S2)` in lexicographic order — the form the Python
 /// script builds from ASE/vesin/matscipy's `i, j, S` for comparison.

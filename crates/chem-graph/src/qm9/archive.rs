@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -21,28 +22,46 @@ pub fn read_qm9_archive(path: impl AsRef<Path>) -> Result<Vec<Qm9Molecule>> {
     read_qm9_tar(reader, &path.display().to_string())
 }
 
+/// Files handed to the parser pool at a time: bounds memory while decompression goes on.
+const CHUNK: usize = 2048;
+
 /// Reads QM9 files from an uncompressed tar stream; `name` is used in error messages.
+///
+/// The calling thread reads (and decompresses) the stream while chunks of [`CHUNK`] files are
+/// parsed on the rayon pool, so at most a few chunks of text are in memory at once.
 pub fn read_qm9_tar(reader: impl Read, name: &str) -> Result<Vec<Qm9Molecule>> {
     let mut archive = tar::Archive::new(reader);
     let tar_err = |e: std::io::Error| Error::parse(name, 0, format!("not a readable tar archive: {e}"));
-    let mut texts = Vec::new();
-    for entry in archive.entries().map_err(tar_err)? {
-        let mut entry = entry.map_err(tar_err)?;
-        let member = entry.path().map_err(tar_err)?.display().to_string();
-        if !member.ends_with(".xyz") {
-            continue;
+    let parsed: Mutex<Vec<Result<Qm9Molecule>>> = Mutex::new(Vec::new());
+    let parse_chunk = |chunk: Vec<(String, String)>| {
+        let mols: Vec<_> =
+            chunk.par_iter().map(|(member, text)| parse_qm9_xyz(text, &format!("{name}:{member}"))).collect();
+        parsed.lock().expect("a parser thread panicked").extend(mols);
+    };
+    let parse_chunk = &parse_chunk;
+    rayon::in_place_scope(|scope| -> Result<()> {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for entry in archive.entries().map_err(tar_err)? {
+            let mut entry = entry.map_err(tar_err)?;
+            let member = entry.path().map_err(tar_err)?.display().to_string();
+            if !member.ends_with(".xyz") {
+                continue;
+            }
+            let mut text = String::new();
+            entry.read_to_string(&mut text).map_err(|e| Error::parse(format!("{name}:{member}"), 0, e.to_string()))?;
+            chunk.push((member, text));
+            if chunk.len() == CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                scope.spawn(move |_| parse_chunk(full));
+            }
         }
-        let mut text = String::new();
-        entry.read_to_string(&mut text).map_err(|e| Error::parse(format!("{name}:{member}"), 0, e.to_string()))?;
-        texts.push((member, text));
-    }
-    if texts.is_empty() {
+        scope.spawn(move |_| parse_chunk(chunk));
+        Ok(())
+    })?;
+    let mut mols = parsed.into_inner().expect("a parser thread panicked").into_iter().collect::<Result<Vec<_>>>()?;
+    if mols.is_empty() {
         return Err(Error::parse(name, 0, "the archive holds no .xyz files"));
     }
-    let mut mols = texts
-        .par_iter()
-        .map(|(member, text)| parse_qm9_xyz(text, &format!("{name}:{member}")))
-        .collect::<Result<Vec<_>>>()?;
     mols.sort_by_key(|m| m.index);
     Ok(mols)
 }
@@ -61,6 +80,19 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let mols = read_qm9_archive(&path).unwrap();
         assert_eq!(mols.iter().map(|m| m.index).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn streams_more_files_than_one_chunk() {
+        let n = CHUNK + 50;
+        let texts: Vec<(String, String)> = (1..=n)
+            .rev()
+            .map(|i| (format!("dsgdb9nsd_{i:06}.xyz"), METHANE.replace("gdb 1\t", &format!("gdb {i}\t"))))
+            .collect();
+        let files: Vec<(&str, &str)> = texts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let bytes = tar_bz2(&files);
+        let mols = read_qm9_tar(bzip2::read::MultiBzDecoder::new(&bytes[..]), "big").unwrap();
+        assert_eq!(mols.iter().map(|m| m.index as usize).collect::<Vec<_>>(), (1..=n).collect::<Vec<_>>());
     }
 
     #[test]

@@ -32,6 +32,20 @@ impl Qm9Molecule {
         targets_from_raw(&self.numbers, &self.raw)
     }
 
+    /// The molecule in the original QM9 file format (`dsgdb9nsd_NNNNNN.xyz`), tab-separated, with
+    /// numbers in Rust's shortest round-trip form, so that [`parse_qm9_xyz`] gives it back exactly.
+    pub fn to_qm9_xyz(&self) -> String {
+        let tabbed = |values: &[f64]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\t");
+        let mut out = format!("{}\ngdb {}\t{}\t\n", self.numbers.len(), self.index, tabbed(&self.raw));
+        for ((&z, p), q) in self.numbers.iter().zip(&self.positions).zip(&self.charges) {
+            let symbol = element::by_number(z).map_or("X", |e| e.symbol);
+            out.push_str(&format!("{symbol}\t{}\t{}\n", tabbed(p), q));
+        }
+        out.push_str(&tabbed(&self.frequencies));
+        out.push_str(&format!("\n{}\t{}\n{}\t{}\n", self.smiles[0], self.smiles[1], self.inchi[0], self.inchi[1]));
+        out
+    }
+
     /// A [`Structure`] named `gdb_N` carrying the Mulliken charges as per-atom array `charges`,
     /// the raw properties under their file names, the frequencies, SMILES and InChI.
     pub fn to_structure(&self) -> Structure {
@@ -156,6 +170,16 @@ InChI=1S/CH4/h1H4\tInChI=1S/CH4/h1H4
         let s = m.to_structure();
         assert_eq!(s.name, "gdb_1");
         assert_eq!(s.property_f64("U0"), Some(-40.47893));
+    }
+
+    #[test]
+    fn writer_round_trips() {
+        let m = parse_qm9_xyz(METHANE, "m").unwrap();
+        assert_eq!(parse_qm9_xyz(&m.to_qm9_xyz(), "w").unwrap(), m);
+        let mut odd = m.clone();
+        odd.positions[2] = [1e-300, -0.1 + 0.2, 7.0];
+        odd.raw[3] = 6.8e-6;
+        assert_eq!(parse_qm9_xyz(&odd.to_qm9_xyz(), "w").unwrap(), odd);
     }
 
     #[test]
