@@ -132,7 +132,8 @@ fn note(suite: &str) -> Option<&'static str> {
              and computes the 19 targets; pandas only splits the three CSV tables into strings \
              (what `qm9pack.get_data()` returns). The archive holds the same molecules written in the \
              original file format (`Qm9Molecule::to_qm9_xyz`), bzip2-compressed like the official one; \
-             bzip2 decompression runs on one thread while the files are parsed on the others."
+             bzip2 decompression runs on the calling thread while the files are parsed on the rayon pool \
+             (the thread counts are the pool's size); decompression bounds the time."
         }
         _ => return None,
     })
