@@ -65,16 +65,18 @@ fn markdown(all: &BTreeMap<String, SuiteRun>) -> String {
     for (suite, run) in all {
         let _ = write!(
             md,
-            "\n## {suite}\n\nCommand: `{}` — {} — {}{}\n\n\
-             | case | implementation | time (ms) | throughput | speed-up | same output |\n|---|---|---:|---:|---:|:---:|\n",
+            "\n## {suite}\n\nCommand: `{}` — {} — {}{}\n\n",
             run.command,
             run.date,
             run.machine,
-            run.reference_python.as_ref().map_or(String::from(" — no reference Python found"), |p| format!(" — reference Python `{p}`")),
+            run.reference_python
+                .as_ref()
+                .map_or(String::from(" — no reference Python found"), |p| format!(" — reference Python `{p}`")),
         );
         if let Some(note) = note(suite) {
             let _ = writeln!(md, "{note}\n");
         }
+        md.push_str("| case | implementation | time (ms) | throughput | speed-up | same output |\n|---|---|---:|---:|---:|:---:|\n");
         let mut cases: Vec<&str> = Vec::new();
         for m in &run.results {
             if !cases.contains(&m.case.as_str()) {
