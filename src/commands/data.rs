@@ -49,15 +49,18 @@ pub enum FetchCommand {
         /// Output file [default: $CHEMGNN_DATA_DIR/qm9.safetensors, else data/cache/qm9.safetensors].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Fetch and convert again even if the output file already holds a valid dataset.
+        #[arg(long)]
+        force: bool,
     },
 }
 
 pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
     match cmd {
         DataCommand::Info(args) => info(&args),
-        DataCommand::Fetch(FetchCommand::Qm9 { source, out }) => {
+        DataCommand::Fetch(FetchCommand::Qm9 { source, out, force }) => {
             let out = out.unwrap_or_else(default_cache_path);
-            let d = fetch_qm9(source.as_deref(), &out, &mut |m| eprintln!("{m}"))?;
+            let d = fetch_qm9(source.as_deref(), &out, force, &mut |m| eprintln!("{m}"))?;
             println!("{}: {} molecules, {} atoms", out.display(), d.len(), d.numbers.len());
             Ok(())
         }

@@ -21,6 +21,9 @@ pub enum DataTask {
         /// Output file [default: $CHEMGNN_DATA_DIR/qm9.safetensors or data/cache/qm9.safetensors].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Fetch and convert again even if the output file already holds a valid dataset.
+        #[arg(long)]
+        force: bool,
     },
     /// Draw the embedded sample: `count` molecules chosen uniformly at random (ChaCha8, `seed`)
     /// from the converted full QM9, kept in GDB order.
@@ -42,9 +45,9 @@ pub enum DataTask {
 
 pub fn run(task: DataTask) -> anyhow::Result<()> {
     match task {
-        DataTask::Qm9 { source, out } => {
+        DataTask::Qm9 { source, out, force } => {
             let out = out.unwrap_or_else(default_cache_path);
-            let d = fetch_qm9(source.as_deref(), &out, &mut |m| eprintln!("{m}"))?;
+            let d = fetch_qm9(source.as_deref(), &out, force, &mut |m| eprintln!("{m}"))?;
             println!("{}: {} molecules, {} atoms", out.display(), d.len(), d.numbers.len());
         }
         DataTask::Qm9Sample { from, count, seed, out } => {

@@ -26,8 +26,15 @@ pub fn default_cache_path() -> PathBuf {
 }
 
 /// Obtains QM9 from `source` (path or URL; `None`: the official archive, then qm9pack), converts
-/// it and writes it atomically to `out`. `log` receives progress messages.
-pub fn fetch_qm9(source: Option<&str>, out: &Path, log: &mut dyn FnMut(&str)) -> Result<Qm9Dataset> {
+/// it and writes it atomically to `out`. Unless `force`, a valid dataset already at `out` is
+/// returned as it is (QM9 is converted once). `log` receives progress messages.
+pub fn fetch_qm9(source: Option<&str>, out: &Path, force: bool, log: &mut dyn FnMut(&str)) -> Result<Qm9Dataset> {
+    if !force {
+        if let Ok(d) = Qm9Dataset::load(out) {
+            log(&format!("{} already holds {} converted molecules (force to fetch again)", out.display(), d.len()));
+            return Ok(d);
+        }
+    }
     let work = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("qm9-download");
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
     let dataset = match source {
@@ -149,13 +156,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cache/qm9.safetensors");
         let mut messages = Vec::new();
-        let d = fetch_qm9(Some(&format!("{url}/qm9.tar.bz2")), &out, &mut |m| messages.push(m.to_string())).unwrap();
+        let d =
+            fetch_qm9(Some(&format!("{url}/qm9.tar.bz2")), &out, false, &mut |m| messages.push(m.to_string())).unwrap();
         assert_eq!(d.index, vec![1, 2]);
         assert_eq!(Qm9Dataset::load(&out).unwrap().index, vec![1, 2]);
         assert!(!dir.path().join("cache/qm9-download").exists(), "the raw download is cleaned up");
         assert!(messages[0].starts_with("downloading http://127.0.0.1:"), "{messages:?}");
 
-        let err = fetch_qm9(Some(&format!("{url}/missing")), &out, &mut |_| {}).unwrap_err().to_string();
+        // Converted once: a second call neither downloads nor fails.
+        let again = fetch_qm9(Some(&format!("{url}/missing")), &out, false, &mut |_| {}).unwrap();
+        assert_eq!(again, d);
+        let err = fetch_qm9(Some(&format!("{url}/missing")), &out, true, &mut |_| {}).unwrap_err().to_string();
         assert!(err.contains("download of") && err.contains("missing failed"), "{err}");
     }
 }
