@@ -6,7 +6,13 @@ use clap::{Parser, Subcommand};
 
 /// Graph neural networks for molecules and crystals: data, training, evaluation and prediction.
 #[derive(Parser)]
-#[command(name = "chemgnn", version, about, long_about = None)]
+#[command(
+    name = "chemgnn",
+    version,
+    after_help = "Examples:\n  chemgnn data info qm9-sample                  # the QM9 sample built into chemgnn\n  \
+                  chemgnn data fetch qm9                        # full QM9, converted once\n  \
+                  chemgnn data info crystals.extxyz --cutoff 6 --json"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
