@@ -3,7 +3,7 @@ inputs that xtask wrote, in the same run. Neighbour lists are compared with chem
 
     python benches/reference/chem_graph.py --suite SUITE [--budget S] MANIFEST.json OUT.json
 
-MANIFEST lists cases: {"case", "kind": "parse"|"neighbors", "file", "cutoff", "edges", "work", "unit"}.
+MANIFEST lists cases: {"case", "kind": "parse"|"qm9pack"|"neighbors", "file", "cutoff", "edges", "work", "unit"}.
 Neighbour lists are asked for i, j, S, vectors D and distances d: what chemgnn produces.
 OUT receives a list of measurements in xtask's schema. Needs numpy and ase; vesin and matscipy
 are timed when importable (../shared/reference/setup.sh installs them).

@@ -49,7 +49,8 @@ pub enum FetchCommand {
         /// Output file [default: $CHEMGNN_DATA_DIR/qm9.safetensors, else data/cache/qm9.safetensors].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Fetch and convert again even if the output file already holds a valid dataset.
+        /// Fetch and convert again even if the output file already holds a valid dataset (an explicit
+        /// --source is always fetched).
         #[arg(long)]
         force: bool,
     },

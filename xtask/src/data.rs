@@ -21,7 +21,8 @@ pub enum DataTask {
         /// Output file [default: $CHEMGNN_DATA_DIR/qm9.safetensors or data/cache/qm9.safetensors].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Fetch and convert again even if the output file already holds a valid dataset.
+        /// Fetch and convert again even if the output file already holds a valid dataset (an explicit
+        /// --source is always fetched).
         #[arg(long)]
         force: bool,
     },
@@ -59,8 +60,11 @@ pub fn run(task: DataTask) -> anyhow::Result<()> {
             let mut chosen = order[..count.min(full.len())].to_vec();
             chosen.sort_unstable();
             let mut sample = full.subset(&chosen);
-            sample.source =
-                format!("{count} molecules drawn from {} (seed {seed}) by `cargo xtask data qm9-sample`", full.source);
+            sample.source = format!(
+                "{} molecules drawn from {} (seed {seed}) by `cargo xtask data qm9-sample`",
+                chosen.len(),
+                full.source
+            );
             sample.save(&out)?;
             println!("{}: {} molecules, {} atoms", out.display(), sample.len(), sample.numbers.len());
         }

@@ -26,7 +26,10 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().task {
+    let cli = Cli::parse();
+    // Paths (the sample, target/bench, docs/) are relative to the workspace root, wherever we are run from.
+    std::env::set_current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))?;
+    match cli.task {
         Task::Data(t) => data::run(t),
         Task::Bench(args) => bench::run(args),
     }

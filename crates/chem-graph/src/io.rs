@@ -58,10 +58,7 @@ pub fn read_structures(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
         Format::Xyz => read_xyz_file(path),
         Format::Qm9Xyz => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            let mol = parse_qm9_xyz(&text, &name)?;
-            let d = Qm9Dataset::from_molecules(std::slice::from_ref(&mol), &name)?;
-            // A single uncharacterized molecule is still what the user asked for.
-            Ok(if d.is_empty() { vec![mol.to_structure()] } else { d.structures() })
+            Ok(vec![parse_qm9_xyz(&text, &name)?.to_structure()?])
         }
         Format::Qm9Archive | Format::Qm9Pack => Ok(Qm9Dataset::read_source(path)?.structures()),
         Format::Qm9Dataset => Ok(Qm9Dataset::load(path)?.structures()),

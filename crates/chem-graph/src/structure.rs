@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::element;
 use crate::error::{Error, Result};
+use crate::neighbors::periodic_basis;
 
 /// A 3×3 cell matrix whose **rows** are the cell vectors a, b, c in Å (ASE's and pymatgen's layout).
 pub type Cell = [[f64; 3]; 3];
@@ -52,15 +53,19 @@ impl AtomArray {
         }
     }
 
-    /// Number of atoms the array covers.
-    pub fn len(&self) -> usize {
-        let n = match self {
+    /// Number of values (atoms × width).
+    pub fn values(&self) -> usize {
+        match self {
             AtomArray::Real { data, .. } => data.len(),
             AtomArray::Int { data, .. } => data.len(),
             AtomArray::Bool { data, .. } => data.len(),
             AtomArray::Str { data, .. } => data.len(),
-        };
-        n.checked_div(self.width()).unwrap_or(0)
+        }
+    }
+
+    /// Number of atoms the array covers.
+    pub fn len(&self) -> usize {
+        self.values().checked_div(self.width()).unwrap_or(0)
     }
 
     /// True when the array covers no atoms.
@@ -208,11 +213,21 @@ impl Structure {
         self.properties.get(name).and_then(Property::as_f64)
     }
 
-    /// Checks the invariants: known elements, finite coordinates, consistent array lengths,
-    /// and a finite, non-singular cell wherever the structure is periodic.
+    /// `structure 'NAME'` (or `structure` when unnamed), the prefix of error messages.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            String::from("structure")
+        } else {
+            format!("structure '{}'", self.name)
+        }
+    }
+
+    /// Checks the invariants: known elements, finite coordinates, per-atom arrays with exactly
+    /// `width` values per atom, and a finite cell whose **periodic** rows are linearly independent
+    /// (a slab may have a zero third vector, as in ASE).
     pub fn validate(&self) -> Result<()> {
         let n = self.numbers.len();
-        let who = if self.name.is_empty() { String::from("structure") } else { format!("structure '{}'", self.name) };
+        let who = self.label();
         if self.positions.len() != n {
             return Err(Error::invalid(format!("{who}: {n} atomic numbers but {} positions", self.positions.len())));
         }
@@ -223,10 +238,11 @@ impl Structure {
             return Err(Error::invalid(format!("{who}: atom {i} has a non-finite coordinate {:?}", self.positions[i])));
         }
         for (key, arr) in &self.atom_arrays {
-            if arr.len() != n || (arr.width() == 0 && n > 0) {
+            if arr.width() == 0 || arr.values() != n * arr.width() {
                 return Err(Error::invalid(format!(
-                    "{who}: per-atom array '{key}' covers {} atoms, expected {n}",
-                    arr.len()
+                    "{who}: per-atom array '{key}' has {} values, expected {n} atoms × {}",
+                    arr.values(),
+                    arr.width()
                 )));
             }
         }
@@ -235,9 +251,10 @@ impl Structure {
                 if cell.iter().flatten().any(|x| !x.is_finite()) {
                     return Err(Error::invalid(format!("{who}: the cell has a non-finite entry")));
                 }
-                if self.pbc.iter().any(|&p| p) && determinant(cell).abs() < 1e-12 {
+                if self.is_periodic() && periodic_basis(cell, self.pbc).is_none() {
                     return Err(Error::invalid(format!(
-                        "{who}: the cell is singular (volume 0) but the structure is periodic"
+                        "{who}: the cell is singular along its periodic axes {:?}",
+                        self.pbc
                     )));
                 }
             }
@@ -281,6 +298,14 @@ mod tests {
         assert!(err.to_string().contains("1 atomic numbers but 0 positions"), "{err}");
         let flat = [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
         assert!(Structure::periodic(vec![1], vec![[0.0; 3]], flat, [true; 3]).is_err());
+        assert!(Structure::periodic(vec![1], vec![[0.0; 3]], flat, [true, true, false]).is_err());
+        // A slab with a zero third vector (as ASE writes them) is fine when c is not periodic.
+        let slab = [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]];
+        assert!(Structure::periodic(vec![1], vec![[0.0; 3]], slab, [true, true, false]).is_ok());
+        assert!(Structure::periodic(vec![1], vec![[0.0; 3]], slab, [true; 3]).is_err());
+        let mut s = Structure::molecule(vec![1, 1], vec![[0.0; 3]; 2]).unwrap();
+        s.atom_arrays.insert("f".into(), AtomArray::Real { width: 3, data: vec![0.0; 7] });
+        assert!(s.validate().unwrap_err().to_string().contains("has 7 values, expected 2 atoms × 3"));
     }
 
     #[test]

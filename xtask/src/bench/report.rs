@@ -22,8 +22,12 @@ struct SuiteRun {
 }
 
 pub fn write(results: &[Measurement], suites: &[&str], python: Option<&Path>, options: &str) -> anyhow::Result<()> {
-    let mut all: BTreeMap<String, SuiteRun> =
-        std::fs::read_to_string(JSON).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    // Keep the other suites' latest results; a file that exists but does not parse is an error, not
+    // something to overwrite silently.
+    let mut all: BTreeMap<String, SuiteRun> = match std::fs::read_to_string(JSON) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{JSON} is not valid: {e}"))?,
+        Err(_) => BTreeMap::new(),
+    };
     let command = format!("cargo xtask bench --suites {}{options}", suites.join(","));
     for suite in suites {
         all.insert(

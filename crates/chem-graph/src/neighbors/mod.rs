@@ -238,42 +238,17 @@ pub(crate) struct System<'a> {
 
 impl<'a> System<'a> {
     fn new(structure: &'a Structure) -> Result<Self> {
-        let who = if structure.name.is_empty() {
-            String::from("structure")
-        } else {
-            format!("structure '{}'", structure.name)
-        };
+        structure.validate()?;
         let positions = structure.positions.as_slice();
-        if structure.numbers.len() != positions.len() {
-            return Err(Error::invalid(format!(
-                "{who}: {} atomic numbers but {} positions",
-                structure.numbers.len(),
-                positions.len()
-            )));
-        }
         if u32::try_from(positions.len()).is_err() {
-            return Err(Error::invalid(format!("{who}: more than u32::MAX atoms")));
-        }
-        if let Some(i) = positions.iter().position(|p| p.iter().any(|x| !x.is_finite())) {
-            return Err(Error::invalid(format!("{who}: atom {i} has a non-finite coordinate {:?}", positions[i])));
+            return Err(Error::invalid(format!("{}: more than u32::MAX atoms", structure.label())));
         }
         let pbc = structure.pbc;
-        if !pbc.iter().any(|&p| p) {
-            return Ok(System { positions, pbc, lattice: [[0.0; 3]; 3], basis: IDENTITY });
+        match structure.cell.as_ref().filter(|_| structure.is_periodic()).and_then(|c| periodic_basis(c, pbc)) {
+            Some((lattice, basis)) => Ok(System { positions, pbc, lattice, basis }),
+            // `validate` guarantees a usable cell whenever the structure is periodic.
+            None => Ok(System { positions, pbc: [false; 3], lattice: [[0.0; 3]; 3], basis: IDENTITY }),
         }
-        let Some(cell) = structure.cell else {
-            return Err(Error::invalid(format!("{who}: periodic along {pbc:?} but has no cell")));
-        };
-        let mut lattice = [[0.0; 3]; 3];
-        for k in (0..3).filter(|&k| pbc[k]) {
-            if cell[k].iter().any(|x| !x.is_finite()) {
-                return Err(Error::invalid(format!("{who}: cell vector {k} has a non-finite entry")));
-            }
-            lattice[k] = cell[k];
-        }
-        let basis = complete_basis(&lattice, pbc)
-            .ok_or_else(|| Error::invalid(format!("{who}: the cell is singular along its periodic axes {pbc:?}")))?;
-        Ok(System { positions, pbc, lattice, basis })
     }
 
     pub(crate) fn is_periodic(&self) -> bool {
@@ -391,6 +366,20 @@ pub(crate) fn inverse(m: &Cell) -> Cell {
         inv[r] = [c0[r] / det, c1[r] / det, c2[r] / det];
     }
     inv
+}
+
+/// The periodic rows of `cell` (zeros elsewhere: what shifts multiply) and a well-conditioned basis
+/// completing them (for binning); `None` when the periodic rows are (numerically) linearly
+/// dependent or not finite. The single rule for "usable cell", shared with [`Structure::validate`].
+pub(crate) fn periodic_basis(cell: &Cell, pbc: [bool; 3]) -> Option<(Cell, Cell)> {
+    let mut lattice = [[0.0; 3]; 3];
+    for k in (0..3).filter(|&k| pbc[k]) {
+        if cell[k].iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        lattice[k] = cell[k];
+    }
+    complete_basis(&lattice, pbc).map(|basis| (lattice, basis))
 }
 
 /// Completes the periodic rows of `lattice` to a well-conditioned basis, or `None` when the

@@ -14,7 +14,7 @@ use crate::qm9::molecule::{parse_qm9_xyz, Qm9Molecule};
 pub fn read_qm9_archive(path: impl AsRef<Path>) -> Result<Vec<Qm9Molecule>> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "bz2") {
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bz2")) {
         Box::new(bzip2::read::MultiBzDecoder::new(std::io::BufReader::new(file)))
     } else {
         Box::new(std::io::BufReader::new(file))
@@ -27,7 +27,7 @@ const CHUNK: usize = 2048;
 
 /// Reads QM9 files from an uncompressed tar stream; `name` is used in error messages.
 ///
-/// The calling thread reads (and decompresses) the stream while chunks of [`CHUNK`] files are
+/// The calling thread reads (and decompresses) the stream while chunks of 2,048 files are
 /// parsed on the rayon pool, so at most a few chunks of text are in memory at once.
 pub fn read_qm9_tar(reader: impl Read, name: &str) -> Result<Vec<Qm9Molecule>> {
     let mut archive = tar::Archive::new(reader);

@@ -11,11 +11,13 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::element;
 use crate::error::{Error, Result};
-use crate::qm9::molecule::Qm9Molecule;
+use crate::io::Format;
+use crate::qm9::molecule::{qm9_structure, Qm9Molecule};
 use crate::qm9::targets::Qm9Target;
 use crate::qm9::{read_qm9_archive, read_qm9pack};
-use crate::structure::{AtomArray, Property, Structure};
+use crate::structure::Structure;
 
 const FORMAT: &str = "chemgnn-qm9";
 const VERSION: &str = "1";
@@ -50,10 +52,22 @@ pub fn uncharacterized() -> Vec<u32> {
     include_str!("uncharacterized.txt").lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
+/// Fails when a GDB index occurs twice.
+fn check_unique(index: &[u32]) -> std::result::Result<(), String> {
+    let mut sorted = index.to_vec();
+    sorted.sort_unstable();
+    match sorted.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(format!("GDB index {} occurs more than once", w[0])),
+        None => Ok(()),
+    }
+}
+
 impl Qm9Dataset {
     /// Builds the dataset from parsed molecules, dropping the uncharacterized ones.
     pub fn from_molecules(mols: &[Qm9Molecule], source: &str) -> Result<Self> {
         let skip = uncharacterized();
+        check_unique(&mols.iter().map(|m| m.index).collect::<Vec<_>>())
+            .map_err(|e| Error::invalid(format!("{source}: {e}")))?;
         let mut d = Qm9Dataset { atom_offsets: vec![0], source: source.to_string(), ..Default::default() };
         for m in mols.iter().filter(|m| skip.binary_search(&m.index).is_err()) {
             d.targets.push(m.targets().map_err(|e| Error::invalid(format!("gdb_{}: {e}", m.index)))?);
@@ -70,10 +84,13 @@ impl Qm9Dataset {
     /// Reads QM9 from a local archive, qm9pack wheel, directory or CSV, chosen by the path's form.
     pub fn read_source(path: &Path) -> Result<Qm9Dataset> {
         let name = path.display().to_string();
-        let mols = if name.ends_with(".tar.bz2") || name.ends_with(".tar") {
-            read_qm9_archive(path)?
-        } else {
-            read_qm9pack(path)?
+        let mols = match Format::detect(path)? {
+            Format::Qm9Archive => read_qm9_archive(path)?,
+            Format::Qm9Pack => read_qm9pack(path)?,
+            other => {
+                let expected = "expected the dsgdb9nsd.xyz.tar.bz2 archive or qm9pack tables";
+                return Err(Error::parse(&name, 0, format!("not a QM9 source ({other:?}); {expected}")));
+            }
         };
         Qm9Dataset::from_molecules(&mols, &name)
     }
@@ -107,18 +124,14 @@ impl Qm9Dataset {
     /// properties under their names (see [`Qm9Target::name`]) and `smiles`.
     pub fn structure(&self, m: usize) -> Structure {
         let r = self.atoms(m);
-        let mut s = Structure {
-            name: format!("gdb_{}", self.index[m]),
-            numbers: self.numbers[r.clone()].to_vec(),
-            positions: self.positions[r.clone()].to_vec(),
-            ..Default::default()
-        };
-        s.atom_arrays.insert("charges".into(), AtomArray::Real { width: 1, data: self.charges[r].to_vec() });
-        for t in Qm9Target::ALL {
-            s.properties.insert(t.name().into(), Property::Float(self.target(m, t)));
-        }
-        s.properties.insert("smiles".into(), Property::Str(self.smiles[m].clone()));
-        s
+        qm9_structure(
+            self.index[m],
+            &self.numbers[r.clone()],
+            &self.positions[r.clone()],
+            &self.charges[r],
+            &self.targets[m],
+            &self.smiles[m],
+        )
     }
 
     /// All molecules as structures.
@@ -245,6 +258,13 @@ impl Qm9Dataset {
         if !offsets_ok || positions.len() != a || charges.len() != a || targets.len() != m || smiles.len() != m {
             return Err(bad(format!("inconsistent array sizes for {m} molecules and {a} atoms")));
         }
+        if let Some(a) = numbers.iter().position(|&z| element::by_number(z).is_none()) {
+            return Err(bad(format!("atom {a} has unknown atomic number {}", numbers[a])));
+        }
+        if let Some(a) = positions.iter().position(|p| p.iter().any(|x| !x.is_finite())) {
+            return Err(bad(format!("atom {a} has a non-finite position")));
+        }
+        check_unique(&index).map_err(bad)?;
         Ok(Qm9Dataset {
             index,
             atom_offsets,
@@ -271,6 +291,8 @@ mod tests {
         let mut m2 = m1.clone();
         m2.index = 2;
         m2.smiles[1] = "N".into();
+        let twice = Qm9Dataset::from_molecules(&[m1.clone(), m1.clone()], "t").unwrap_err();
+        assert!(twice.to_string().contains("GDB index 1 occurs more than once"), "{twice}");
         let d = Qm9Dataset::from_molecules(&[m1, m58, m2], "test").unwrap();
         assert_eq!(d.index, vec![1, 2]);
         let dir = tempfile::tempdir().unwrap();
@@ -306,6 +328,17 @@ mod tests {
             .sum();
         let u0 = d.target(m, Qm9Target::U0);
         assert!((d.target(m, Qm9Target::U0Atom) - (u0 - refs * crate::qm9::HARTREE_TO_EV)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn stored_content_is_validated() {
+        let mut d = Qm9Dataset::embedded_sample().unwrap().subset(&[0, 1]);
+        d.numbers[3] = 0;
+        let err = Qm9Dataset::from_bytes(&d.to_bytes().unwrap(), "bad").unwrap_err().to_string();
+        assert!(err.contains("bad: atom 3 has unknown atomic number 0"), "{err}");
+        let mut d = Qm9Dataset::embedded_sample().unwrap().subset(&[0, 1]);
+        d.positions[1][2] = f64::NAN;
+        assert!(Qm9Dataset::from_bytes(&d.to_bytes().unwrap(), "bad").unwrap_err().to_string().contains("non-finite"));
     }
 
     #[test]

@@ -26,35 +26,43 @@ pub fn default_cache_path() -> PathBuf {
 }
 
 /// Obtains QM9 from `source` (path or URL; `None`: the official archive, then qm9pack), converts
-/// it and writes it atomically to `out`. Unless `force`, a valid dataset already at `out` is
-/// returned as it is (QM9 is converted once). `log` receives progress messages.
+/// it and writes it atomically to `out`. Without an explicit `source` and unless `force`, a valid
+/// dataset already at `out` is returned as it is (QM9 is converted once). `log` receives progress
+/// messages.
 pub fn fetch_qm9(source: Option<&str>, out: &Path, force: bool, log: &mut dyn FnMut(&str)) -> Result<Qm9Dataset> {
-    if !force {
+    if !force && source.is_none() {
         if let Ok(d) = Qm9Dataset::load(out) {
             log(&format!("{} already holds {} converted molecules (force to fetch again)", out.display(), d.len()));
             return Ok(d);
         }
     }
+    // Downloads go to a scratch directory beside `out`, removed once converted.
     let work = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("qm9-download");
-    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-    let dataset = match source {
-        Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
-            Qm9Dataset::read_source(&download(s, &work.join("dsgdb9nsd.xyz.tar.bz2"), log)?)?
-        }
-        Some(s) => Qm9Dataset::read_source(Path::new(s))?,
-        None => match download(OFFICIAL_URL, &work.join("dsgdb9nsd.xyz.tar.bz2"), log) {
-            Ok(archive) => Qm9Dataset::read_source(&archive)?,
-            Err(e) => {
-                log(&format!("official archive not reachable ({e}); trying the qm9pack package from PyPI"));
-                Qm9Dataset::read_source(&pip_download_qm9pack(&work, log)?)?
+    let scratch = || std::fs::create_dir_all(&work).map(|()| work.clone()).map_err(|e| Error::io(&work, e));
+    let mut convert = || -> Result<Qm9Dataset> {
+        let dataset = match source {
+            Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                Qm9Dataset::read_source(&download(s, &scratch()?.join("dsgdb9nsd.xyz.tar.bz2"), log)?)?
             }
-        },
+            Some(s) => Qm9Dataset::read_source(Path::new(s))?,
+            None => match download(OFFICIAL_URL, &scratch()?.join("dsgdb9nsd.xyz.tar.bz2"), log) {
+                Ok(archive) => Qm9Dataset::read_source(&archive)?,
+                Err(e) => {
+                    log(&format!("official archive not reachable ({e}); trying the qm9pack package from PyPI"));
+                    Qm9Dataset::read_source(&pip_download_qm9pack(&scratch()?, log)?)?
+                }
+            },
+        };
+        log(&format!("converted {} molecules; writing {}", dataset.len(), out.display()));
+        dataset.save(out)?;
+        Ok(dataset)
     };
-    log(&format!("converted {} molecules; writing {}", dataset.len(), out.display()));
-    dataset.save(out)?;
-    // The raw download is not needed once converted; a failure to clean up is not an error.
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(dataset)
+    let result = convert();
+    // Raw downloads are not needed once converted (or after a failure); cleaning up is best effort.
+    if work.exists() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    result
 }
 
 fn download(url: &str, dest: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
@@ -163,10 +171,11 @@ mod tests {
         assert!(!dir.path().join("cache/qm9-download").exists(), "the raw download is cleaned up");
         assert!(messages[0].starts_with("downloading http://127.0.0.1:"), "{messages:?}");
 
-        // Converted once: a second call neither downloads nor fails.
-        let again = fetch_qm9(Some(&format!("{url}/missing")), &out, false, &mut |_| {}).unwrap();
+        // Converted once: a second call without a source neither downloads nor fails …
+        let again = fetch_qm9(None, &out, false, &mut |_| {}).unwrap();
         assert_eq!(again, d);
-        let err = fetch_qm9(Some(&format!("{url}/missing")), &out, true, &mut |_| {}).unwrap_err().to_string();
+        // … but an explicit source is always honoured.
+        let err = fetch_qm9(Some(&format!("{url}/missing")), &out, false, &mut |_| {}).unwrap_err().to_string();
         assert!(err.contains("download of") && err.contains("missing failed"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::element;
 use crate::error::{Error, Result};
-use crate::qm9::targets::{targets_from_raw, RawProperties, RAW_PROPERTY_NAMES};
+use crate::qm9::targets::{targets_from_raw, Qm9Target, RawProperties, RAW_PROPERTY_NAMES};
 use crate::structure::{AtomArray, Property, Structure};
 
 /// Everything a QM9 record holds.
@@ -46,24 +46,39 @@ impl Qm9Molecule {
         out
     }
 
-    /// A [`Structure`] named `gdb_N` carrying the Mulliken charges as per-atom array `charges`,
-    /// the raw properties under their file names, the frequencies, SMILES and InChI.
-    pub fn to_structure(&self) -> Structure {
-        let mut s = Structure {
-            name: format!("gdb_{}", self.index),
-            numbers: self.numbers.clone(),
-            positions: self.positions.clone(),
-            ..Default::default()
-        };
-        s.atom_arrays.insert("charges".into(), AtomArray::Real { width: 1, data: self.charges.clone() });
-        for (name, value) in RAW_PROPERTY_NAMES.iter().zip(self.raw) {
-            s.properties.insert((*name).into(), Property::Float(value));
-        }
+    /// A [`Structure`] as every QM9 reader gives it (see [`qm9_structure`]), plus the `frequencies`
+    /// (cm⁻¹) and `inchi` properties. Fails for elements without atom references.
+    pub fn to_structure(&self) -> Result<Structure> {
+        let mut s =
+            qm9_structure(self.index, &self.numbers, &self.positions, &self.charges, &self.targets()?, &self.smiles[1]);
         s.properties.insert("frequencies".into(), Property::FloatArray(self.frequencies.clone()));
-        s.properties.insert("smiles".into(), Property::Str(self.smiles[1].clone()));
         s.properties.insert("inchi".into(), Property::Str(self.inchi[1].clone()));
-        s
+        Ok(s)
     }
+}
+
+/// A QM9 molecule as a [`Structure`] named `gdb_N`: per-atom `charges` (Mulliken, e), the 19 targets
+/// as properties under their [`Qm9Target::name`]s in PyG's units, and `smiles`.
+pub(crate) fn qm9_structure(
+    index: u32,
+    numbers: &[u8],
+    positions: &[[f64; 3]],
+    charges: &[f64],
+    targets: &[f64; 19],
+    smiles: &str,
+) -> Structure {
+    let mut s = Structure {
+        name: format!("gdb_{index}"),
+        numbers: numbers.to_vec(),
+        positions: positions.to_vec(),
+        ..Default::default()
+    };
+    s.atom_arrays.insert("charges".into(), AtomArray::Real { width: 1, data: charges.to_vec() });
+    for t in Qm9Target::ALL {
+        s.properties.insert(t.name().into(), Property::Float(targets[t.index()]));
+    }
+    s.properties.insert("smiles".into(), Property::Str(smiles.to_string()));
+    s
 }
 
 /// Parses a number as QM9 writes it, accepting Fortran/Mathematica exponents (`6.8*^-6`).
@@ -167,9 +182,10 @@ InChI=1S/CH4/h1H4\tInChI=1S/CH4/h1H4
         assert_eq!(m.raw[10], -40.47893);
         assert_eq!(m.frequencies.len(), 9);
         assert_eq!(m.smiles, ["C".to_string(), "C".to_string()]);
-        let s = m.to_structure();
+        let s = m.to_structure().unwrap();
         assert_eq!(s.name, "gdb_1");
-        assert_eq!(s.property_f64("U0"), Some(-40.47893));
+        assert_eq!(s.property_f64("U0"), Some(-40.47893 * crate::qm9::HARTREE_TO_EV));
+        assert_eq!(s.property_f64("A"), Some(157.7118));
     }
 
     #[test]

@@ -68,21 +68,21 @@ pub fn read_qm9pack(path: impl AsRef<Path>) -> Result<Vec<Qm9Molecule>> {
         let mut parts: Vec<_> = std::fs::read_dir(path)
             .map_err(|e| Error::io(path, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("qm9_part")))
+            .filter(|p| p.file_name().is_some_and(|n| is_table(&n.to_string_lossy())))
             .collect();
         parts.sort();
         for p in parts {
             let f = std::fs::File::open(&p).map_err(|e| Error::io(&p, e))?;
             mols.extend(read_qm9pack_csv(std::io::BufReader::new(f), &p.display().to_string())?);
         }
-    } else if path.extension().is_some_and(|e| e == "whl" || e == "zip") {
+    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("whl") || e.eq_ignore_ascii_case("zip")) {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut zip =
             zip::ZipArchive::new(f).map_err(|e| Error::parse(&name, 0, format!("not a zip/wheel file: {e}")))?;
         let mut parts: Vec<String> = zip
             .file_names()
             .filter_map(|n| n.ok().map(|n| n.into_owned()))
-            .filter(|n| n.contains("qm9_part") && n.ends_with(".csv"))
+            .filter(|n| is_table(n.rsplit('/').next().unwrap_or(n)))
             .collect();
         parts.sort();
         for member in parts {
@@ -98,6 +98,11 @@ pub fn read_qm9pack(path: impl AsRef<Path>) -> Result<Vec<Qm9Molecule>> {
     }
     mols.sort_by_key(|m| m.index);
     Ok(mols)
+}
+
+/// Whether a file name is one of qm9pack's molecule tables (`qm9_part1.csv`, …).
+fn is_table(file_name: &str) -> bool {
+    file_name.starts_with("qm9_part") && file_name.ends_with(".csv")
 }
 
 struct Columns {

@@ -194,7 +194,7 @@ pub(super) fn parse_columns(spec: &str) -> Result<Vec<Column>, String> {
 
 /// Splits a comment line into `(key, value)` pairs like ASE's `key_val_str_to_dict`.
 pub(super) fn tokenize(line: &str) -> Result<Vec<(String, Option<Value>)>, String> {
-    pub(super) fn skip_ws(chars: &mut Peekable<Chars<'_>>) {
+    fn skip_ws(chars: &mut Peekable<Chars<'_>>) {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
     }
     let mut chars = line.chars().peekable();

@@ -27,18 +27,10 @@ pub(super) fn write_frames<W: Write>(mut w: W, structures: &[Structure], extende
     w.flush().map_err(|e| Error::io(dest, e))
 }
 
-fn who(s: &Structure) -> String {
-    if s.name.is_empty() {
-        String::from("structure")
-    } else {
-        format!("structure '{}'", s.name)
-    }
-}
-
 fn format_plain(s: &Structure, out: &mut String) -> Result<()> {
     s.validate()?;
     if s.name.contains(['\n', '\r']) {
-        return Err(Error::invalid(format!("{}: the name contains a line break", who(s))));
+        return Err(Error::invalid(format!("{}: the name contains a line break", s.label())));
     }
     out.push_str(&format!("{}\n{}\n", s.len(), s.name));
     for (sym, p) in s.symbols().iter().zip(&s.positions) {
@@ -49,7 +41,7 @@ fn format_plain(s: &Structure, out: &mut String) -> Result<()> {
 
 fn format_extxyz(s: &Structure, out: &mut String) -> Result<()> {
     s.validate()?;
-    let who = who(s);
+    let who = s.label();
     let mut head: Vec<String> = Vec::new();
     if let Some(cell) = &s.cell {
         head.push(format!("Lattice=\"{}\"", cell.iter().flatten().map(|&x| fmt_f64(x)).collect::<Vec<_>>().join(" ")));
