@@ -37,6 +37,10 @@ fn data_info_on_an_extxyz_file_and_a_broken_one() {
     // Diamond silicon: 4 nearest neighbours at 2.35 Å.
     assert!(text.contains("8 edges; per atom min 4, mean 4.00, max 4"), "{text}");
 
+    let out = chemgnn(&["data", "info", good.to_str().unwrap(), "--cutoff=nan"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cutoff must be a finite distance"));
+
     let bad = dir.path().join("bad.xyz");
     std::fs::write(&bad, "2\ncomment\nC 0 0 0\nXx 1 1 1\n").unwrap();
     let out = chemgnn(&["data", "info", bad.to_str().unwrap()]);
