@@ -66,6 +66,37 @@ impl Triplets {
     }
 }
 
+/// The in-edges grouped by target: group `g` is `incoming[start[g]..start[g + 1]]`, groups in
+/// increasing target order, edges in increasing index within a group. Dense node indices (the usual
+/// case) are counted; sparse ones (more nodes than twice the edges) are sorted instead, so that a
+/// stray huge index costs no per-node memory.
+fn group_by_target(targets: &[u32]) -> (Vec<usize>, Vec<u32>) {
+    let e = targets.len();
+    let n = targets.iter().map(|&t| t as usize + 1).max().unwrap_or(0);
+    if n > 2 * e + 1 {
+        let mut incoming: Vec<u32> = (0..e as u32).collect();
+        incoming.sort_by_key(|&k| targets[k as usize]);
+        let mut start = vec![0];
+        start.extend((1..e).filter(|&k| targets[incoming[k] as usize] != targets[incoming[k - 1] as usize]));
+        start.push(e);
+        return (start, incoming);
+    }
+    let mut start = vec![0usize; n + 1];
+    for &t in targets {
+        start[t as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut incoming = vec![0u32; e];
+    for (k, &t) in targets.iter().enumerate() {
+        incoming[fill[t as usize]] = k as u32;
+        fill[t as usize] += 1;
+    }
+    (start, incoming)
+}
+
 /// Above this many pairs the work is split over threads.
 const PARALLEL_MIN_PAIRS: usize = 1 << 16;
 
@@ -82,21 +113,8 @@ pub fn line_graph(edges: &Edges) -> Result<Triplets> {
     if u32::try_from(e).is_err() {
         return Err(Error::invalid("line graph: more than u32::MAX edges"));
     }
-    // In-edges of each node, in increasing edge index (counting sort by target).
-    let n = edges.target.iter().map(|&t| t as usize + 1).max().unwrap_or(0);
-    let mut start = vec![0usize; n + 1];
-    for &t in &edges.target {
-        start[t as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut incoming = vec![0u32; e];
-    for (k, &t) in edges.target.iter().enumerate() {
-        incoming[fill[t as usize]] = k as u32;
-        fill[t as usize] += 1;
-    }
+    let (start, incoming) = group_by_target(&edges.target);
+    let n = start.len() - 1;
     let total: usize = start.windows(2).map(|w| (w[1] - w[0]) * (w[1] - w[0]).saturating_sub(1)).sum();
 
     let run = |nodes: std::ops::Range<usize>| {
@@ -184,4 +202,21 @@ fn angle_between(a: &[f64; 3], b: &[f64; 3]) -> (f64, f64) {
         return (0.0, 1.0);
     }
     (cross.atan2(d), (d / norms).clamp(-1.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_node_indices_group_like_dense_ones() {
+        let mut edges = Edges::default();
+        for (s, t) in [(0, u32::MAX - 1), (1, 5), (2, u32::MAX - 1), (3, 5), (4, 5)] {
+            edges.push(s, t, [0; 3], [s as f64 + 1.0, 1.0, 0.0], 1.0);
+        }
+        let t = line_graph(&edges).unwrap();
+        // Node 5 has 3 in-edges (6 pairs) and comes first; node u32::MAX - 1 has 2 (2 pairs).
+        assert_eq!(t.edge_a, vec![1, 1, 3, 3, 4, 4, 0, 2]);
+        assert_eq!(t.edge_b, vec![3, 4, 1, 4, 1, 3, 2, 0]);
+    }
 }
