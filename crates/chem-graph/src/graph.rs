@@ -38,6 +38,16 @@ impl Edges {
         self.source.is_empty()
     }
 
+    /// Checks that the five arrays have the same length (the fields are public, so a hand-built
+    /// value may not).
+    pub fn check_lengths(&self) -> Result<()> {
+        let e = self.source.len();
+        if [self.target.len(), self.shift.len(), self.vector.len(), self.distance.len()].iter().any(|&l| l != e) {
+            return Err(Error::invalid("edge arrays have different lengths"));
+        }
+        Ok(())
+    }
+
     /// Appends one edge.
     pub fn push(&mut self, source: u32, target: u32, shift: [i32; 3], vector: [f64; 3], distance: f64) {
         self.source.push(source);
@@ -147,9 +157,7 @@ impl Graph {
         if self.positions.len() != n {
             return Err(Error::invalid(format!("graph: {n} nodes but {} positions", self.positions.len())));
         }
-        if [ed.target.len(), ed.shift.len(), ed.vector.len(), ed.distance.len()].iter().any(|&l| l != e) {
-            return Err(Error::invalid("graph: edge arrays have different lengths"));
-        }
+        ed.check_lengths().map_err(|e| Error::invalid(format!("graph: {e}")))?;
         if let Some(k) = ed.source.iter().chain(&ed.target).position(|&i| i as usize >= n) {
             return Err(Error::invalid(format!("graph: edge {} refers to a node >= {n}", k % e.max(1))));
         }

@@ -31,6 +31,7 @@ pub mod line_graph;
 pub mod neighbors;
 pub mod qm9;
 pub mod structure;
+mod vec3;
 pub mod xyz;
 
 pub use error::{Error, Location, Result};

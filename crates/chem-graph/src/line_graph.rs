@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::graph::Edges;
+use crate::vec3::{cross, dot, norm};
 
 /// Pairs of edges sharing a target node, in structure-of-arrays form (all vectors equally long).
 ///
@@ -106,10 +107,8 @@ const PARALLEL_MIN_PAIRS: usize = 1 << 16;
 ///
 /// Errors: edge arrays of different lengths, more than `u32::MAX` edges.
 pub fn line_graph(edges: &Edges) -> Result<Triplets> {
+    edges.check_lengths().map_err(|e| Error::invalid(format!("line graph: {e}")))?;
     let e = edges.len();
-    if edges.target.len() != e || edges.vector.len() != e {
-        return Err(Error::invalid("line graph: edge arrays have different lengths"));
-    }
     if u32::try_from(e).is_err() {
         return Err(Error::invalid("line graph: more than u32::MAX edges"));
     }
@@ -168,10 +167,8 @@ pub fn line_graph(edges: &Edges) -> Result<Triplets> {
 /// module docs). Errors when some edge has no reverse or the arrays have different lengths.
 /// If an edge occurs several times, any of the copies may be returned.
 pub fn reverse_edges(edges: &Edges) -> Result<Vec<u32>> {
+    edges.check_lengths().map_err(|e| Error::invalid(format!("reverse edges: {e}")))?;
     let e = edges.len();
-    if edges.target.len() != e || edges.shift.len() != e {
-        return Err(Error::invalid("reverse edges: edge arrays have different lengths"));
-    }
     if u32::try_from(e).is_err() {
         return Err(Error::invalid("reverse edges: more than u32::MAX edges"));
     }
@@ -194,10 +191,9 @@ pub fn reverse_edges(edges: &Edges) -> Result<Vec<u32>> {
 
 /// `(angle, cos)` between two vectors; `(0, 1)` when either is zero.
 fn angle_between(a: &[f64; 3], b: &[f64; 3]) -> (f64, f64) {
-    let d = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-    let c = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
-    let cross = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt();
-    let norms = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt() * (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt();
+    let d = dot(a, b);
+    let cross = norm(&cross(a, b));
+    let norms = norm(a) * norm(b);
     if norms == 0.0 {
         return (0.0, 1.0);
     }

@@ -280,8 +280,7 @@ impl Structure {
 
 /// Determinant of a 3×3 matrix (the signed cell volume when rows are cell vectors).
 pub fn determinant(m: &Cell) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    crate::vec3::det(m)
 }
 
 #[cfg(test)]

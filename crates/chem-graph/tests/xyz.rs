@@ -421,3 +421,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ase_slab_with_zero_third_vector_reads_and_round_trips() {
+    // ASE writes 2-D systems with a zero c vector and pbc="T T F".
+    let text =
+        "2\nLattice=\"2.5 0 0 0 2.5 0 0 0 0\" Properties=species:S:1:pos:R:3 pbc=\"T T F\"\nC 0 0 0\nC 1.25 1.25 0.3\n";
+    let s = &read_xyz_str(text, "slab.extxyz").unwrap()[0];
+    assert_eq!(s.pbc, [true, true, false]);
+    let mut out = Vec::new();
+    write_extxyz(&mut out, std::slice::from_ref(s)).unwrap();
+    assert_eq!(&read_xyz_str(std::str::from_utf8(&out).unwrap(), "again").unwrap()[0], s);
+    let edges = chem_graph::radius_graph(s, &chem_graph::RadiusOptions::new(2.6)).unwrap();
+    // In-plane images at 2.5 Å (4 per atom) and the other atom's 4 nearest images at 1.79 Å.
+    assert_eq!(edges.in_degrees(2), vec![8, 8]);
+    assert!(edges.shift.iter().all(|s| s[2] == 0));
+}

@@ -7,8 +7,9 @@
 //! perpendicular to the lattice planes), so each target scans the `(2·reach + 1)³` bins around its
 //! own, wrapping periodic bin indices and turning each wrap into a unit of shift.
 
-use super::{edge_vector, frac, inverse, norm, plane_spacings, Neighbor, Search, System, MAX_CANDIDATE_PAIRS};
+use super::{edge_vector, frac, inverse, plane_spacings, Neighbor, Search, System, MAX_CANDIDATE_PAIRS};
 use crate::error::{Error, Result};
+use crate::vec3::norm;
 
 /// Bins per cutoff length along each axis (bins are at least `cutoff / BINS_PER_CUTOFF` wide).
 const BINS_PER_CUTOFF: f64 = 2.0;

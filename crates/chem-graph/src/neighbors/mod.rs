@@ -53,6 +53,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::graph::Edges;
 use crate::structure::{Cell, Structure};
+use crate::vec3::{cross, dot, norm, scale};
 
 use cell_list::CellList;
 
@@ -326,22 +327,6 @@ fn edge_vector(rj: &[f64; 3], ri: &[f64; 3], s: [i32; 3], lattice: &Cell) -> ([f
 #[inline(always)]
 pub(crate) fn frac(r: &[f64; 3], inv: &Cell, k: usize) -> f64 {
     r[0] * inv[0][k] + r[1] * inv[1][k] + r[2] * inv[2][k]
-}
-
-pub(crate) fn cross(a: &[f64; 3], b: &[f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-}
-
-pub(crate) fn dot(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-pub(crate) fn norm(a: &[f64; 3]) -> f64 {
-    dot(a, a).sqrt()
-}
-
-fn scale(a: &[f64; 3], s: f64) -> [f64; 3] {
-    [a[0] * s, a[1] * s, a[2] * s]
 }
 
 /// Distances between neighbouring lattice planes: `d_a = V/|b×c|`, `d_b = V/|c×a|`, `d_c = V/|a×b|`.
