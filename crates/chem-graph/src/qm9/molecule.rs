@@ -46,7 +46,8 @@ impl Qm9Molecule {
         out
     }
 
-    /// A [`Structure`] as every QM9 reader gives it (see [`qm9_structure`]), plus the `frequencies`
+    /// A [`Structure`] as every QM9 reader gives it (named `gdb_N`, per-atom `charges`, the 19 targets in
+    /// PyG units under their [`Qm9Target::name`]s, `smiles`), plus the `frequencies`
     /// (cm⁻¹) and `inchi` properties. Fails for elements without atom references.
     pub fn to_structure(&self) -> Result<Structure> {
         let mut s =
