@@ -41,6 +41,12 @@ fn data_info_on_an_extxyz_file_and_a_broken_one() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cutoff must be a finite distance"));
 
+    let missing = dir.path().join("missing.xyz");
+    let out = chemgnn(&["data", "info", missing.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("missing.xyz: "), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "the cause is printed once: {err}");
+
     let bad = dir.path().join("bad.xyz");
     std::fs::write(&bad, "2\ncomment\nC 0 0 0\nXx 1 1 1\n").unwrap();
     let out = chemgnn(&["data", "info", bad.to_str().unwrap()]);

@@ -32,14 +32,14 @@ impl fmt::Display for Location {
 /// Everything that can go wrong while reading, validating or converting structures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The operating system refused a read or write.
-    #[error("{path}: {source}")]
+    /// The operating system refused a read or write. (The cause is part of the message, so it is
+    /// not repeated as `source()`.)
+    #[error("{path}: {error}")]
     Io {
         /// The file concerned.
         path: String,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// An input file is malformed.
     #[error("{location}: {message}")]
@@ -62,8 +62,8 @@ impl Error {
     }
 
     /// An I/O error concerning `path`.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().display().to_string(), source }
+    pub fn io(path: impl AsRef<Path>, error: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().display().to_string(), error }
     }
 
     /// An invalid-input error.
