@@ -1,10 +1,23 @@
 //! # gnn-layers
 //!
-//! Graph operations and neural-network layers on Candle for molecular and crystal GNNs: tensors
-//! from `chem_graph::GraphBatch`, gather/scatter aggregations with correct (and twice
-//! differentiable) gradients, and the building blocks of SchNet, MPNN, crystal and equivariant
-//! networks with PyTorch's parameter names. Filled in by the gnn-layers issue; the Candle types it
-//! builds on are re-exported here.
+//! Graph operations and neural-network layers on Candle for molecular and crystal GNNs:
+//!
+//! - [`GraphTensors`]: a `chem_graph::GraphBatch` as tensors on a device;
+//! - [`ops`]: gather, segment sum/mean/max/min, segment softmax, fused message passing, with
+//!   parallel CPU kernels and gradients that can be differentiated again;
+//! - [`autograd`]: forces (−∂E/∂r) that stay differentiable, without environment variables;
+//! - [`nn`]: building blocks with PyTorch's parameter names and layouts (Linear, Sequential MLPs,
+//!   Embedding, GRU, LSTM, Set2Set, NNConv, CFConv, radial bases, cutoffs, norms, activations), so
+//!   that safetensors written from a PyTorch `state_dict` load without renaming.
+//!
+//! The Candle crates it builds on are re-exported as [`candle`] and [`candle_nn`].
+
+pub mod autograd;
+mod graph;
+pub mod nn;
+pub mod ops;
+
+pub use graph::GraphTensors;
 
 pub use candle_core as candle;
 pub use candle_nn;

@@ -1,0 +1,24 @@
+//! `nn.Linear`: parameters `weight [out, in]` and `bias [out]`, `y = x·Wᵀ + b`.
+
+use super::init::uniform_fan_in;
+use candle_core::Result;
+use candle_nn::{Init, Linear, VarBuilder};
+
+/// A linear layer named and initialised like `torch.nn.Linear(inputs, outputs, bias)`.
+pub fn linear(inputs: usize, outputs: usize, bias: bool, vb: VarBuilder) -> Result<Linear> {
+    let init = uniform_fan_in(inputs);
+    linear_with_init(inputs, outputs, init, bias.then_some(init), vb)
+}
+
+/// A linear layer with the given initialisations of the weight and (if any) the bias.
+pub fn linear_with_init(
+    inputs: usize,
+    outputs: usize,
+    weight_init: Init,
+    bias_init: Option<Init>,
+    vb: VarBuilder,
+) -> Result<Linear> {
+    let weight = vb.get_with_hints((outputs, inputs), "weight", weight_init)?;
+    let bias = bias_init.map(|init| vb.get_with_hints(outputs, "bias", init)).transpose()?;
+    Ok(Linear::new(weight, bias))
+}

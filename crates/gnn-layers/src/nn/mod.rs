@@ -1,0 +1,28 @@
+//! Neural-network building blocks with PyTorch's parameter names, layouts and default
+//! initialisation, built from a Candle `VarBuilder`: a safetensors file written from a PyTorch
+//! `state_dict` loads without renaming (prefix with `vb.pp(…)` as the Python attribute path).
+
+mod activation;
+mod cfconv;
+mod cutoff;
+mod embedding;
+pub mod init;
+mod linear;
+mod nnconv;
+mod norm;
+mod radial;
+mod rnn;
+mod sequential;
+mod set2set;
+
+pub use activation::{softplus, Activation, PYG_SSP_SHIFT, SOFTPLUS_THRESHOLD};
+pub use cfconv::{CfConv, InteractionBlock};
+pub use cutoff::{cosine_cutoff, polynomial_cutoff};
+pub use embedding::Embedding;
+pub use linear::{linear, linear_with_init};
+pub use nnconv::NnConv;
+pub use norm::{BatchNorm, LayerNorm, NORM_EPS};
+pub use radial::{linspace, BesselBasis, GaussianBasis};
+pub use rnn::{Gru, GruCell, Lstm, LstmState};
+pub use sequential::{Mlp, MlpConfig};
+pub use set2set::Set2Set;

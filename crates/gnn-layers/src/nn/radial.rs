@@ -1,0 +1,108 @@
+//! Radial bases: expansions of edge lengths `d [edges]` into `[edges, n]` features.
+
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// Gaussians `exp(−(d − μ_k)² / (2 σ_k²))` on evenly spaced centres.
+///
+/// - [`GaussianBasis::pyg`]: PyG's `GaussianSmearing(start, stop, num_gaussians)` (buffer
+///   `offset`; `σ` = the spacing, shared).
+/// - [`GaussianBasis::schnetpack`]: schnetpack's `GaussianRBF(n_rbf, cutoff, start)` (buffers
+///   `offsets`, `widths`; `σ_k` per Gaussian, the spacing by default).
+///
+/// Buffers are read from the `VarBuilder` when present (so checkpoints round-trip exactly) and
+/// otherwise computed.
+#[derive(Clone, Debug)]
+pub struct GaussianBasis {
+    offsets: Tensor,
+    /// `−1 / (2 σ_k²)`, `[n]`.
+    coefficients: Tensor,
+}
+
+impl GaussianBasis {
+    /// PyG's `GaussianSmearing`: `num` centres from `start` to `stop`.
+    pub fn pyg(start: f64, stop: f64, num: usize, vb: VarBuilder) -> Result<Self> {
+        let offsets = buffer(&vb, "offset", num, || linspace(start, stop, num))?;
+        let spacing = spacing(&offsets)?;
+        let coefficients = Tensor::full(-0.5 / (spacing * spacing), num, vb.device())?.to_dtype(vb.dtype())?;
+        Ok(Self { offsets, coefficients })
+    }
+
+    /// schnetpack's `GaussianRBF`: `n` centres from `start` to `cutoff`.
+    pub fn schnetpack(n: usize, cutoff: f64, start: f64, vb: VarBuilder) -> Result<Self> {
+        let offsets = buffer(&vb, "offsets", n, || linspace(start, cutoff, n))?;
+        let width = spacing(&offsets)?;
+        let widths = buffer(&vb, "widths", n, || vec![width; n])?;
+        let coefficients = widths.sqr()?.recip()?.affine(-0.5, 0.0)?;
+        Ok(Self { offsets, coefficients })
+    }
+
+    /// Number of Gaussians.
+    pub fn len(&self) -> usize {
+        self.offsets.dim(0).unwrap_or(0)
+    }
+
+    /// Whether the basis is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `[edges, n]` features of the lengths `d [edges]`.
+    pub fn forward(&self, d: &Tensor) -> Result<Tensor> {
+        let diff = d.unsqueeze(1)?.broadcast_sub(&self.offsets)?;
+        diff.sqr()?.broadcast_mul(&self.coefficients)?.exp()
+    }
+}
+
+/// schnetpack's `BesselRBF(n_rbf, cutoff)`: `sin(k π d / r_c) / d` for `k = 1…n` (and
+/// `sin(…)/1` at `d = 0`); buffer `freqs`.
+#[derive(Clone, Debug)]
+pub struct BesselBasis {
+    frequencies: Tensor,
+}
+
+impl BesselBasis {
+    /// Builds the basis.
+    pub fn new(n: usize, cutoff: f64, vb: VarBuilder) -> Result<Self> {
+        let f = std::f64::consts::PI / cutoff;
+        Ok(Self { frequencies: buffer(&vb, "freqs", n, || (1..=n).map(|k| k as f64 * f).collect())? })
+    }
+
+    /// `[edges, n]` features of the lengths `d [edges]`.
+    pub fn forward(&self, d: &Tensor) -> Result<Tensor> {
+        let sin = d.unsqueeze(1)?.broadcast_mul(&self.frequencies)?.sin()?;
+        let norm = d.eq(0.0)?.where_cond(&d.ones_like()?, d)?;
+        sin.broadcast_div(&norm.unsqueeze(1)?)
+    }
+}
+
+/// `num` evenly spaced values from `start` to `stop` (both included), like `torch.linspace`.
+pub fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    match num {
+        0 => vec![],
+        1 => vec![start],
+        _ => {
+            let step = (stop - start) / (num - 1) as f64;
+            let half = num / 2;
+            // torch.linspace fills the first half from `start` and the second half from `stop`.
+            (0..num)
+                .map(|k| if k < half { start + step * k as f64 } else { stop - step * (num - 1 - k) as f64 })
+                .collect()
+        }
+    }
+}
+
+/// A non-trainable buffer of `len` values: read when the `VarBuilder` holds it, computed otherwise
+/// (and then kept out of the variable map, so that optimisers leave it alone).
+fn buffer(vb: &VarBuilder, name: &str, len: usize, compute: impl FnOnce() -> Vec<f64>) -> Result<Tensor> {
+    if vb.contains_tensor(name) {
+        Ok(vb.get(len, name)?.detach())
+    } else {
+        Tensor::new(compute(), &Device::Cpu)?.to_dtype(vb.dtype())?.to_device(vb.device())
+    }
+}
+
+fn spacing(offsets: &Tensor) -> Result<f64> {
+    let values = offsets.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    Ok(if values.len() > 1 { values[1] - values[0] } else { 1.0 })
+}

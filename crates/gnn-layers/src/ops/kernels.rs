@@ -1,0 +1,168 @@
+//! Parallel CPU kernels behind the custom ops: row gathers, segment reductions, fused
+//! gather–multiply–scatter and per-row matrix–vector products, for `f32` and `f64`.
+//!
+//! Work is split over output rows, so every kernel is deterministic and needs no atomics; below
+//! [`PARALLEL_MIN_ELEMENTS`] output elements it runs on the calling thread, because rayon's fork/join
+//! costs more than the work.
+
+use super::index::SegmentIndex;
+use candle_core::{CpuStorage, Error, Layout, Result, WithDType};
+use rayon::prelude::*;
+use std::ops::{Add, AddAssign, Mul};
+
+/// Output size (elements) from which kernels split work across rayon threads.
+pub const PARALLEL_MIN_ELEMENTS: usize = 16 * 1024;
+
+/// The float types the kernels support.
+pub(crate) trait Real:
+    WithDType + Copy + Send + Sync + PartialOrd + Add<Output = Self> + Mul<Output = Self> + AddAssign
+{
+    const ZERO: Self;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+}
+
+/// The contiguous data of a CPU tensor.
+pub(crate) fn contiguous<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [T]> {
+    let (start, end) =
+        layout.contiguous_offsets().ok_or_else(|| Error::Msg(format!("{op}: the input must be contiguous")))?;
+    Ok(&storage.as_slice::<T>()?[start..end])
+}
+
+/// Calls `fill(row, out_row)` for every row of `out` (rows of `row_len` elements), in parallel when
+/// the output is large enough.
+fn for_each_row<T: Real>(out: &mut [T], row_len: usize, fill: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if row_len == 0 {
+        return;
+    }
+    if out.len() < PARALLEL_MIN_ELEMENTS {
+        out.chunks_mut(row_len).enumerate().for_each(|(r, row)| fill(r, row));
+    } else {
+        let rows_per_task = (PARALLEL_MIN_ELEMENTS / 4 / row_len).max(1);
+        out.par_chunks_mut(row_len * rows_per_task).enumerate().for_each(|(task, rows)| {
+            for (k, row) in rows.chunks_mut(row_len).enumerate() {
+                fill(task * rows_per_task + k, row);
+            }
+        });
+    }
+}
+
+#[inline]
+fn add_into<T: Real>(acc: &mut [T], row: &[T]) {
+    acc.iter_mut().zip(row).for_each(|(a, &b)| *a += b);
+}
+
+/// `out[e] = x[index[e]]` (rows of `row_len`).
+pub(crate) fn gather<T: Real>(x: &[T], index: &[u32], row_len: usize) -> Vec<T> {
+    let mut out = vec![T::ZERO; index.len() * row_len];
+    for_each_row(&mut out, row_len, |e, row| {
+        let s = index[e] as usize * row_len;
+        row.copy_from_slice(&x[s..s + row_len]);
+    });
+    out
+}
+
+/// `out[s] = Σ_{index[r] = s} src[r]`, summed in row order.
+pub(crate) fn scatter_sum<T: Real>(src: &[T], index: &SegmentIndex, row_len: usize) -> Vec<T> {
+    let mut out = vec![T::ZERO; index.num_segments() * row_len];
+    for_each_row(&mut out, row_len, |s, acc| {
+        for r in index.rows(s) {
+            add_into(acc, &src[r * row_len..(r + 1) * row_len]);
+        }
+    });
+    out
+}
+
+/// `out[s] = max (or min) over {src[r] : index[r] = s}`, element-wise; 0 for empty segments.
+/// NaN propagates, as in PyTorch.
+pub(crate) fn scatter_extremum<T: Real>(src: &[T], index: &SegmentIndex, row_len: usize, max: bool) -> Vec<T> {
+    let mut out = vec![T::ZERO; index.num_segments() * row_len];
+    for_each_row(&mut out, row_len, |s, acc| {
+        let mut rows = index.rows(s);
+        let Some(first) = rows.next() else { return };
+        acc.copy_from_slice(&src[first * row_len..(first + 1) * row_len]);
+        for r in rows {
+            for (a, &v) in acc.iter_mut().zip(&src[r * row_len..(r + 1) * row_len]) {
+                let better = if max { v > *a } else { v < *a };
+                if better || v.to_f64().is_nan() {
+                    *a = v;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// `out[i] = Σ_{dst[e] = i} x[src[e]] ⊙ w[e]`: a gather, an element-wise product with per-row
+/// weights and a segment sum, without materialising the gathered rows.
+pub(crate) fn gather_mul_scatter<T: Real>(
+    x: &[T],
+    w: &[T],
+    src: &SegmentIndex,
+    dst: &SegmentIndex,
+    row_len: usize,
+) -> Vec<T> {
+    let mut out = vec![T::ZERO; dst.num_segments() * row_len];
+    let source = src.values();
+    for_each_row(&mut out, row_len, |i, acc| {
+        for e in dst.rows(i) {
+            let j = source[e] as usize;
+            let (xj, we) = (&x[j * row_len..(j + 1) * row_len], &w[e * row_len..(e + 1) * row_len]);
+            acc.iter_mut().zip(xj.iter().zip(we)).for_each(|(a, (&xv, &wv))| *a += xv * wv);
+        }
+    });
+    out
+}
+
+/// Per-row matrix–vector products with row-major `[inputs, outputs]` matrices `w[e]`:
+/// `out[e] = x[e] · w[e]` (length `outputs`), or with `transpose`, `out[e] = w[e] · x[e]` (length
+/// `inputs`, `x[e]` of length `outputs`).
+pub(crate) fn row_matvec<T: Real>(x: &[T], w: &[T], inputs: usize, outputs: usize, transpose: bool) -> Vec<T> {
+    let matrix = inputs * outputs;
+    let rows = w.len().checked_div(matrix).unwrap_or(0);
+    let (x_len, out_len) = if transpose { (outputs, inputs) } else { (inputs, outputs) };
+    let mut out = vec![T::ZERO; rows * out_len];
+    for_each_row(&mut out, out_len, |e, acc| {
+        let (xe, we) = (&x[e * x_len..(e + 1) * x_len], &w[e * matrix..(e + 1) * matrix]);
+        if transpose {
+            for (a, w_row) in acc.iter_mut().zip(we.chunks_exact(outputs)) {
+                *a = w_row.iter().zip(xe).fold(T::ZERO, |s, (&wv, &xv)| s + wv * xv);
+            }
+        } else {
+            for (&xv, w_row) in xe.iter().zip(we.chunks_exact(outputs)) {
+                acc.iter_mut().zip(w_row).for_each(|(a, &wv)| *a += xv * wv);
+            }
+        }
+    });
+    out
+}
+
+/// Runs `$body` with `$t` bound to `f32` or `f64` according to the dtype of the CPU storage
+/// `$storage`; other dtypes are an error naming `$op`.
+macro_rules! with_float {
+    ($storage:expr, $op:expr, |$t:ident| $body:expr) => {
+        match candle_core::backend::BackendStorage::dtype($storage) {
+            candle_core::DType::F32 => {
+                type $t = f32;
+                $body
+            }
+            candle_core::DType::F64 => {
+                type $t = f64;
+                $body
+            }
+            other => {
+                return Err(candle_core::Error::Msg(format!(
+                    "{}: unsupported dtype {other:?} (expected f32 or f64)",
+                    $op
+                )))
+            }
+        }
+    };
+}
+pub(crate) use with_float;

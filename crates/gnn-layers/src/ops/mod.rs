@@ -1,0 +1,22 @@
+//! Graph operations on Candle tensors: gather rows by index, reduce rows into segments, segment
+//! softmax, fused message passing and per-row matrix products.
+//!
+//! Each op has a parallel, deterministic CPU kernel (a custom op whose backward is written with
+//! these same ops, so gradients can be differentiated again) and, on other devices, a composition
+//! of Candle's `index_select`/`index_add`. Candle's `scatter_add` is never used: its backward is
+//! wrong whenever the source has more rows than the target.
+
+mod index;
+mod kernels;
+mod message;
+mod row_matvec;
+mod scatter;
+mod softmax;
+
+pub use index::SegmentIndex;
+pub use kernels::PARALLEL_MIN_ELEMENTS;
+pub(crate) use kernels::{contiguous, with_float};
+pub use message::gather_mul_scatter;
+pub use row_matvec::{row_matvec, row_matvec_transposed};
+pub use scatter::{gather, scatter, scatter_max, scatter_mean, scatter_min, scatter_sum, segment_sizes, Reduce};
+pub use softmax::{segment_softmax, PYG_SOFTMAX_EPS};

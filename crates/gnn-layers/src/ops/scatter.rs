@@ -1,0 +1,201 @@
+//! Gather rows by index and reduce rows into segments (sum, mean, max, min), with backward passes
+//! that are themselves differentiable: gather and sum are each other's derivative, so they can be
+//! differentiated any number of times (forces, then a loss on forces).
+
+use super::index::SegmentIndex;
+use super::kernels::{self, contiguous, with_float};
+use candle_core::{CpuStorage, CustomOp1, DType, Error, Layout, Result, Shape, Tensor, WithDType};
+
+/// How rows are combined into a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reduce {
+    /// Sum of the rows (0 for an empty segment).
+    Sum,
+    /// Mean of the rows (0 for an empty segment).
+    Mean,
+    /// Element-wise maximum (0 for an empty segment).
+    Max,
+    /// Element-wise minimum (0 for an empty segment).
+    Min,
+}
+
+impl std::str::FromStr for Reduce {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "sum" | "add" => Ok(Reduce::Sum),
+            "mean" => Ok(Reduce::Mean),
+            "max" => Ok(Reduce::Max),
+            "min" => Ok(Reduce::Min),
+            other => Err(Error::Msg(format!("unknown reduction '{other}' (expected sum, mean, max or min)"))),
+        }
+    }
+}
+
+/// Reduces the rows of `src` (`[len, …]`) into `[num_segments, …]` with `reduce`.
+pub fn scatter(src: &Tensor, index: &SegmentIndex, reduce: Reduce) -> Result<Tensor> {
+    match reduce {
+        Reduce::Sum => scatter_sum(src, index),
+        Reduce::Mean => scatter_mean(src, index),
+        Reduce::Max => scatter_max(src, index),
+        Reduce::Min => scatter_min(src, index),
+    }
+}
+
+/// `out[e] = x[index[e]]`: rows of `x` (`[num_segments, …]`) gathered to `[len, …]` (e.g. node
+/// features to the edges' source nodes).
+pub fn gather(x: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
+    check(x, index.num_segments(), index, "gather", "x")?;
+    if x.device().is_cpu() {
+        x.contiguous()?.apply_op1(Gather { index: index.clone() })
+    } else {
+        x.index_select(index.tensor(), 0)
+    }
+}
+
+/// `out[s] = Σ_{index[r] = s} src[r]`: rows of `src` (`[len, …]`) summed into `[num_segments, …]`.
+pub fn scatter_sum(src: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
+    check(src, index.len(), index, "scatter_sum", "src")?;
+    if src.device().is_cpu() {
+        src.contiguous()?.apply_op1(ScatterSum { index: index.clone() })
+    } else {
+        let mut dims = src.dims().to_vec();
+        dims[0] = index.num_segments();
+        Tensor::zeros(dims, src.dtype(), src.device())?.index_add(index.tensor(), src, 0)
+    }
+}
+
+/// Mean of the rows of each segment (0 for an empty segment).
+pub fn scatter_mean(src: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
+    let sum = scatter_sum(src, index)?;
+    sum.broadcast_div(&segment_sizes(index, src.dtype(), src.rank())?)
+}
+
+/// Element-wise maximum of the rows of each segment (0 for an empty segment). The gradient goes to
+/// the rows holding the maximum, shared equally between ties (as `torch.scatter_reduce`).
+pub fn scatter_max(src: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
+    scatter_extremum(src, index, true)
+}
+
+/// Element-wise minimum of the rows of each segment (0 for an empty segment); gradients as
+/// [`scatter_max`].
+pub fn scatter_min(src: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
+    scatter_extremum(src, index, false)
+}
+
+/// Rows per segment, at least 1, shaped `[num_segments, 1, …]` to broadcast against `rank`-D rows.
+pub fn segment_sizes(index: &SegmentIndex, dtype: DType, rank: usize) -> Result<Tensor> {
+    let counts: Vec<f64> = index.counts().into_iter().map(|c| c.max(1) as f64).collect();
+    let mut dims = vec![1usize; rank.max(1)];
+    dims[0] = index.num_segments();
+    Tensor::from_vec(counts, dims, index.device())?.to_dtype(dtype)
+}
+
+fn scatter_extremum(src: &Tensor, index: &SegmentIndex, max: bool) -> Result<Tensor> {
+    let op = if max { "scatter_max" } else { "scatter_min" };
+    check(src, index.len(), index, op, "src")?;
+    if !src.device().is_cpu() {
+        return Err(Error::Msg(format!("{op} is implemented on the CPU only so far")));
+    }
+    src.contiguous()?.apply_op1(ScatterExtremum { index: index.clone(), max })
+}
+
+/// Checks that `t` has `rows` rows, a float dtype and the index's device.
+pub(crate) fn check(t: &Tensor, rows: usize, index: &SegmentIndex, op: &str, name: &str) -> Result<()> {
+    if t.rank() == 0 || t.dim(0)? != rows {
+        return Err(Error::Msg(format!("{op}: {name} has shape {:?}, expected {rows} rows", t.dims())));
+    }
+    if !t.device().same_device(index.device()) {
+        return Err(Error::Msg(format!("{op}: {name} and the index are on different devices")));
+    }
+    if !t.dtype().is_float() {
+        return Err(Error::Msg(format!("{op}: {name} has dtype {:?}, expected a float", t.dtype())));
+    }
+    Ok(())
+}
+
+fn row_len(layout: &Layout) -> usize {
+    layout.dims()[1..].iter().product()
+}
+
+fn with_rows(layout: &Layout, rows: usize) -> Shape {
+    let mut dims = layout.dims().to_vec();
+    dims[0] = rows;
+    Shape::from(dims)
+}
+
+struct Gather {
+    index: SegmentIndex,
+}
+
+impl CustomOp1 for Gather {
+    fn name(&self) -> &'static str {
+        "chemgnn-gather"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = with_float!(storage, self.name(), |T| {
+            let x = contiguous::<T>(storage, layout, self.name())?;
+            T::to_cpu_storage_owned(kernels::gather(x, self.index.values(), row_len(layout)))
+        });
+        Ok((out, with_rows(layout, self.index.len())))
+    }
+
+    fn bwd(&self, _x: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        scatter_sum(grad, &self.index).map(Some)
+    }
+}
+
+struct ScatterSum {
+    index: SegmentIndex,
+}
+
+impl CustomOp1 for ScatterSum {
+    fn name(&self) -> &'static str {
+        "chemgnn-scatter-sum"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = with_float!(storage, self.name(), |T| {
+            let src = contiguous::<T>(storage, layout, self.name())?;
+            T::to_cpu_storage_owned(kernels::scatter_sum(src, &self.index, row_len(layout)))
+        });
+        Ok((out, with_rows(layout, self.index.num_segments())))
+    }
+
+    fn bwd(&self, _src: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        gather(grad, &self.index).map(Some)
+    }
+}
+
+struct ScatterExtremum {
+    index: SegmentIndex,
+    max: bool,
+}
+
+impl CustomOp1 for ScatterExtremum {
+    fn name(&self) -> &'static str {
+        if self.max {
+            "chemgnn-scatter-max"
+        } else {
+            "chemgnn-scatter-min"
+        }
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = with_float!(storage, self.name(), |T| {
+            let src = contiguous::<T>(storage, layout, self.name())?;
+            T::to_cpu_storage_owned(kernels::scatter_extremum(src, &self.index, row_len(layout), self.max))
+        });
+        Ok((out, with_rows(layout, self.index.num_segments())))
+    }
+
+    /// The gradient of a segment goes to the rows equal to its extremum, split equally among ties.
+    fn bwd(&self, src: &Tensor, out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let hits = gather(&out.detach(), &self.index)?.eq(&src.detach())?.to_dtype(src.dtype())?;
+        let ties = scatter_sum(&hits, &self.index)?.maximum(1.0)?;
+        gather(&grad.div(&ties)?, &self.index)?.mul(&hits).map(Some)
+    }
+}
