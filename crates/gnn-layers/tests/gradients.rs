@@ -98,7 +98,7 @@ fn second_order_gradients_match_finite_differences() -> Result<()> {
         let g = gnn_layers::autograd::gradients_with_graph(&inner(v.as_tensor())?)?;
         weighted_sum(g.get(v.as_tensor()).expect("first gradient"), 99)
     };
-    let cases: Vec<(&str, &Var, Box<dyn Fn(&Tensor) -> Result<Tensor>>)> = vec![
+    let cases: Vec<(&str, &Var, ScalarFn)> = vec![
         ("gather", &nodes, Box::new(|x| weighted_sum(&ops::gather(&x.sqr()?, &source)?.tanh()?, 31))),
         ("sum", &edges, Box::new(|x| weighted_sum(&ops::scatter_sum(&x.sin()?, &target)?.sqr()?, 32))),
         ("mean", &edges, Box::new(|x| weighted_sum(&ops::scatter_mean(x, &target)?.sqr()?, 33))),
@@ -118,6 +118,9 @@ fn second_order_gradients_match_finite_differences() -> Result<()> {
     }
     Ok(())
 }
+
+/// A scalar function of one tensor.
+type ScalarFn<'a> = Box<dyn Fn(&Tensor) -> Result<Tensor> + 'a>;
 
 /// `w[e] = x[source[e]]²`: makes the fused op's second argument depend on the first.
 fn gather_sq(x: &Tensor, source: &SegmentIndex) -> Result<Tensor> {
