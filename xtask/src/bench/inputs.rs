@@ -64,7 +64,14 @@ pub fn write_edges_npy(path: &Path, edges: &[Edges]) -> anyhow::Result<()> {
         }
     }
     rows.sort_unstable();
-    let mut header = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({}, 6), }}", rows.len());
+    write_npy_i64(path, &[rows.len(), 6], rows.iter().flatten().copied())
+}
+
+/// Writes a little-endian int64 NumPy `.npy` array of `shape` (C order).
+pub fn write_npy_i64(path: &Path, shape: &[usize], values: impl IntoIterator<Item = i64>) -> anyhow::Result<()> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': {shape}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -73,10 +80,9 @@ pub fn write_edges_npy(path: &Path, edges: &[Edges]) -> anyhow::Result<()> {
     out.write_all(b"\x93NUMPY\x01\x00")?;
     out.write_all(&(header.len() as u16).to_le_bytes())?;
     out.write_all(header.as_bytes())?;
-    for r in rows {
-        for v in r {
-            out.write_all(&v.to_le_bytes())?;
-        }
+    for v in values {
+        out.write_all(&v.to_le_bytes())?;
     }
+    out.flush()?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! `docs/benchmarks.json` (all suites' latest results) and regenerates `docs/benchmarks.md`.
 
 mod inputs;
+mod ops;
 mod python;
 mod report;
 mod suites;
@@ -13,10 +14,10 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
-    /// Python with ase/vesin/matscipy [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
+    /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
     #[arg(long)]
     python: Option<PathBuf>,
     /// Smaller inputs and shorter timing, for a smoke test.
@@ -71,7 +72,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.render {
         return report::render();
     }
-    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic"];
+    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops"];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
     if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {

@@ -1,11 +1,18 @@
-//! Runs `benches/reference/chem_graph.py` (ASE, vesin, matscipy) on a suite's manifest.
+//! Runs the reference script of a suite on its manifest: `benches/reference/chem_graph.py` (ASE,
+//! vesin, matscipy) or, for the `ops` suite, `benches/reference/gnn_ops.py` (PyTorch, PyG).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::Measurement;
 
-const SCRIPT: &str = "benches/reference/chem_graph.py";
+/// The reference script of `suite`.
+fn script(suite: &str) -> &'static str {
+    match suite {
+        "ops" => "benches/reference/gnn_ops.py",
+        _ => "benches/reference/chem_graph.py",
+    }
+}
 
 /// The first Python that imports ase: `explicit`, `$CHEMGNN_REF_PYTHON`,
 /// `~/.cache/chemgnn-ref/bin/python` (made by `shared/reference/setup.sh`), then `python3`.
@@ -22,16 +29,18 @@ pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
         .find(|p| Command::new(p).args(["-c", "import ase"]).output().is_ok_and(|o| o.status.success()))
 }
 
-/// Times the reference implementations on `suite`'s manifest; their edge sets are compared with ours.
+/// Times the reference implementations on `suite`'s manifest (neighbour-list edge sets are
+/// compared with ours).
 pub fn run(python: &Path, suite: &str, work: &Path, budget: f64) -> anyhow::Result<Vec<Measurement>> {
     let manifest = work.join(format!("{suite}.json"));
     let out = work.join(format!("{suite}.python.json"));
+    let script = script(suite);
     let status = Command::new(python)
-        .args([SCRIPT, "--suite", suite, "--budget", &budget.to_string()])
+        .args([script, "--suite", suite, "--budget", &budget.to_string()])
         .arg(&manifest)
         .arg(&out)
         .env("OMP_NUM_THREADS", "1")
         .status()?;
-    anyhow::ensure!(status.success(), "{SCRIPT} failed for suite {suite} ({status})");
+    anyhow::ensure!(status.success(), "{script} failed for suite {suite} ({status})");
     Ok(serde_json::from_str(&std::fs::read_to_string(&out)?)?)
 }

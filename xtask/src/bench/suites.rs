@@ -99,6 +99,13 @@ pub fn run(
                 manifest.push(json!({"case": case, "kind": "neighbors", "file": file, "cutoff": 5.0, "edges": npy, "work": n, "unit": "atoms"}));
             }
         }
+        "ops" => {
+            let (cases, entry) = super::ops::cases(work, quick)?;
+            for (case, mut f) in cases {
+                ours(&case, 1.0, "passes", &mut *f);
+            }
+            manifest.push(entry);
+        }
         other => anyhow::bail!("unknown suite '{other}'"),
     }
     std::fs::write(work.join(format!("{suite}.json")), serde_json::to_string_pretty(&manifest)?)?;

@@ -1,0 +1,107 @@
+"""Reference timings for `cargo xtask bench --suites ops`: PyTorch / PyTorch Geometric graph ops and
+layers, forward + backward in float32, on the same edge indices as chemgnn, with 1 and 2 threads.
+
+    python benches/reference/gnn_ops.py --suite ops [--budget S] MANIFEST.json OUT.json
+
+MANIFEST (written by xtask): [{"prefix", "nodes", "edges", "source": npy, "target": npy}].
+Each case computes `(out * R).sum().backward()`, as chemgnn's side does. Writes [] when torch or
+torch_geometric is missing.
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def time_median(budget, fn):
+    fn()
+    start, times = time.perf_counter(), []
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 100):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def cases(entry):
+    import torch
+    from torch_geometric.nn import NNConv
+    from torch_geometric.nn.models.schnet import InteractionBlock
+    from torch_geometric.utils import scatter, softmax
+
+    n, e, p = entry["nodes"], entry["edges"], entry["prefix"]
+    source = torch.from_numpy(np.load(entry["source"]))
+    target = torch.from_numpy(np.load(entry["target"]))
+    edge_index = torch.stack([source, target])
+
+    def var(*shape):
+        return torch.randn(*shape).requires_grad_()
+
+    out = []
+
+    def add(name, fn, x, r):
+        """Forward only (no graph), and forward + backward of sum(out * R)."""
+
+        def forward():
+            with torch.no_grad():
+                fn(x)
+
+        def both():
+            (fn(x) * r).sum().backward()
+            x.grad = None
+
+        out.append((f"{name}, forward", forward))
+        out.append((f"{name}, forward + backward", both))
+
+    add(f"{p}gather [{n},128] → [{e},128]", lambda x: x.index_select(0, source), var(n, 128), torch.randn(e, 128))
+    for reduce in ["sum", "mean", "max"]:
+        fn = lambda x, r=reduce: scatter(x, target, 0, dim_size=n, reduce=r)
+        add(f"{p}scatter {reduce} [{e},128] → [{n},128]", fn, var(e, 128), torch.randn(n, 128))
+    add(f"{p}segment softmax [{e},4]", lambda x: softmax(x, target, num_nodes=n), var(e, 4), torch.randn(e, 4))
+    net = torch.nn.Sequential(torch.nn.Linear(5, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64 * 64))
+    conv = NNConv(64, 64, net, aggr="mean")
+    attr = torch.randn(e, 5)
+    add(f"{p}NNConv 64→64, edge network 5→128→4096, mean", lambda x: conv(x, edge_index, attr), var(n, 64), torch.randn(n, 64))
+    block = InteractionBlock(128, 50, 128, 10.0)
+    rbf = torch.randn(e, 50)
+    pos = torch.randn(n, 3) * 3
+    distance = (pos[source] - pos[target]).norm(dim=-1)
+    add(f"{p}SchNet interaction (CFConv) 128 features, 50 Gaussians, 128 filters",
+        lambda h: block(h, edge_index, distance, rbf), var(n, 128), torch.randn(n, 128))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--suite", required=True)
+    parser.add_argument("--budget", type=float, default=1.0)
+    parser.add_argument("manifest")
+    parser.add_argument("out")
+    args = parser.parse_args()
+    results = []
+    try:
+        import torch
+        import torch_geometric
+    except ImportError as err:
+        print(f"gnn_ops.py: {err}; no PyTorch timings")
+        json.dump(results, open(args.out, "w"))
+        return
+    label = f"PyG {torch_geometric.__version__} / torch {torch.__version__.split('+')[0]}"
+    for entry in json.load(open(args.manifest)):
+        for threads in [1, 2]:
+            torch.set_num_threads(threads)
+            for case, run in cases(entry):
+                seconds = time_median(args.budget, run)
+                results.append({
+                    "suite": args.suite, "case": case,
+                    "implementation": f"{label} ({threads} thread{'s' if threads > 1 else ''})",
+                    "seconds": seconds, "work": 1.0, "unit": "passes", "identical": None,
+                })
+                print(f"  {case:<90} {threads} thr {seconds * 1e3:10.3f} ms")
+    json.dump(results, open(args.out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
