@@ -9,22 +9,12 @@ OUT receives a list of measurements in xtask's schema. Needs numpy and ase; vesi
 are timed when importable (../shared/reference/setup.sh installs them).
 """
 
-import argparse
 import json
-import time
 
-import numpy as np
 import ase.io
+import numpy as np
 
-
-def time_median(budget, fn):
-    fn()
-    start, times = time.perf_counter(), []
-    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 100):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
+from harness import parse_args, time_median
 
 
 def read_qm9pack_tables(wheel):
@@ -85,12 +75,7 @@ def edge_rows(frames, lists):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--suite", required=True)
-    ap.add_argument("--budget", type=float, default=1.0)
-    ap.add_argument("manifest")
-    ap.add_argument("out")
-    args = ap.parse_args()
+    args = parse_args()
     cases = json.load(open(args.manifest))
     out = []
 

@@ -8,21 +8,11 @@ Each case computes `(out * R).sum().backward()`, as chemgnn's side does. Writes 
 torch_geometric is missing.
 """
 
-import argparse
 import json
-import time
 
 import numpy as np
 
-
-def time_median(budget, fn):
-    fn()
-    start, times = time.perf_counter(), []
-    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 100):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
+from harness import parse_args, time_median
 
 
 def cases(entry):
@@ -74,12 +64,7 @@ def cases(entry):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--suite", required=True)
-    parser.add_argument("--budget", type=float, default=1.0)
-    parser.add_argument("manifest")
-    parser.add_argument("out")
-    args = parser.parse_args()
+    args = parse_args()
     results = []
     try:
         import torch
