@@ -214,3 +214,38 @@ fn radial_buffers_are_recomputed_exactly() -> Result<()> {
     assert_close("computed bessel", &ours, &f.tensor("spk_bessel_rbf.out"), 1e-7);
     Ok(())
 }
+
+/// Fresh parameters follow PyTorch's default initialisation: `U(±1/√fan_in)` for Linear and the
+/// recurrent cells, `N(0, 1)` with a zero padding row for Embedding, ones/zeros for norms.
+#[test]
+fn fresh_parameters_follow_pytorch_initialisation() -> Result<()> {
+    use candle_core::{DType, Device};
+    let varmap = candle_nn::VarMap::new();
+    let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu);
+    let in_bounds = |t: &Tensor, bound: f64| {
+        let v = t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let max = v.iter().fold(0f64, |m, x| m.max(x.abs()));
+        // Inside the bound, and spread over it (not constant).
+        assert!(max <= bound && max > 0.5 * bound, "max |value| {max} for bound {bound}");
+    };
+    let lin = gnn_layers::nn::linear(400, 30, true, vb.pp("lin"))?;
+    in_bounds(lin.weight(), 1.0 / 20.0);
+    in_bounds(lin.bias().unwrap(), 1.0 / 20.0);
+    GruCell::new(7, 25, vb.pp("gru"))?;
+    let data = varmap.data().lock().unwrap().clone();
+    for name in ["gru.weight_ih", "gru.weight_hh", "gru.bias_ih", "gru.bias_hh"] {
+        in_bounds(data[name].as_tensor(), 1.0 / 5.0);
+    }
+    let emb = Embedding::new(100, 64, Some(0), vb.pp("emb"))?;
+    let rows = emb.weight().to_vec2::<f64>()?;
+    assert!(rows[0].iter().all(|&x| x == 0.0), "padding row starts at zero");
+    let rest: Vec<f64> = rows[1..].iter().flatten().copied().collect();
+    let mean = rest.iter().sum::<f64>() / rest.len() as f64;
+    let var = rest.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / rest.len() as f64;
+    assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.1, "N(0,1): mean {mean}, variance {var}");
+    let ln = LayerNorm::new(4, NORM_EPS, vb.pp("ln"))?;
+    let x = Tensor::new(&[[1.0f64, 2.0, 3.0, 6.0]], &Device::Cpu)?;
+    let y = ln.forward(&x)?.to_vec2::<f64>()?;
+    assert!(y[0].iter().sum::<f64>().abs() < 1e-12, "unit scale, zero shift: output is centred");
+    Ok(())
+}

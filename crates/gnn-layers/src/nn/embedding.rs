@@ -9,7 +9,8 @@ use candle_nn::VarBuilder;
 #[derive(Clone, Debug)]
 pub struct Embedding {
     weight: Tensor,
-    padding_idx: Option<usize>,
+    /// `[num_embeddings, 1]`: 1 for rows that train, 0 for the padding row (with a padding index).
+    trained_rows: Option<Tensor>,
 }
 
 impl Embedding {
@@ -24,7 +25,15 @@ impl Embedding {
             // A freshly initialised table is a variable we own: zero its padding row in place.
             weight.slice_set(&Tensor::zeros((1, dim), weight.dtype(), weight.device())?, 0, p)?;
         }
-        Ok(Self { weight, padding_idx })
+        let trained_rows = padding_idx
+            .map(|p| {
+                let (dtype, device) = (weight.dtype(), weight.device());
+                Tensor::ones(num_embeddings, dtype, device)?
+                    .slice_scatter0(&Tensor::zeros(1, dtype, device)?, p)?
+                    .unsqueeze(1)
+            })
+            .transpose()?;
+        Ok(Self { weight, trained_rows })
     }
 
     /// The table.
@@ -36,12 +45,9 @@ impl Embedding {
 impl Module for Embedding {
     /// Rows for the indices in `ids` (any integer tensor; output shape `ids.shape + [dim]`).
     fn forward(&self, ids: &Tensor) -> Result<Tensor> {
-        let table = match self.padding_idx {
-            Some(p) => {
-                let keep = Tensor::ones(self.weight.dim(0)?, self.weight.dtype(), self.weight.device())?
-                    .slice_scatter0(&Tensor::zeros(1, self.weight.dtype(), self.weight.device())?, p)?
-                    .unsqueeze(1)?;
-                let trained = self.weight.broadcast_mul(&keep)?;
+        let table = match &self.trained_rows {
+            Some(keep) => {
+                let trained = self.weight.broadcast_mul(keep)?;
                 let frozen = self.weight.detach().broadcast_mul(&keep.affine(-1.0, 1.0)?)?;
                 trained.add(&frozen)?
             }

@@ -103,11 +103,6 @@ impl SegmentIndex {
             None => SegmentRows::Range(range),
         }
     }
-
-    /// Whether two indices are the same object (so reductions over one can reuse the other).
-    pub fn same_as(&self, other: &SegmentIndex) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
 }
 
 /// Iterator over the rows of one segment.

@@ -64,9 +64,9 @@ impl CustomOp2 for RowMatVec {
     }
 
     /// `∂x = Wᵀ·g` (the transposed product) and `∂W = x ⊗ g` (outer products per row).
-    fn bwd(&self, x: &Tensor, _w: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, w: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (i, o) = (self.inputs, self.outputs);
-        let grad_x = apply(grad, _w, i, o, !self.transpose)?;
+        let grad_x = apply(grad, w, i, o, !self.transpose)?;
         let (a, b) = if self.transpose { (grad, x) } else { (x, grad) };
         let rows = x.dim(0)?;
         let grad_w = a.unsqueeze(2)?.broadcast_mul(&b.unsqueeze(1)?)?.reshape((rows, i * o))?;
