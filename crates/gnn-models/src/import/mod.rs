@@ -1,0 +1,235 @@
+//! Import of PyTorch checkpoints: a `state_dict` saved as safetensors plus the Python constructor's
+//! keyword arguments become a native [`Checkpoint`].
+//!
+//! | source | model | arguments (Python names) | tensors |
+//! |---|---|---|---|
+//! | PyG | `schnet` | `SchNet(hidden_channels, num_filters, num_interactions, num_gaussians, cutoff, max_num_neighbors, readout, dipole, mean, std, atomref)` and `scale` | as saved; `interactions.N.conv.nn.*` accepted for `interactions.N.mlp.*` |
+//! | schnetpack | `schnet` | `SchNet(n_atom_basis, n_interactions, n_filters, max_z)`, `GaussianRBF(n_rbf, cutoff)`, `Atomwise(n_out, n_layers, aggregation_mode)`, `AddOffsets(mean, atomref)` | a `NeuralNetworkPotential` state dict, renamed to PyG's layout |
+//! | PyG | `mpnn` | the QM9 example's `dim`, `num_features`, `num_edge_features`, `edge_hidden`, `steps`, `processing_steps`, `aggr`, and `mean`, `std` | as saved (old `conv.root` accepted) |
+//!
+//! Tensors of any float dtype are accepted; missing, unexpected and mis-shaped tensors are reported
+//! together, like PyTorch's strict `load_state_dict`.
+
+mod args;
+
+use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Provenance, Target, FORMAT_VERSION};
+use crate::error::{Error, Result};
+use crate::model::expected_tensors;
+use crate::mpnn::MpnnConfig;
+use crate::schnet::{Readout, SchNetConfig, SchNetFlavor};
+use crate::state_dict::StateDict;
+pub use args::Arguments;
+use candle_core::{DType, Device, Tensor};
+use gnn_layers::ops::Reduce;
+
+/// The library a checkpoint comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// PyTorch Geometric.
+    Pyg,
+    /// schnetpack 2.
+    Schnetpack,
+}
+
+impl std::str::FromStr for Source {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "pyg" | "torch_geometric" => Ok(Source::Pyg),
+            "schnetpack" => Ok(Source::Schnetpack),
+            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg or schnetpack)"))),
+        }
+    }
+}
+
+/// Imports `weights` of a `model` (`schnet`, `mpnn`) from `source`, built with the keyword
+/// `arguments` (read from `arguments_origin`), predicting `targets`.
+pub fn import(
+    source: Source,
+    model: &str,
+    arguments: &serde_json::Value,
+    arguments_origin: &str,
+    mut weights: StateDict,
+    targets: Vec<Target>,
+) -> Result<Checkpoint> {
+    let mut args = Arguments::new(arguments, arguments_origin)?;
+    let config = match (source, model) {
+        (Source::Pyg, "schnet") => ModelConfig::Schnet(pyg_schnet(&mut args, &mut weights)?),
+        (Source::Schnetpack, "schnet") => ModelConfig::Schnet(schnetpack_schnet(&mut args, &mut weights)?),
+        (Source::Pyg, "mpnn") => ModelConfig::Mpnn(pyg_mpnn(&mut args, &mut weights)?),
+        _ => return Err(Error::Input(format!("no importer for model `{model}` from {source:?}"))),
+    };
+    args.finish()?;
+    let (required, optional) = expected_tensors(&config)?;
+    weights.check(&required, &optional)?;
+    let provenance = Provenance {
+        source: format!("{source:?}").to_lowercase(),
+        weights: Some(weights.origin.clone()),
+        arguments: Some(arguments.clone()),
+        chemgnn_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(Checkpoint {
+        config: CheckpointConfig { format_version: FORMAT_VERSION, model: config, targets, provenance },
+        weights,
+    })
+}
+
+fn pyg_schnet(args: &mut Arguments, weights: &mut StateDict) -> Result<SchNetConfig> {
+    let d = SchNetConfig::default();
+    let hidden_channels = args.usize("hidden_channels", d.hidden_channels)?;
+    let mut config = SchNetConfig {
+        flavor: SchNetFlavor::Pyg,
+        hidden_channels,
+        num_filters: args.usize("num_filters", d.num_filters)?,
+        num_interactions: args.usize("num_interactions", d.num_interactions)?,
+        num_gaussians: args.usize("num_gaussians", d.num_gaussians)?,
+        cutoff: args.f64("cutoff", d.cutoff)?,
+        max_num_neighbors: Some(args.usize("max_num_neighbors", 32)?),
+        readout: match args.str("readout", "add")? {
+            "add" | "sum" => Readout::Add,
+            "mean" => Readout::Mean,
+            other => return Err(args.invalid(format!("readout `{other}` is not add or mean"))),
+        },
+        dipole: args.bool("dipole", false)?,
+        mean: args.opt_f64("mean")?,
+        std: args.opt_f64("std")?,
+        atomref: false,
+        scale: args.opt_f64("scale")?,
+        num_elements: d.num_elements,
+    };
+    if args.has("interaction_graph") {
+        return Err(args.invalid("a custom interaction_graph cannot be imported"));
+    }
+    // `conv.nn` is the same module as `mlp`: keep one name.
+    for t in 0..config.num_interactions {
+        let (alias, name) = (format!("interactions.{t}.conv.nn."), format!("interactions.{t}.mlp."));
+        if weights.tensors.keys().any(|k| k.starts_with(&name)) {
+            weights.tensors.retain(|k, _| !k.starts_with(&alias));
+        } else {
+            weights.rename_prefix(&alias, &name);
+        }
+    }
+    if let Some(values) = args.opt_numbers("atomref")? {
+        if !weights.tensors.contains_key("atomref.weight") {
+            let n = values.len();
+            weights.tensors.insert("atomref.weight".into(), Tensor::from_vec(values, (n, 1), &Device::Cpu)?);
+        }
+    }
+    config.atomref = weights.tensors.contains_key("atomref.weight") && !config.dipole;
+    Ok(config)
+}
+
+fn schnetpack_schnet(args: &mut Arguments, weights: &mut StateDict) -> Result<SchNetConfig> {
+    let hidden = args.opt_usize("n_atom_basis")?;
+    let interactions = args.opt_usize("n_interactions")?;
+    let (Some(hidden_channels), Some(num_interactions)) = (hidden, interactions) else {
+        return Err(args.invalid("schnetpack SchNet needs `n_atom_basis` and `n_interactions`"));
+    };
+    let cutoff = args.f64("cutoff", 5.0)?;
+    let readout = match args.str("aggregation_mode", "sum")? {
+        "sum" => Readout::Add,
+        "avg" => Readout::Mean,
+        other => return Err(args.invalid(format!("aggregation_mode `{other}` is not sum or avg"))),
+    };
+    let unsupported = [
+        (args.usize("n_layers", 2)? != 2, "n_layers other than 2"),
+        (args.opt_usize("n_hidden")?.is_some(), "n_hidden"),
+        (args.usize("n_out", 1)? != 1, "n_out other than 1"),
+        (args.bool("shared_interactions", false)?, "shared_interactions"),
+        (
+            args.str("activation", "shifted_softplus")? != "shifted_softplus",
+            "an activation other than shifted_softplus",
+        ),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|(bad, _)| *bad) {
+        return Err(args.invalid(format!("schnetpack SchNet with {what} is not supported")));
+    }
+    let mut config = SchNetConfig {
+        flavor: SchNetFlavor::Schnetpack,
+        hidden_channels,
+        num_filters: args.usize("n_filters", hidden_channels)?,
+        num_interactions,
+        num_gaussians: args.usize("n_rbf", 20)?,
+        cutoff,
+        max_num_neighbors: None,
+        readout,
+        dipole: false,
+        mean: args.opt_f64("mean")?,
+        std: None,
+        atomref: false,
+        scale: None,
+        num_elements: args.usize("max_z", 100)?,
+    };
+    let renames = [
+        ("representation.embedding.", "embedding."),
+        ("representation.radial_basis.", "distance_expansion."),
+        ("output_modules.0.outnet.0.", "lin1."),
+        ("output_modules.0.outnet.1.", "lin2."),
+    ];
+    for (from, to) in renames {
+        weights.rename_prefix(from, to);
+    }
+    for t in 0..num_interactions {
+        let p = format!("representation.interactions.{t}.");
+        let q = format!("interactions.{t}.");
+        for (from, to) in [
+            ("filter_network.0.", "mlp.0."),
+            ("filter_network.1.", "mlp.2."),
+            ("in2f.", "conv.lin1."),
+            ("f2out.0.", "conv.lin2."),
+            ("f2out.1.", "lin."),
+        ] {
+            weights.rename_prefix(&format!("{p}{from}"), &format!("{q}{to}"));
+        }
+    }
+    if let Some(c) = weights.tensors.remove("representation.cutoff_fn.cutoff") {
+        let stored = c.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        if stored.iter().any(|&s| (s - cutoff).abs() > 1e-6 * cutoff) {
+            return Err(args.invalid(format!(
+                "argument cutoff {cutoff} differs from the checkpoint's cutoff_fn.cutoff {stored:?}"
+            )));
+        }
+    }
+    let mut postprocessor = |suffix: &str| {
+        let key = weights.tensors.keys().find(|k| k.starts_with("postprocessors.") && k.ends_with(suffix)).cloned();
+        key.and_then(|k| weights.tensors.remove(&k))
+    };
+    if let Some(mean) = postprocessor(".mean") {
+        config.mean = Some(mean.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?.first().copied().unwrap_or(0.0));
+    }
+    let atomref = match postprocessor(".atomref") {
+        Some(a) => Some(a),
+        None => args.opt_numbers("atomref")?.map(|v| Tensor::new(v, &Device::Cpu)).transpose()?,
+    };
+    if let Some(a) = atomref {
+        let n = a.elem_count();
+        weights.tensors.insert("atomref.weight".into(), a.reshape((n, 1))?);
+        config.atomref = true;
+    }
+    Ok(config)
+}
+
+fn pyg_mpnn(args: &mut Arguments, weights: &mut StateDict) -> Result<MpnnConfig> {
+    let d = MpnnConfig::pyg_qm9();
+    let config = MpnnConfig {
+        dim: args.usize("dim", d.dim)?,
+        node_features: args.usize("num_features", d.node_features)?,
+        edge_features: args.usize("num_edge_features", d.edge_features)?,
+        edge_hidden: args.usize("edge_hidden", d.edge_hidden)?,
+        steps: args.usize("steps", d.steps)?,
+        set2set_steps: args.usize("processing_steps", d.set2set_steps)?,
+        aggregation: match args.str("aggr", "mean")? {
+            "mean" => Reduce::Mean,
+            "add" | "sum" => Reduce::Sum,
+            other => return Err(args.invalid(format!("aggr `{other}` is not mean or add"))),
+        },
+        mean: args.opt_f64("mean")?,
+        std: args.opt_f64("std")?,
+        ..d
+    };
+    // PyG ≤ 1.7 stored the root weight as `conv.root [in, out]`, the transpose of `conv.lin.weight`.
+    if let Some(root) = weights.tensors.remove("conv.root") {
+        weights.tensors.insert("conv.lin.weight".into(), root.t()?.contiguous()?);
+    }
+    Ok(config)
+}

@@ -1,0 +1,182 @@
+//! [`Model`]: any chemgnn architecture loaded from a checkpoint, ready to predict on structures.
+
+use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig};
+use crate::error::{Error, Result};
+use crate::graphs::{build_graphs, PygBatch};
+use crate::mpnn::Mpnn;
+use crate::schnet::SchNet;
+use crate::state_dict::{parameter_shapes, Shapes, StateDict};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarBuilder;
+use chem_graph::{GraphBatch, Structure};
+use gnn_layers::autograd::forces;
+use gnn_layers::GraphTensors;
+use std::path::Path;
+
+/// A built network of one of the supported kinds.
+#[derive(Clone, Debug)]
+pub enum Network {
+    /// SchNet.
+    SchNet(SchNet),
+    /// MPNN.
+    Mpnn(Mpnn),
+}
+
+impl Network {
+    /// Builds the network for `config` from `vb`.
+    pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Schnet(c) => Network::SchNet(SchNet::new(c, vb)?),
+            ModelConfig::Mpnn(c) => Network::Mpnn(Mpnn::new(c, vb)?),
+        })
+    }
+
+    /// Predictions `[graphs, outputs]`; `positions` is the tensor forces are taken with respect to.
+    pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
+        match self {
+            Network::SchNet(m) => m.forward(g, positions),
+            Network::Mpnn(m) => m.forward(g),
+        }
+    }
+
+    /// Whether predictions depend differentiably on positions (so forces are defined).
+    pub fn has_forces(&self) -> bool {
+        matches!(self, Network::SchNet(_))
+    }
+}
+
+/// Parameter shapes `config` requires, and buffers it may carry.
+pub fn expected_tensors(config: &ModelConfig) -> Result<(Shapes, Shapes)> {
+    let required = parameter_shapes(|vb| Network::new(config, vb).map_err(|e| candle_core::Error::Msg(e.to_string())))?;
+    let optional = match config {
+        ModelConfig::Schnet(c) => c.buffers(),
+        ModelConfig::Mpnn(_) => Shapes::new(),
+    };
+    Ok((required, optional))
+}
+
+/// One structure's prediction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// The predicted values (one per target).
+    pub values: Vec<f64>,
+    /// Forces `−∂E/∂r` per atom, when asked for (target unit per Å).
+    pub forces: Option<Vec<[f64; 3]>>,
+}
+
+/// A model with its checkpoint configuration, on a device, in a float dtype.
+#[derive(Clone, Debug)]
+pub struct Model {
+    config: CheckpointConfig,
+    network: Network,
+    dtype: DType,
+    device: Device,
+}
+
+impl Model {
+    /// Loads a checkpoint directory in f32 on the CPU.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::load_on(dir, DType::F32, &Device::Cpu)
+    }
+
+    /// Loads a checkpoint directory in `dtype` on `device`.
+    pub fn load_on(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
+        Self::from_checkpoint(&Checkpoint::read(dir)?, dtype, device)
+    }
+
+    /// Builds the model from a checkpoint in memory, checking every tensor's name and shape.
+    pub fn from_checkpoint(checkpoint: &Checkpoint, dtype: DType, device: &Device) -> Result<Self> {
+        let config = &checkpoint.config;
+        let (required, optional) = expected_tensors(&config.model)?;
+        checkpoint.weights.check(&required, &optional)?;
+        let outputs = match &config.model {
+            ModelConfig::Schnet(_) => 1,
+            ModelConfig::Mpnn(c) => c.outputs,
+        };
+        if config.targets.len() != outputs {
+            return Err(Error::config(
+                &checkpoint.weights.origin,
+                format!("the model predicts {outputs} values but {} targets are named", config.targets.len()),
+            ));
+        }
+        let network = Network::new(&config.model, checkpoint.weights.var_builder(dtype, device)?)?;
+        Ok(Self { config: config.clone(), network, dtype, device: device.clone() })
+    }
+
+    /// The checkpoint configuration.
+    pub fn config(&self) -> &CheckpointConfig {
+        &self.config
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The graphs this model reads for `structures` (radius graph for SchNet, featurised molecular
+    /// graph for MPNN).
+    pub fn graphs(&self, structures: &[Structure]) -> Result<GraphBatch> {
+        build_graphs(&self.config.model, structures)
+    }
+
+    /// The graphs for a PyG batch file: its own edges and features for MPNN when it has them
+    /// (exactly what the PyTorch model was fed), otherwise built from its structures.
+    pub fn pyg_batch_graphs(&self, batch: &PygBatch) -> Result<GraphBatch> {
+        match (&self.config.model, &batch.graphs) {
+            (ModelConfig::Mpnn(_), Some(g)) if g.node_features.is_some() && g.edge_features.is_some() => Ok(g.clone()),
+            _ => self.graphs(&batch.structures),
+        }
+    }
+
+    /// Predicts every structure, in batches of `batch_size`, with forces when asked.
+    pub fn predict_structures(
+        &self,
+        structures: &[Structure],
+        with_forces: bool,
+        batch_size: usize,
+    ) -> Result<Vec<Prediction>> {
+        let mut out = Vec::with_capacity(structures.len());
+        for chunk in structures.chunks(batch_size.max(1)) {
+            out.extend(self.predict_batch(&self.graphs(chunk)?, with_forces)?);
+        }
+        Ok(out)
+    }
+
+    /// Predicts every structure (one batch of 64 structures at a time), without forces.
+    pub fn predict(&self, structures: &[Structure]) -> Result<Vec<Prediction>> {
+        self.predict_structures(structures, false, 64)
+    }
+
+    /// Predicts the graphs of `batch` (built by [`Model::graphs`] or read from a graph-batch file).
+    pub fn predict_batch(&self, batch: &GraphBatch, with_forces: bool) -> Result<Vec<Prediction>> {
+        if with_forces && !self.network.has_forces() {
+            return Err(Error::Input(format!(
+                "{} predictions use distances as fixed input features: forces are not defined",
+                self.config.model.kind()
+            )));
+        }
+        let g = GraphTensors::new(batch, self.dtype, &self.device)?;
+        let positions = Var::from_tensor(&g.positions)?;
+        let y = self.network.forward(&g, positions.as_tensor())?;
+        let forces = if with_forces { Some(forces(&y, &positions, false)?) } else { None };
+        let values = y.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+        let forces = forces.map(|f| f.to_dtype(DType::F64)?.to_vec2::<f64>()).transpose()?;
+        Ok(values
+            .into_iter()
+            .enumerate()
+            .map(|(k, values)| Prediction {
+                values,
+                forces: forces.as_ref().map(|f| {
+                    (batch.node_offsets[k]..batch.node_offsets[k + 1]).map(|a| [f[a][0], f[a][1], f[a][2]]).collect()
+                }),
+            })
+            .collect())
+    }
+}
+
+/// A fresh model (random initialisation) as a checkpoint, mainly for tests and training.
+pub fn initial_weights(config: &ModelConfig, seed_varmap: &candle_nn::VarMap) -> Result<StateDict> {
+    Network::new(config, VarBuilder::from_varmap(seed_varmap, DType::F32, &Device::Cpu))?;
+    let data = seed_varmap.data().lock().map_err(|_| Error::Input("variable map lock poisoned".into()))?;
+    Ok(StateDict::new("fresh model", data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()))
+}
