@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
     version,
     after_help = "Examples:\n  chemgnn data info qm9-sample                  # the QM9 sample built into chemgnn\n  \
                   chemgnn data fetch qm9                        # full QM9, converted once\n  \
-                  chemgnn data info crystals.extxyz --cutoff 6 --json"
+                  chemgnn data info crystals.extxyz --cutoff 6 --json\n  \
+                  chemgnn import --from pyg --model schnet --config args.json schnet.safetensors --out schnet/\n  \
+                  chemgnn predict --model schnet/ molecules.xyz --forces --output predictions.csv"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,11 +25,17 @@ enum Command {
     /// Inspect structure files and fetch datasets.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
+    /// Import a PyTorch checkpoint (PyG, schnetpack) as a native chemgnn checkpoint.
+    Import(commands::import::ImportArgs),
+    /// Predict properties (and forces) of structures with a checkpoint.
+    Predict(commands::predict::PredictArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Data(c) => commands::data::run(c),
+        Command::Import(c) => commands::import::run(c),
+        Command::Predict(c) => commands::predict::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

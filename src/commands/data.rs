@@ -109,7 +109,8 @@ impl Stats {
     }
 }
 
-fn load(file: &str) -> anyhow::Result<Vec<Structure>> {
+/// The structures of a file or of the names `qm9-sample` and `qm9`.
+pub fn load_structures(file: &str) -> anyhow::Result<Vec<Structure>> {
     Ok(match file {
         "qm9-sample" => Qm9Dataset::embedded_sample()?.structures(),
         "qm9" => {
@@ -172,7 +173,7 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
     );
     let mut summaries = Vec::new();
     for file in &args.files {
-        let structures = load(file)?;
+        let structures = load_structures(file)?;
         let summary = summarise(file, &structures, args.cutoff)?;
         if !args.json {
             print_text(&summary);

@@ -1,3 +1,5 @@
 //! One module per top-level subcommand of the `chemgnn` tool.
 
 pub mod data;
+pub mod import;
+pub mod predict;

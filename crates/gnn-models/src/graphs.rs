@@ -13,6 +13,7 @@ pub fn build_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<Gr
     check_structures(structures)?;
     match config {
         ModelConfig::Schnet(c) => {
+            check_elements(structures, c.num_elements)?;
             let mut options = RadiusOptions::new(c.cutoff);
             options.max_neighbors = c.max_num_neighbors;
             Ok(GraphBatch::from_structures(structures, &options)?)
@@ -26,6 +27,20 @@ fn check_structures(structures: &[Structure]) -> Result<()> {
     for s in structures {
         if let Some(a) = s.positions.iter().position(|p| p.iter().any(|x| !x.is_finite())) {
             return Err(Error::Input(format!("{}: atom {a} has a non-finite coordinate", s.label())));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects atomic numbers the model has no embedding for.
+fn check_elements(structures: &[Structure], num_elements: usize) -> Result<()> {
+    for s in structures {
+        if let Some(a) = s.numbers.iter().position(|&z| z as usize >= num_elements) {
+            return Err(Error::Input(format!(
+                "{}: atom {a} has atomic number {}, but the model knows elements below {num_elements}",
+                s.label(),
+                s.numbers[a]
+            )));
         }
     }
     Ok(())

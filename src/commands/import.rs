@@ -1,0 +1,99 @@
+//! `chemgnn import`: a PyTorch state_dict (safetensors) plus constructor arguments → a native
+//! checkpoint directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chem_graph::qm9::Qm9Target;
+use clap::{Args, ValueEnum};
+use gnn_models::import::{import, Source};
+use gnn_models::{ModelConfig, StateDict, Target};
+
+/// Libraries whose checkpoints can be imported.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum From {
+    /// PyTorch Geometric.
+    Pyg,
+    /// schnetpack 2.
+    Schnetpack,
+}
+
+/// Architectures that can be imported.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// SchNet (PyG `SchNet`, schnetpack `SchNet` + `Atomwise`).
+    Schnet,
+    /// MPNN (PyG `examples/qm9_nn_conv.py`).
+    Mpnn,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The library the weights were trained with.
+    #[arg(long)]
+    from: From,
+    /// The architecture.
+    #[arg(long)]
+    model: Kind,
+    /// JSON object of the Python constructor's keyword arguments (e.g. {"hidden_channels": 64,
+    /// "cutoff": 6.0, "mean": …}); for schnetpack also `mean`/`atomref` if not in the weights.
+    #[arg(long, value_name = "ARGS.json")]
+    config: PathBuf,
+    /// The state_dict saved with safetensors (`save_file(model.state_dict(), …)` or `save_model`).
+    #[arg(value_name = "STATE_DICT.safetensors")]
+    state_dict: PathBuf,
+    /// Output checkpoint directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Name of the predicted quantity [default: energy for SchNet, mu for the dipole variant and the
+    /// MPNN]; QM9 names (U0, gap, …) imply their unit.
+    #[arg(long)]
+    target: Option<String>,
+    /// Unit of the predictions (required for names that are neither QM9 targets nor `energy`).
+    #[arg(long)]
+    unit: Option<String>,
+}
+
+pub fn run(args: ImportArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config).with_context(|| format!("reading {}", args.config.display()))?;
+    let arguments: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", args.config.display()))?;
+    let weights = StateDict::read(&args.state_dict)?;
+    let source = match args.from {
+        From::Pyg => Source::Pyg,
+        From::Schnetpack => Source::Schnetpack,
+    };
+    let model = match args.model {
+        Kind::Schnet => "schnet",
+        Kind::Mpnn => "mpnn",
+    };
+    let origin = args.config.display().to_string();
+    let mut checkpoint = import(source, model, &arguments, &origin, weights, vec![])?;
+    let default_name = match &checkpoint.config.model {
+        ModelConfig::Schnet(c) if !c.dipole => "energy",
+        _ => "mu",
+    };
+    checkpoint.config.targets = vec![target(args.target.as_deref().unwrap_or(default_name), args.unit)?];
+    checkpoint.save(&args.out)?;
+    let parameters: usize = checkpoint.weights.tensors.values().map(|t| t.elem_count()).sum();
+    println!(
+        "imported {} {} ({} tensors, {parameters} values) predicting {} [{}] → {}",
+        format!("{source:?}").to_lowercase(),
+        model,
+        checkpoint.weights.tensors.len(),
+        checkpoint.config.targets[0].name,
+        checkpoint.config.targets[0].unit,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn target(name: &str, unit: Option<String>) -> anyhow::Result<Target> {
+    let known = match Qm9Target::from_name(name) {
+        Ok(t) => Some(t.unit().to_string()),
+        Err(_) if name == "energy" => Some("eV".to_string()),
+        Err(_) => None,
+    };
+    let unit = unit.or(known).with_context(|| format!("give --unit for the target `{name}`"))?;
+    Ok(Target { name: name.into(), unit })
+}

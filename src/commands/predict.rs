@@ -1,0 +1,159 @@
+//! `chemgnn predict`: predictions (and forces) of a checkpoint for structure files or PyG batches.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chem_graph::qm9::Qm9Dataset;
+use chem_graph::{GraphBatch, Structure};
+use clap::{Args, ValueEnum};
+use gnn_models::gnn_layers::candle::{DType, Device};
+use gnn_models::{Model, Prediction, PygBatch};
+use serde::Serialize;
+
+use super::data::load_structures;
+
+/// Float precision of the computation.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+/// Where the model runs.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DeviceKind {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU (build with `--features cuda`).
+    Cuda,
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Checkpoint directory (config.json + model.safetensors), from `chemgnn import` or training.
+    #[arg(long)]
+    model: PathBuf,
+    /// Inputs: XYZ, extended XYZ, QM9 files, `qm9-sample`, or a PyG graph batch (.safetensors with
+    /// `z`, `pos`, `batch` and optionally `x`, `edge_index`, `edge_attr`, `cell`).
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Also compute forces −∂E/∂r (unit of the target per Å).
+    #[arg(long)]
+    forces: bool,
+    /// Structures per batch.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Write here instead of standard output; `.csv` gives CSV, anything else JSON.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Float precision.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
+    /// Device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
+}
+
+/// One output record.
+#[derive(Serialize)]
+struct Record {
+    name: String,
+    prediction: serde_json::Value,
+    unit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forces: Option<Vec<[f64; 3]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forces_unit: Option<String>,
+}
+
+pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    let dtype = match args.precision {
+        Precision::F32 => DType::F32,
+        Precision::F64 => DType::F64,
+    };
+    let device = match args.device {
+        DeviceKind::Cpu => Device::Cpu,
+        DeviceKind::Cuda => Device::new_cuda(0).context("no CUDA device (build chemgnn with --features cuda)")?,
+    };
+    let model = Model::load_on(&args.model, dtype, &device)?;
+    let mut records = Vec::new();
+    for input in &args.inputs {
+        let (names, predictions) = predict_input(&model, input, &args)?;
+        records.extend(names.into_iter().zip(predictions).map(|(name, p)| record(&model, name, p)));
+    }
+    let csv = args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
+    let text = if csv { to_csv(&model, &records) } else { serde_json::to_string_pretty(&records)? + "\n" };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Names and predictions of the structures in one input.
+fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
+    let path = Path::new(input);
+    let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
+    if is_safetensors && Qm9Dataset::load(path).is_err() {
+        let batch = PygBatch::read(path)?;
+        let names = batch.structures.iter().map(|s| s.name.clone()).collect();
+        let graphs: GraphBatch = model.pyg_batch_graphs(&batch)?;
+        return Ok((names, model.predict_batch(&graphs, args.forces)?));
+    }
+    let structures: Vec<Structure> = load_structures(input)?;
+    let names = structures
+        .iter()
+        .enumerate()
+        .map(|(k, s)| if s.name.is_empty() { format!("{input}#{k}") } else { s.name.clone() })
+        .collect();
+    let predictions = model
+        .predict_structures(&structures, args.forces, args.batch_size)
+        .with_context(|| format!("predicting {input}"))?;
+    Ok((names, predictions))
+}
+
+fn record(model: &Model, name: String, p: Prediction) -> Record {
+    let targets = &model.config().targets;
+    let prediction = match p.values.as_slice() {
+        [v] => serde_json::json!(v),
+        values => serde_json::json!(values),
+    };
+    let unit = targets.iter().map(|t| t.unit.as_str()).collect::<Vec<_>>().join(", ");
+    let forces_unit = p.forces.as_ref().map(|_| format!("{}/Å", targets[0].unit));
+    Record { name, prediction, unit, forces: p.forces, forces_unit }
+}
+
+/// One row per structure (`name`, then each target with its unit); with forces, one row per atom
+/// with the structure's prediction repeated.
+fn to_csv(model: &Model, records: &[Record]) -> String {
+    let targets = &model.config().targets;
+    let quote =
+        |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+    let mut header: Vec<String> = vec!["name".into()];
+    header.extend(targets.iter().map(|t| quote(&format!("{} [{}]", t.name, t.unit))));
+    let with_forces = records.iter().any(|r| r.forces.is_some());
+    if with_forces {
+        let unit = format!("{}/Å", targets[0].unit);
+        header.extend(["atom".into(), format!("fx [{unit}]"), format!("fy [{unit}]"), format!("fz [{unit}]")]);
+    }
+    let mut out = header.join(",") + "\n";
+    for r in records {
+        let values = match &r.prediction {
+            serde_json::Value::Array(v) => v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            v => v.to_string(),
+        };
+        let row = format!("{},{values}", quote(&r.name));
+        match &r.forces {
+            Some(forces) => {
+                for (a, f) in forces.iter().enumerate() {
+                    out += &format!("{row},{a},{},{},{}\n", f[0], f[1], f[2]);
+                }
+            }
+            None => out += &(row + "\n"),
+        }
+    }
+    out
+}
