@@ -20,6 +20,12 @@ pub(crate) fn norm(a: &[f64; 3]) -> f64 {
     dot(a, a).sqrt()
 }
 
+/// a − b
+#[inline(always)]
+pub(crate) fn sub(a: &[f64; 3], b: &[f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
 /// s · a
 #[inline(always)]
 pub(crate) fn scale(a: &[f64; 3], s: f64) -> [f64; 3] {

@@ -18,7 +18,18 @@ pub fn build_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<Gr
             options.max_neighbors = c.max_num_neighbors;
             Ok(GraphBatch::from_structures(structures, &options)?)
         }
-        ModelConfig::Mpnn(c) => crate::featurize::mpnn_graphs(&c.features, structures),
+        ModelConfig::Mpnn(c) => {
+            if c.features.widths() != (c.node_features, c.edge_features) {
+                return Err(Error::Input(format!(
+                    "featurisation {:?} gives {:?} atom and edge features, the model reads {} and {}",
+                    c.features,
+                    c.features.widths(),
+                    c.node_features,
+                    c.edge_features
+                )));
+            }
+            crate::featurize::mpnn_graphs(&c.features, structures)
+        }
     }
 }
 

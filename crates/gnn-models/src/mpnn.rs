@@ -75,7 +75,7 @@ impl MpnnConfig {
     /// 5→128→4096, mean aggregation, 3 tied steps, set2set with 3 steps, output 128→64→1.
     pub fn pyg_qm9() -> Self {
         Self {
-            features: MpnnFeatures::PygQm9,
+            features: MpnnFeatures::default(),
             node_features: 11,
             edge_features: 5,
             dim: 64,

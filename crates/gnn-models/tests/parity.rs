@@ -76,3 +76,23 @@ fn schnetpack_schnet_in_f64() {
 fn pyg_qm9_mpnn() {
     check("pyg_qm9_mpnn", Source::Pyg, "mpnn", DType::F32, 1e-5, 0.0);
 }
+
+#[test]
+fn pyg_qm9_mpnn_from_structures_featurised_by_bond_perception() {
+    // The fixture's features come from RDKit's DetermineBonds + sanitisation; ours from
+    // chem-graph's perception with RDKit-like aromaticity (`sanitized`).
+    let dir = case_dir("pyg_qm9_mpnn");
+    let weights = StateDict::read(dir.join("state_dict.safetensors")).unwrap();
+    let target = vec![Target { name: "mu".into(), unit: "D".into() }];
+    let mut checkpoint = import(Source::Pyg, "mpnn", &serde_json::json!({}), "{}", weights, target).unwrap();
+    match &mut checkpoint.config.model {
+        gnn_models::ModelConfig::Mpnn(c) => c.features = gnn_models::MpnnFeatures::PygQm9 { sanitized: true },
+        other => panic!("{other:?}"),
+    }
+    let model = Model::from_checkpoint(&checkpoint, DType::F32, &Device::Cpu).unwrap();
+    let batch = PygBatch::read(dir.join("batch.safetensors")).unwrap();
+    let expected = candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
+    let out: Vec<f64> = model.predict(&batch.structures).unwrap().iter().map(|p| p.values[0]).collect();
+    let err = relative_error(&out, &flat(&expected["out"]));
+    assert!(err <= 1e-5, "outputs differ by {err:e}");
+}
