@@ -33,13 +33,13 @@ import torch
 import torch.utils.data.dataloader as _dataloader
 from safetensors.torch import load_file, save_file, save_model
 from torch_geometric.data import Batch, Data
-from torch_geometric.nn import NNConv, Set2Set
 from torch_geometric.nn.models import SchNet
 from torch_geometric.utils import remove_self_loops
 
 _dataloader.T_co = typing.TypeVar("T_co", covariant=True)  # schnetpack 2.1 imports it
 import schnetpack as spk  # noqa: E402
 import schnetpack.properties as P  # noqa: E402
+from pyg_qm9_net import QM9Net  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "models"
@@ -191,31 +191,6 @@ def schnetpack_case(name, dtype, seed):
         {"z": z, "pos": pos, "batch": batch},
         {"out": out.view(-1, 1), "forces": forces},
     )
-
-
-class QM9Net(torch.nn.Module):
-    """PyG examples/qm9_nn_conv.py's Net."""
-
-    def __init__(self, dim=64):
-        super().__init__()
-        self.lin0 = torch.nn.Linear(11, dim)
-        nn = torch.nn.Sequential(torch.nn.Linear(5, 128), torch.nn.ReLU(), torch.nn.Linear(128, dim * dim))
-        self.conv = NNConv(dim, dim, nn, aggr="mean")
-        self.gru = torch.nn.GRU(dim, dim)
-        self.set2set = Set2Set(dim, processing_steps=3)
-        self.lin1 = torch.nn.Linear(2 * dim, dim)
-        self.lin2 = torch.nn.Linear(dim, 1)
-
-    def forward(self, data):
-        out = torch.relu(self.lin0(data.x))
-        h = out.unsqueeze(0)
-        for _ in range(3):
-            m = torch.relu(self.conv(out, data.edge_index, data.edge_attr))
-            out, h = self.gru(m.unsqueeze(0), h)
-            out = out.squeeze(0)
-        out = self.set2set(out, data.batch)
-        out = torch.relu(self.lin1(out))
-        return self.lin2(out).view(-1)
 
 
 def pyg_qm9_graph(z, pos):

@@ -3,6 +3,7 @@
 //! `docs/benchmarks.json` (all suites' latest results) and regenerates `docs/benchmarks.md`.
 
 mod inputs;
+mod models;
 mod ops;
 mod python;
 mod report;
@@ -14,7 +15,7 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
     /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
@@ -72,7 +73,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.render {
         return report::render();
     }
-    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops"];
+    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models"];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
     if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {

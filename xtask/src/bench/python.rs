@@ -1,5 +1,5 @@
 //! Runs the reference script of a suite on its manifest: `benches/reference/chem_graph.py` (ASE,
-//! vesin, matscipy) or, for the `ops` suite, `benches/reference/gnn_ops.py` (PyTorch, PyG).
+//! vesin, matscipy) or, for the `ops` and `models` suites, `benches/reference/gnn_{ops,models}.py` (PyTorch, PyG).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +10,7 @@ use super::Measurement;
 fn script(suite: &str) -> &'static str {
     match suite {
         "ops" => "benches/reference/gnn_ops.py",
+        "models" => "benches/reference/gnn_models.py",
         _ => "benches/reference/chem_graph.py",
     }
 }

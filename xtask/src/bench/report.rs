@@ -154,6 +154,22 @@ fn note(suite: &str) -> Option<&'static str> {
              PyTorch's whole pass. Fused elementwise kernels for the SchNet filter path and a thread policy \
              for Candle's pool are the next steps."
         }
+        "models" => {
+            "Whole models in f32 on QM9 batches of 32 and 128 molecules spread over the embedded sample, \
+             random weights: SchNet with PyG's default arguments (128 features, 6 interactions, 50 Gaussians, \
+             10 Å, ≤ 32 neighbours) and the PyG QM9 example's MPNN (complete graph, NNConv 64→64 with a \
+             5→128→4096 edge network, GRU, 3 steps, Set2Set). Graphs are built beforehand on both sides; PyG's \
+             SchNet receives the same edges through `interaction_graph` (no torch-cluster). *inference* runs \
+             under `torch.no_grad()` (chemgnn: weights as plain tensors); *+ forces* also takes −∂E/∂r; a \
+             *training step* is forward, MSE loss, backward and an Adam update. Throughput in molecules/s.\n\n\
+             Reading the figures: the MPNN is faster than PyG on 2 threads (NNConv's per-edge products are our \
+             own kernel and the edge network runs once per pass instead of once per step); SchNet is not, and \
+             chemgnn on 2 threads is often slower than on 1. The time goes to Candle's autograd and \
+             elementwise ops on `[edges, 128]` filter tensors (see the ops suite): allocation per op, strided \
+             broadcasts, and Candle's elementwise thread pool contending with rayon on 2 vCPUs. Fused filter \
+             kernels (Gaussian expansion → MLP → cutoff → gather-multiply-scatter) and a thread policy for \
+             Candle's pool are the work that remains to reach the 2× goal."
+        }
         "qm9-parse" => {
             "Extended XYZ: the embedded sample written by chemgnn, read back into structures (ASE: \
              `ase.io.read(..., index=':')`). Full QM9: chemgnn parses coordinates, charges and frequencies \

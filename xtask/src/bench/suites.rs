@@ -106,6 +106,13 @@ pub fn run(
             }
             manifest.push(entry);
         }
+        "models" => {
+            let (cases, entries) = super::models::cases(work, quick)?;
+            for ((case, mut f), molecules) in cases {
+                ours(&case, molecules, "molecules", &mut *f);
+            }
+            manifest.extend(entries);
+        }
         other => anyhow::bail!("unknown suite '{other}'"),
     }
     std::fs::write(work.join(format!("{suite}.json")), serde_json::to_string_pretty(&manifest)?)?;
