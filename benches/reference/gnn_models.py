@@ -10,11 +10,10 @@ reference environment has no torch-cluster); inference runs under `torch.no_grad
 Writes [] when torch or torch_geometric is missing.
 """
 
-import json
 import pathlib
 import sys
 
-from harness import parse_args, time_median
+from harness import run_torch_suite
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests" / "reference"))
 
@@ -82,30 +81,5 @@ def cases(entry):
     return out
 
 
-def main():
-    args = parse_args()
-    results = []
-    try:
-        import torch
-        import torch_geometric
-    except ImportError as err:
-        print(f"gnn_models.py: {err}; no PyTorch timings")
-        json.dump(results, open(args.out, "w"))
-        return
-    label = f"PyG {torch_geometric.__version__} / torch {torch.__version__.split('+')[0]}"
-    for entry in json.load(open(args.manifest)):
-        for threads in [1, 2]:
-            torch.set_num_threads(threads)
-            for case, run in cases(entry):
-                seconds = time_median(args.budget, run)
-                results.append({
-                    "suite": args.suite, "case": case,
-                    "implementation": f"{label} ({threads} thread{'s' if threads > 1 else ''})",
-                    "seconds": seconds, "work": float(entry["molecules"]), "unit": "molecules", "identical": None,
-                })
-                print(f"  {case:<100} {threads} thr {seconds * 1e3:10.3f} ms")
-    json.dump(results, open(args.out, "w"), indent=1)
-
-
 if __name__ == "__main__":
-    main()
+    run_torch_suite("gnn_models.py", cases, lambda entry: (float(entry["molecules"]), "molecules"))

@@ -8,11 +8,9 @@ Each case computes `(out * R).sum().backward()`, as chemgnn's side does. Writes 
 torch_geometric is missing.
 """
 
-import json
-
 import numpy as np
 
-from harness import parse_args, time_median
+from harness import run_torch_suite
 
 
 def cases(entry):
@@ -63,30 +61,5 @@ def cases(entry):
     return out
 
 
-def main():
-    args = parse_args()
-    results = []
-    try:
-        import torch
-        import torch_geometric
-    except ImportError as err:
-        print(f"gnn_ops.py: {err}; no PyTorch timings")
-        json.dump(results, open(args.out, "w"))
-        return
-    label = f"PyG {torch_geometric.__version__} / torch {torch.__version__.split('+')[0]}"
-    for entry in json.load(open(args.manifest)):
-        for threads in [1, 2]:
-            torch.set_num_threads(threads)
-            for case, run in cases(entry):
-                seconds = time_median(args.budget, run)
-                results.append({
-                    "suite": args.suite, "case": case,
-                    "implementation": f"{label} ({threads} thread{'s' if threads > 1 else ''})",
-                    "seconds": seconds, "work": 1.0, "unit": "passes", "identical": None,
-                })
-                print(f"  {case:<90} {threads} thr {seconds * 1e3:10.3f} ms")
-    json.dump(results, open(args.out, "w"), indent=1)
-
-
 if __name__ == "__main__":
-    main()
+    run_torch_suite("gnn_ops.py", cases)

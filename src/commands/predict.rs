@@ -96,14 +96,20 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
 /// Names and predictions of the structures in one input.
 fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
     let path = Path::new(input);
-    let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
-    if is_safetensors && Qm9Dataset::load(path).is_err() {
-        let batch = PygBatch::read(path)?;
-        let names = batch.structures.iter().map(|s| s.name.clone()).collect();
-        let graphs: GraphBatch = model.pyg_batch_graphs(&batch)?;
-        return Ok((names, model.predict_batch(&graphs, args.forces)?));
-    }
-    let structures: Vec<Structure> = load_structures(input)?;
+    // A .safetensors input is either a converted QM9 dataset or a PyG batch: read it once.
+    let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
+        match Qm9Dataset::load(path) {
+            Ok(dataset) => dataset.structures(),
+            Err(_) => {
+                let batch = PygBatch::read(path)?;
+                let names = batch.structures.iter().map(|s| s.name.clone()).collect();
+                let graphs: GraphBatch = model.pyg_batch_graphs(&batch)?;
+                return Ok((names, model.predict_batch(&graphs, args.forces)?));
+            }
+        }
+    } else {
+        load_structures(input)?
+    };
     let names = structures
         .iter()
         .enumerate()

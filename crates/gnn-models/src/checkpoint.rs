@@ -6,9 +6,8 @@ use crate::error::{Error, Result};
 use crate::mpnn::MpnnConfig;
 use crate::schnet::SchNetConfig;
 use crate::state_dict::StateDict;
-use candle_core::Tensor;
+use chem_graph::io::write_atomically;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Name of the configuration file in a checkpoint directory.
@@ -108,26 +107,11 @@ impl Checkpoint {
     /// written before the configuration, so a complete `config.json` always has its weights.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tensors: HashMap<String, Tensor> = self.weights.tensors.clone().into_iter().collect();
         let weights_path = dir.join(WEIGHTS_FILE);
-        write_atomically(&weights_path, |tmp| {
-            candle_core::safetensors::save(&tensors, tmp)
-                .map_err(|e| Error::Safetensors { path: weights_path.clone(), message: e.to_string() })
-        })?;
+        let weights = safetensors::serialize(&self.weights.tensors, None)
+            .map_err(|e| Error::Safetensors { path: weights_path.clone(), message: e.to_string() })?;
+        write_atomically(&weights_path, &weights)?;
         let json = serde_json::to_string_pretty(&self.config).map_err(|e| Error::config("config", e.to_string()))?;
-        write_atomically(&dir.join(CONFIG_FILE), |tmp| std::fs::write(tmp, json + "\n").map_err(|e| Error::io(tmp, e)))
+        Ok(write_atomically(dir.join(CONFIG_FILE), (json + "\n").as_bytes())?)
     }
-}
-
-/// Writes `path` through `write(temporary path)` followed by a rename, so that readers never see a
-/// partial file.
-pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

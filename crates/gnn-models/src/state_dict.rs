@@ -82,18 +82,6 @@ impl StateDict {
             .collect::<Result<_>>()?;
         Ok(VarBuilder::from_tensors(tensors, dtype, device))
     }
-
-    /// Copies the tensors into the variables of `varmap` with the same names (for training from
-    /// loaded weights); tensors without a variable (buffers) are left out.
-    pub fn copy_into(&self, varmap: &VarMap) -> Result<()> {
-        let data = varmap.data().lock().map_err(|_| Error::Input("variable map lock poisoned".into()))?;
-        for (name, var) in data.iter() {
-            if let Some(t) = self.tensors.get(name) {
-                var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The parameter names and shapes of the model that `build` constructs from a fresh `VarBuilder`.

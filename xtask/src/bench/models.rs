@@ -13,6 +13,7 @@ use gnn_layers::candle::{DType, Device, Tensor, Var};
 use gnn_layers::candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use gnn_layers::GraphTensors;
 use gnn_models::{ModelConfig, MpnnConfig, Network, SchNetConfig};
+use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use super::inputs::qm9_molecules;
@@ -92,13 +93,8 @@ fn model_cases(name: &str, config: &ModelConfig, g: GraphTensors, with_forces: b
 /// All ordered pairs within each molecule, with random PyG-QM9-shaped features (11 per atom, 4 bond
 /// one-hots and the distance per edge): the MPNN's cost does not depend on the feature values.
 fn complete_graphs(molecules: &[Structure]) -> anyhow::Result<GraphBatch> {
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut random = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        (rng >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut random = move || rng.random::<f64>();
     let graphs = molecules
         .iter()
         .map(|s| {

@@ -191,13 +191,7 @@ impl Qm9Dataset {
 
     /// Writes the dataset atomically (to a temporary file beside `path`, then renamed).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let tmp = path.with_extension("safetensors.partial");
-        std::fs::write(&tmp, self.to_bytes()?).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        crate::io::write_atomically(path, &self.to_bytes()?)
     }
 
     /// Reads a file written by [`Qm9Dataset::save`].
