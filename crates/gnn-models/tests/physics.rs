@@ -226,3 +226,53 @@ fn mpnn_variants_are_permutation_invariant_and_name_their_parameters() {
         assert!(a[0] != 0.0 && close(a[0], a[1], 1e-12));
     }
 }
+
+#[test]
+fn schnet_force_loss_gradients_match_finite_differences() {
+    use candle_core::Var;
+    use chem_graph::RadiusOptions;
+    use gnn_layers::autograd::{forces, gradients_with_graph};
+    use gnn_models::Network;
+
+    let config = SchNetConfig {
+        hidden_channels: 8,
+        num_filters: 6,
+        num_interactions: 2,
+        num_gaussians: 6,
+        cutoff: 4.0,
+        ..Default::default()
+    };
+    let varmap = VarMap::new();
+    let net =
+        Network::new(&ModelConfig::Schnet(config), VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
+    let batch = GraphBatch::from_structures(&[molecule()], &RadiusOptions::new(4.0)).unwrap();
+    let g = GraphTensors::new(&batch, DType::F64, &Device::Cpu).unwrap();
+    // Training on forces: loss = Σ F², F = −∂E/∂r kept differentiable.
+    let loss = || -> Tensor {
+        let positions = Var::from_tensor(&g.positions).unwrap();
+        let energy = net.forward(&g, positions.as_tensor()).unwrap();
+        forces(&energy, &positions, true).unwrap().sqr().unwrap().sum_all().unwrap()
+    };
+    let value = |t: &Tensor| t.to_scalar::<f64>().unwrap();
+    let l = loss();
+    let grads = gradients_with_graph(&l).unwrap();
+    for name in ["interactions.0.mlp.0.weight", "interactions.1.conv.lin1.weight", "embedding.weight"] {
+        let var = varmap.data().lock().unwrap()[name].clone();
+        let analytic: Vec<f64> = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let original = var.as_tensor().copy().unwrap();
+        let flat: Vec<f64> = original.flatten_all().unwrap().to_vec1().unwrap();
+        // An entry of row 6 (carbon) for the embedding, the first entry otherwise.
+        let k = if name == "embedding.weight" { 6 * original.dim(1).unwrap() } else { 0 };
+        let h = 1e-6;
+        let shifted = |d: f64| {
+            let mut v = flat.clone();
+            v[k] += d;
+            var.set(&Tensor::from_vec(v, original.dims(), &Device::Cpu).unwrap()).unwrap();
+            value(&loss())
+        };
+        let fd = (shifted(h) - shifted(-h)) / (2.0 * h);
+        var.set(&original).unwrap();
+        assert!(analytic[k].abs() > 1e-8, "{name}: gradient is zero");
+        assert!((fd - analytic[k]).abs() < 1e-6 * (1.0 + fd.abs()), "{name}: {fd} vs {}", analytic[k]);
+    }
+}
