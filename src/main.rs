@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "chemgnn",
     version,
-    after_help = "Examples:\n  chemgnn data info qm9-sample                  # the QM9 sample built into chemgnn\n  \
+    after_help = "Examples:\n  chemgnn train                                 # SchNet on the built-in QM9 sample (U0)\n  \
+                  chemgnn train --model mpnn --dataset qm9 --target mu --epochs 100\n  \
+                  chemgnn eval --model runs/schnet-qm9-sample-U0-1 qm9-sample --split test\n  \
+                  chemgnn data info qm9-sample                  # the QM9 sample built into chemgnn\n  \
                   chemgnn data fetch qm9                        # full QM9, converted once\n  \
                   chemgnn data info crystals.extxyz --cutoff 6 --json\n  \
                   chemgnn import --from pyg --model schnet --config args.json schnet.safetensors --out schnet/\n  \
@@ -29,6 +32,10 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Predict properties (and forces) of structures with a checkpoint.
     Predict(commands::predict::PredictArgs),
+    /// Train SchNet or an MPNN (no arguments: SchNet on the built-in QM9 sample, target U0).
+    Train(commands::train::TrainArgs),
+    /// Errors of a checkpoint or run on a dataset (MAE, RMSE, chemical-accuracy ratio).
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +43,8 @@ fn main() -> std::process::ExitCode {
         Command::Data(c) => commands::data::run(c),
         Command::Import(c) => commands::import::run(c),
         Command::Predict(c) => commands::predict::run(c),
+        Command::Train(c) => commands::train::run(c),
+        Command::Eval(c) => commands::eval::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! One module per top-level subcommand of the `chemgnn` tool.
 
 pub mod data;
+pub mod eval;
 pub mod import;
 pub mod predict;
+pub mod train;

@@ -22,6 +22,16 @@ pub enum Precision {
     F64,
 }
 
+impl Precision {
+    /// The Candle dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F64 => DType::F64,
+        }
+    }
+}
+
 /// Where the model runs.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum DeviceKind {
@@ -29,6 +39,16 @@ pub enum DeviceKind {
     Cpu,
     /// The first CUDA GPU (build with `--features cuda`).
     Cuda,
+}
+
+impl DeviceKind {
+    /// The Candle device.
+    pub fn device(self) -> anyhow::Result<Device> {
+        Ok(match self {
+            DeviceKind::Cpu => Device::Cpu,
+            DeviceKind::Cuda => Device::new_cuda(0).context("no CUDA device (build chemgnn with --features cuda)")?,
+        })
+    }
 }
 
 #[derive(Args)]
@@ -70,15 +90,7 @@ struct Record {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
-    let dtype = match args.precision {
-        Precision::F32 => DType::F32,
-        Precision::F64 => DType::F64,
-    };
-    let device = match args.device {
-        DeviceKind::Cpu => Device::Cpu,
-        DeviceKind::Cuda => Device::new_cuda(0).context("no CUDA device (build chemgnn with --features cuda)")?,
-    };
-    let model = Model::load_on(&args.model, dtype, &device)?;
+    let model = Model::load_on(&args.model, args.precision.dtype(), &args.device.device()?)?;
     let mut records = Vec::new();
     for input in &args.inputs {
         let (names, predictions) = predict_input(&model, input, &args)?;

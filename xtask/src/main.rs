@@ -3,9 +3,12 @@
 //! - `cargo xtask data qm9`: fetch and convert the full QM9 (same as `chemgnn data fetch qm9`).
 //! - `cargo xtask data qm9-sample`: make the embedded QM9 sample from the converted full set.
 //! - `cargo xtask bench`: run the benchmark suites and write `docs/benchmarks.{md,json}`.
+//! - `cargo xtask train-compare`: train chemgnn and PyG on the same QM9 budget and write
+//!   `docs/training.json` and its section of `docs/benchmarks.md`.
 
 mod bench;
 mod data;
+mod train_compare;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +26,9 @@ enum Task {
     Data(data::DataTask),
     /// Run the benchmark suites; results go to docs/benchmarks.md and docs/benchmarks.json.
     Bench(bench::BenchArgs),
+    /// Train chemgnn and PyG with the same split, hyperparameters and epochs for several seeds;
+    /// results go to docs/training.json and docs/benchmarks.md.
+    TrainCompare(train_compare::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +38,6 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::Data(t) => data::run(t),
         Task::Bench(args) => bench::run(args),
+        Task::TrainCompare(args) => train_compare::run(args),
     }
 }

@@ -140,6 +140,12 @@ impl Graph {
         Graph::new(structure, radius_graph(structure, options)?)
     }
 
+    /// The radius graph of each structure, built in parallel.
+    pub fn radius_many(structures: &[Structure], options: &RadiusOptions) -> Result<Vec<Self>> {
+        let edges = radius_graph_many(structures, options)?;
+        structures.iter().zip(edges).map(|(s, e)| Graph::new(s, e)).collect()
+    }
+
     /// Number of nodes.
     pub fn num_nodes(&self) -> usize {
         self.numbers.len()
@@ -227,9 +233,7 @@ impl GraphBatch {
 
     /// The radius graphs of `structures` (built in parallel), batched.
     pub fn from_structures(structures: &[Structure], options: &RadiusOptions) -> Result<Self> {
-        let edges = radius_graph_many(structures, options)?;
-        let graphs = structures.iter().zip(edges).map(|(s, e)| Graph::new(s, e)).collect::<Result<Vec<_>>>()?;
-        GraphBatch::from_graphs(&graphs)
+        GraphBatch::from_graphs(&Graph::radius_many(structures, options)?)
     }
 
     /// Number of graphs.

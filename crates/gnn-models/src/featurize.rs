@@ -7,7 +7,7 @@ use chem_graph::features::{
     GILMER_NODE_FEATURES, PYG_QM9_EDGE_FEATURES, PYG_QM9_NODE_FEATURES,
 };
 use chem_graph::mol::{perceive, PerceiveOptions};
-use chem_graph::{Graph, GraphBatch, Structure};
+use chem_graph::{Graph, Structure};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -70,8 +70,7 @@ impl MpnnFeatures {
     }
 }
 
-/// The MPNN graphs of `structures`, featurised in parallel.
-pub fn mpnn_graphs(features: &MpnnFeatures, structures: &[Structure]) -> Result<GraphBatch> {
-    let graphs = structures.par_iter().map(|s| features.graph(s)).collect::<Result<Vec<_>>>()?;
-    Ok(GraphBatch::from_graphs(&graphs)?)
+/// The MPNN graph of each structure, featurised in parallel.
+pub fn mpnn_graph_list(features: &MpnnFeatures, structures: &[Structure]) -> Result<Vec<Graph>> {
+    structures.par_iter().map(|s| features.graph(s)).collect()
 }

@@ -8,15 +8,20 @@ use chem_graph::{Edges, Features, Graph, GraphBatch, RadiusOptions, Structure};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The graphs `config`'s model reads for `structures`.
+/// The graphs `config`'s model reads for `structures`, batched.
 pub fn build_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<GraphBatch> {
+    Ok(GraphBatch::from_graphs(&build_graph_list(config, structures)?)?)
+}
+
+/// The graph of each structure (built in parallel), for callers that batch them their own way.
+pub fn build_graph_list(config: &ModelConfig, structures: &[Structure]) -> Result<Vec<Graph>> {
     check_structures(structures)?;
     match config {
         ModelConfig::Schnet(c) => {
             check_elements(structures, c.num_elements)?;
             let mut options = RadiusOptions::new(c.cutoff);
             options.max_neighbors = c.max_num_neighbors;
-            Ok(GraphBatch::from_structures(structures, &options)?)
+            Ok(Graph::radius_many(structures, &options)?)
         }
         ModelConfig::Mpnn(c) => {
             if c.features.widths() != (c.node_features, c.edge_features) {
@@ -28,7 +33,7 @@ pub fn build_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<Gr
                     c.edge_features
                 )));
             }
-            crate::featurize::mpnn_graphs(&c.features, structures)
+            crate::featurize::mpnn_graph_list(&c.features, structures)
         }
     }
 }

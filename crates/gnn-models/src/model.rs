@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::graphs::{build_graphs, PygBatch};
 use crate::mpnn::Mpnn;
 use crate::schnet::SchNet;
-use crate::state_dict::{parameter_shapes, Shapes, StateDict};
+use crate::state_dict::{parameter_shapes, Shapes};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use chem_graph::{GraphBatch, Structure};
@@ -172,11 +172,4 @@ impl Model {
             })
             .collect())
     }
-}
-
-/// A fresh model (random initialisation) as a checkpoint, mainly for tests and training.
-pub fn initial_weights(config: &ModelConfig, seed_varmap: &candle_nn::VarMap) -> Result<StateDict> {
-    Network::new(config, VarBuilder::from_varmap(seed_varmap, DType::F32, &Device::Cpu))?;
-    let data = seed_varmap.data().lock().map_err(|_| Error::Input("variable map lock poisoned".into()))?;
-    Ok(StateDict::new("fresh model", data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()))
 }

@@ -58,10 +58,27 @@ pub struct MpnnConfig {
     pub readout_hidden: usize,
     /// Number of predicted values per structure.
     pub outputs: usize,
-    /// Target mean: predictions are `y·std + mean` when both are set.
-    pub mean: Option<f64>,
-    /// Target standard deviation.
-    pub std: Option<f64>,
+    /// Target means: predictions are `y·std + mean` when both are set. One value (shared by all
+    /// outputs, as PyG's example writes it) or one per output.
+    #[serde(deserialize_with = "one_or_many")]
+    pub mean: Option<Vec<f64>>,
+    /// Target standard deviations, like `mean`.
+    #[serde(deserialize_with = "one_or_many")]
+    pub std: Option<Vec<f64>>,
+}
+
+/// Reads `null`, a number or a list of numbers.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Vec<f64>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(f64),
+        Many(Vec<f64>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(x) => vec![x],
+        OneOrMany::Many(v) => v,
+    }))
 }
 
 impl Default for MpnnConfig {
@@ -117,6 +134,11 @@ impl MpnnConfig {
         }
         if self.master_node == Some(0) || self.set2set_layers == 0 {
             return bad("master node width and set2set layers must be positive".into());
+        }
+        for (name, values) in [("mean", &self.mean), ("std", &self.std)] {
+            if let Some(v) = values.as_ref().filter(|v| v.len() != 1 && v.len() != self.outputs) {
+                return bad(format!("`{name}` has {} values for {} outputs", v.len(), self.outputs));
+            }
         }
         Ok(())
     }
@@ -283,8 +305,14 @@ impl Mpnn {
             pooled = Tensor::cat(&[&pooled, state], 1)?;
         }
         let y = self.lin2.forward(&self.lin1.forward(&pooled)?.relu()?)?;
-        Ok(match (cfg.mean, cfg.std) {
-            (Some(mean), Some(std)) => y.affine(std, mean)?,
+        Ok(match (&cfg.mean, &cfg.std) {
+            (Some(mean), Some(std)) => {
+                let row = |v: &[f64]| -> candle_core::Result<Tensor> {
+                    let v = if v.len() == 1 { vec![v[0]; cfg.outputs] } else { v.to_vec() };
+                    Tensor::from_vec(v, (1, cfg.outputs), y.device())?.to_dtype(y.dtype())
+                };
+                y.broadcast_mul(&row(std)?)?.broadcast_add(&row(mean)?)?
+            }
             _ => y,
         })
     }

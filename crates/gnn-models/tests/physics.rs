@@ -23,8 +23,7 @@ fn schnet_model(flavor: SchNetFlavor) -> Model {
         ..Default::default()
     };
     let model = ModelConfig::Schnet(config);
-    let varmap = VarMap::new();
-    let weights = gnn_models::initial_weights(&model, &varmap).unwrap();
+    let weights = gnn_models::initial_weights(&model, 0).unwrap();
     let config = CheckpointConfig {
         format_version: 1,
         model,

@@ -1,6 +1,43 @@
 //! # gnn-train
 //!
-//! Training for chemgnn models: datasets and splits, batching, losses, optimisers and schedules,
-//! metrics in physical units, checkpoints and resumable runs. Filled in by the training issue.
+//! Training for chemgnn models, from Rust or through `chemgnn train`:
+//!
+//! - [`dataset`]: QM9, extended-xyz (in memory or lazily read) and graph-batch datasets;
+//!   [`Split`]s by seed, sizes or file;
+//! - [`Normalization`]: per-atom target statistics and atom reference energies fitted on the
+//!   training split and built into the model, so checkpoints predict physical units;
+//! - [`loss`], [`optim::Adam`] (Adam / AdamW), [`schedule`] (plateau, cosine, linear, warm-up),
+//!   gradient clipping, [`ema`], early stopping;
+//! - [`metrics`] in physical units with the chemical-accuracy ratio of QM9 targets;
+//! - [`train`] / [`resume`]: reproducible runs that write a [`run_dir`] (config, split, metrics
+//!   log, best and last checkpoints, plots, summary) and continue bit for bit after an
+//!   interruption.
+
+pub mod config;
+pub mod dataset;
+pub mod ema;
+mod error;
+mod evaluate;
+pub mod loader;
+pub mod loss;
+pub mod metrics;
+pub mod normalization;
+pub mod optim;
+pub mod plot;
+pub mod progress;
+pub mod run_dir;
+pub mod schedule;
+pub mod split;
+mod summary;
+mod trainer;
+
+pub use config::TrainConfig;
+pub use error::{Error, Result};
+pub use evaluate::evaluate_model;
+pub use normalization::Normalization;
+pub use progress::Verbosity;
+pub use split::Split;
+pub use summary::Summary;
+pub use trainer::{device, resume, train, RunOptions, StopReason};
 
 pub use gnn_models;

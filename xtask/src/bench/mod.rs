@@ -6,7 +6,7 @@ mod inputs;
 mod models;
 mod ops;
 mod python;
-mod report;
+pub mod report;
 mod suites;
 
 use std::path::PathBuf;

@@ -58,7 +58,7 @@ fn model_cases(name: &str, config: &ModelConfig, g: GraphTensors, with_forces: b
     let varmap = VarMap::new();
     let trained = Network::new(config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
     // Inference uses plain tensors (no autograd bookkeeping), like `torch.no_grad()`.
-    let weights = gnn_models::initial_weights(config, &varmap)?;
+    let weights = gnn_models::initial_weights(config, 0)?;
     let frozen = Network::new(config, weights.var_builder(DType::F32, &Device::Cpu)?)?;
     let mut cases: Vec<Case> = Vec::new();
     let (g1, net) = (g.clone(), frozen.clone());

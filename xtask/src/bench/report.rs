@@ -43,14 +43,29 @@ pub fn write(results: &[Measurement], suites: &[&str], python: Option<&Path>, op
     }
     std::fs::create_dir_all("docs")?;
     std::fs::write(JSON, serde_json::to_string_pretty(&all)? + "\n")?;
-    std::fs::write(MARKDOWN, markdown(&all))?;
-    Ok(())
+    write_markdown(&all)
 }
 
-/// Regenerates `docs/benchmarks.md` from `docs/benchmarks.json` without running anything.
+/// Regenerates `docs/benchmarks.md` from `docs/benchmarks.json` (no suites when it does not exist)
+/// and `docs/training.json` without running anything.
 pub fn render() -> anyhow::Result<()> {
-    let all: BTreeMap<String, SuiteRun> = serde_json::from_str(&std::fs::read_to_string(JSON)?)?;
-    std::fs::write(MARKDOWN, markdown(&all))?;
+    let all: BTreeMap<String, SuiteRun> = match std::fs::read_to_string(JSON) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{JSON} is not valid: {e}"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => return Err(e.into()),
+    };
+    write_markdown(&all)
+}
+
+/// Writes `docs/benchmarks.md`: the suites, then the equal-budget training section of
+/// `cargo xtask train-compare` when `docs/training.json` exists.
+fn write_markdown(all: &BTreeMap<String, SuiteRun>) -> anyhow::Result<()> {
+    let mut md = markdown(all);
+    if let Some(training) = crate::train_compare::markdown()? {
+        md.push_str(&training);
+    }
+    std::fs::create_dir_all("docs")?;
+    std::fs::write(MARKDOWN, md)?;
     Ok(())
 }
 
@@ -197,7 +212,8 @@ fn human(x: f64) -> String {
     }
 }
 
-fn machine() -> String {
+/// The CPU model and the number of threads available, as the reports name the machine.
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -209,7 +225,8 @@ fn machine() -> String {
     format!("{cpu}, {} threads available", std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn shell(cmd: &[&str]) -> String {
+/// The trimmed standard output of a command (empty when it fails).
+pub fn shell(cmd: &[&str]) -> String {
     std::process::Command::new(cmd[0])
         .args(&cmd[1..])
         .output()

@@ -22,6 +22,13 @@ use crate::structure::Structure;
 const FORMAT: &str = "chemgnn-qm9";
 const VERSION: &str = "1";
 
+/// Where the converted dataset is cached: `$CHEMGNN_DATA_DIR/qm9.safetensors`, by default
+/// `data/cache/qm9.safetensors` below the current directory.
+pub fn default_cache_path() -> std::path::PathBuf {
+    let dir = std::env::var_os("CHEMGNN_DATA_DIR").map_or_else(|| "data/cache".into(), std::path::PathBuf::from);
+    dir.join("qm9.safetensors")
+}
+
 /// The embedded QM9 sample (see `cargo xtask data qm9-sample` for how it was made).
 static SAMPLE: &[u8] = include_bytes!("../../data/qm9_sample.safetensors");
 

@@ -18,13 +18,6 @@ use crate::qm9::Qm9Dataset;
 /// figshare download of `dsgdb9nsd.xyz.tar.bz2` (file id 3195389).
 pub const OFFICIAL_URL: &str = "https://ndownloader.figshare.com/files/3195389";
 
-/// Where the converted dataset is cached: `$CHEMGNN_DATA_DIR/qm9.safetensors`, by default
-/// `data/cache/qm9.safetensors` below the current directory.
-pub fn default_cache_path() -> PathBuf {
-    let dir = std::env::var_os("CHEMGNN_DATA_DIR").map_or_else(|| PathBuf::from("data/cache"), PathBuf::from);
-    dir.join("qm9.safetensors")
-}
-
 /// Obtains QM9 from `source` (path or URL; `None`: the official archive, then qm9pack), converts
 /// it and writes it atomically to `out`. Without an explicit `source` and unless `force`, a valid
 /// dataset already at `out` is returned as it is (QM9 is converted once). `log` receives progress

@@ -14,9 +14,9 @@ mod qm9pack;
 mod targets;
 
 pub use archive::{read_qm9_archive, read_qm9_tar};
-pub use dataset::{uncharacterized, Qm9Dataset};
+pub use dataset::{default_cache_path, uncharacterized, Qm9Dataset};
 #[cfg(feature = "download")]
-pub use fetch::{default_cache_path, fetch_qm9, OFFICIAL_URL};
+pub use fetch::{fetch_qm9, OFFICIAL_URL};
 pub use molecule::{parse_qm9_xyz, Qm9Molecule};
 pub use qm9pack::{read_qm9pack, read_qm9pack_csv};
 pub use targets::{

@@ -223,8 +223,8 @@ fn pyg_mpnn(args: &mut Arguments, weights: &mut StateDict) -> Result<MpnnConfig>
             "add" | "sum" => Reduce::Sum,
             other => return Err(args.invalid(format!("aggr `{other}` is not mean or add"))),
         },
-        mean: args.opt_f64("mean")?,
-        std: args.opt_f64("std")?,
+        mean: args.opt_f64("mean")?.map(|m| vec![m]),
+        std: args.opt_f64("std")?.map(|s| vec![s]),
         ..d
     };
     // PyG ≤ 1.7 stored the root weight as `conv.root [in, out]`, the transpose of `conv.lin.weight`.

@@ -1,0 +1,376 @@
+//! Datasets of structures with targets (and optionally forces): QM9 (the embedded sample or the
+//! converted full set), extended-xyz files (in memory or read frame by frame from disk), and
+//! graph-batch safetensors files with a `y` tensor.
+
+use crate::config::DataConfig;
+use crate::error::{Error, Result};
+use chem_graph::qm9::{default_cache_path, Qm9Dataset, Qm9Target};
+use chem_graph::xyz::XyzFrames;
+use chem_graph::Structure;
+use gnn_models::PygBatch;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// One training example.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// The structure.
+    pub structure: Structure,
+    /// One value per target, in the target's unit.
+    pub targets: Vec<f64>,
+    /// Reference forces per atom (target unit per Å), when the dataset has them.
+    pub forces: Option<Vec<[f64; 3]>>,
+}
+
+/// A predicted quantity and how to judge it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetInfo {
+    /// Name (`U0`, `energy`, …).
+    pub name: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// Whether the value grows with the number of atoms (energies), which decides per-atom
+    /// statistics and reference energies.
+    pub extensive: bool,
+    /// Chemical accuracy in the target unit (QM9 targets; Gilmer et al. Table 5).
+    pub chemical_accuracy: Option<f64>,
+    /// The QM9 column, for QM9 datasets.
+    pub qm9: Option<Qm9Target>,
+}
+
+impl TargetInfo {
+    /// The QM9 target `t`: intensive for μ, HOMO, LUMO, gap and the rotational constants.
+    pub fn qm9(t: Qm9Target) -> Self {
+        use Qm9Target::*;
+        Self {
+            name: t.name().to_string(),
+            unit: t.unit().to_string(),
+            extensive: !matches!(t, Mu | Homo | Lumo | Gap | A | B | C),
+            chemical_accuracy: t.chemical_accuracy(),
+            qm9: Some(t),
+        }
+    }
+}
+
+/// A random-access set of samples. Implementations are cheap to share between threads.
+pub trait Dataset: Send + Sync {
+    /// A short description (file name, `qm9-sample`, …).
+    fn name(&self) -> String;
+    /// Number of samples.
+    fn len(&self) -> usize;
+    /// Whether there are no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Sample `i` (`i < len()`).
+    fn sample(&self, i: usize) -> Result<Sample>;
+    /// The targets, in the order of [`Sample::targets`].
+    fn targets(&self) -> &[TargetInfo];
+    /// Whether samples carry forces.
+    fn has_forces(&self) -> bool;
+}
+
+/// Samples held in memory.
+#[derive(Clone, Debug)]
+pub struct InMemoryDataset {
+    /// Description.
+    pub name: String,
+    /// Targets.
+    pub targets: Vec<TargetInfo>,
+    /// The samples.
+    pub samples: Vec<Sample>,
+}
+
+impl Dataset for InMemoryDataset {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+    fn sample(&self, i: usize) -> Result<Sample> {
+        self.samples.get(i).cloned().ok_or_else(|| Error::Data(format!("{}: no sample {i}", self.name)))
+    }
+    fn targets(&self) -> &[TargetInfo] {
+        &self.targets
+    }
+    fn has_forces(&self) -> bool {
+        self.samples.first().is_some_and(|s| s.forces.is_some())
+    }
+}
+
+impl InMemoryDataset {
+    /// QM9 molecules with the named targets.
+    pub fn qm9(data: &Qm9Dataset, name: &str, targets: &[String]) -> Result<Self> {
+        let targets = targets
+            .iter()
+            .map(|t| Qm9Target::from_name(t).map(TargetInfo::qm9))
+            .collect::<chem_graph::Result<Vec<_>>>()?;
+        let samples = (0..data.len())
+            .map(|m| Sample {
+                structure: data.structure(m),
+                targets: targets.iter().map(|t| data.target(m, t.qm9.expect("QM9 target"))).collect(),
+                forces: None,
+            })
+            .collect();
+        Ok(Self { name: name.to_string(), targets, samples })
+    }
+}
+
+/// Opens the dataset `config` names.
+pub fn open_dataset(config: &DataConfig) -> Result<Box<dyn Dataset>> {
+    let name = config.dataset.as_str();
+    match name {
+        "qm9-sample" => Ok(Box::new(InMemoryDataset::qm9(&Qm9Dataset::embedded_sample()?, name, &config.targets)?)),
+        "qm9" => {
+            let path = default_cache_path();
+            if !path.exists() {
+                return Err(Error::Data(format!(
+                    "{} does not exist: run `chemgnn data fetch qm9` first (or set CHEMGNN_DATA_DIR)",
+                    path.display()
+                )));
+            }
+            Ok(Box::new(InMemoryDataset::qm9(&Qm9Dataset::load(&path)?, name, &config.targets)?))
+        }
+        _ => {
+            let path = Path::new(name);
+            if path.extension().is_some_and(|e| e == "safetensors") {
+                return safetensors_dataset(path, config);
+            }
+            let spec = XyzSpec::new(path, config)?;
+            if config.lazy {
+                Ok(Box::new(LazyXyzDataset::open(spec)?))
+            } else {
+                let samples = chem_graph::io::read_structures(path)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| spec.sample(s, i))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Box::new(InMemoryDataset { name: name.to_string(), targets: spec.targets, samples }))
+            }
+        }
+    }
+}
+
+/// A QM9 dataset file (as written by `chemgnn data fetch`) or a graph-batch file with `y`.
+fn safetensors_dataset(path: &Path, config: &DataConfig) -> Result<Box<dyn Dataset>> {
+    let name = path.display().to_string();
+    if let Ok(qm9) = Qm9Dataset::load(path) {
+        return Ok(Box::new(InMemoryDataset::qm9(&qm9, &name, &config.targets)?));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
+        .map_err(|e| Error::Data(format!("{name}: {e}")))?;
+    let batch = PygBatch::from_tensors(&tensors, &name)?;
+    let y = tensors
+        .get("y")
+        .ok_or_else(|| Error::Data(format!("{name}: a graph-batch dataset needs a `y` tensor with the targets")))?;
+    let graphs = batch.structures.len();
+    let y = y.to_dtype(candle_core::DType::F64)?.reshape((graphs, ()))?.to_vec2::<f64>()?;
+    let columns = y.first().map_or(0, Vec::len);
+    let mut targets = Vec::new();
+    for (k, t) in config.targets.iter().enumerate() {
+        let column =
+            t.strip_prefix('y').and_then(|c| c.parse::<usize>().ok()).filter(|&c| c < columns).ok_or_else(|| {
+                Error::Data(format!("{name}: target `{t}` is not one of y0..y{}", columns.max(1) - 1))
+            })?;
+        targets.push((column, generic_target(t, config.units.get(k))));
+    }
+    let samples = batch
+        .structures
+        .into_iter()
+        .zip(y)
+        .map(|(structure, row)| Sample {
+            structure,
+            targets: targets.iter().map(|(c, _)| row[*c]).collect(),
+            forces: None,
+        })
+        .collect();
+    Ok(Box::new(InMemoryDataset { name, targets: targets.into_iter().map(|(_, t)| t).collect(), samples }))
+}
+
+/// A target of a file that does not describe it: extensive, no chemical accuracy.
+fn generic_target(name: &str, unit: Option<&String>) -> TargetInfo {
+    TargetInfo {
+        name: name.to_string(),
+        unit: unit.cloned().unwrap_or_else(|| "eV".into()),
+        extensive: true,
+        chemical_accuracy: None,
+        qm9: None,
+    }
+}
+
+/// How to read targets and forces from extended-xyz frames.
+#[derive(Clone, Debug)]
+struct XyzSpec {
+    path: PathBuf,
+    targets: Vec<TargetInfo>,
+    forces: Option<String>,
+}
+
+impl XyzSpec {
+    fn new(path: &Path, config: &DataConfig) -> Result<Self> {
+        let targets = config.targets.iter().enumerate().map(|(k, t)| generic_target(t, config.units.get(k))).collect();
+        Ok(Self { path: path.to_path_buf(), targets, forces: config.forces.clone() })
+    }
+
+    /// Frame `i`'s sample, naming the frame when a property or array is missing.
+    fn sample(&self, structure: Structure, i: usize) -> Result<Sample> {
+        let whence = || format!("{} frame {}", self.path.display(), i + 1);
+        let targets = self
+            .targets
+            .iter()
+            .map(|t| {
+                structure
+                    .property_f64(&t.name)
+                    .ok_or_else(|| Error::Data(format!("{}: no numeric property `{}`", whence(), t.name)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let forces = match &self.forces {
+            None => None,
+            Some(key) => {
+                let values =
+                    structure.atom_arrays.get(key).and_then(|a| a.as_real().filter(|_| a.width() == 3)).ok_or_else(
+                        || Error::Data(format!("{}: no per-atom real array `{key}` with 3 columns", whence())),
+                    )?;
+                Some(values.chunks_exact(3).map(|f| [f[0], f[1], f[2]]).collect())
+            }
+        };
+        Ok(Sample { structure, targets, forces })
+    }
+}
+
+/// An extended-xyz file indexed once (byte range of each frame) and read frame by frame.
+#[derive(Debug)]
+pub struct LazyXyzDataset {
+    spec: XyzSpec,
+    frames: Vec<(u64, u64)>,
+}
+
+impl LazyXyzDataset {
+    fn open(spec: XyzSpec) -> Result<Self> {
+        let path = &spec.path;
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut reader = BufReader::new(file);
+        let (mut frames, mut offset, mut line, mut line_no) = (Vec::new(), 0u64, String::new(), 0usize);
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            if line.trim().is_empty() {
+                offset += n as u64;
+                continue;
+            }
+            let atoms: usize = line.trim().parse().map_err(|_| {
+                Error::Data(format!("{}:{line_no}: expected an atom count, found `{}`", path.display(), line.trim()))
+            })?;
+            let start = offset;
+            offset += n as u64;
+            for _ in 0..atoms + 1 {
+                line.clear();
+                let n = reader.read_line(&mut line).map_err(|e| Error::io(path, e))?;
+                if n == 0 {
+                    return Err(Error::Data(format!(
+                        "{}: the file ends inside the frame at line {line_no}",
+                        path.display()
+                    )));
+                }
+                offset += n as u64;
+                line_no += 1;
+            }
+            frames.push((start, offset - start));
+        }
+        Ok(Self { spec, frames })
+    }
+}
+
+impl Dataset for LazyXyzDataset {
+    fn name(&self) -> String {
+        self.spec.path.display().to_string()
+    }
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+    fn sample(&self, i: usize) -> Result<Sample> {
+        let path = &self.spec.path;
+        let (start, len) =
+            *self.frames.get(i).ok_or_else(|| Error::Data(format!("{}: no frame {i}", path.display())))?;
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
+        let frame = BufReader::new(file.take(len));
+        let structure = XyzFrames::new(frame, path.display().to_string())
+            .next()
+            .ok_or_else(|| Error::Data(format!("{}: frame {} vanished", path.display(), i + 1)))??;
+        self.spec.sample(structure, i)
+    }
+    fn targets(&self) -> &[TargetInfo] {
+        &self.spec.targets
+    }
+    fn has_forces(&self) -> bool {
+        self.spec.forces.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_extxyz(dir: &Path) -> PathBuf {
+        let path = dir.join("set.extxyz");
+        let frame = |e: f64, dx: f64| {
+            format!("2\nProperties=species:S:1:pos:R:3:forces:R:3 energy={e}\nH 0 0 0 0.1 0 0\nH {dx} 0 0 -0.1 0 0\n")
+        };
+        std::fs::write(&path, frame(-1.0, 0.74) + &frame(-0.9, 0.80) + &frame(-0.8, 0.9)).unwrap();
+        path
+    }
+
+    #[test]
+    fn lazy_and_in_memory_extxyz_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_extxyz(dir.path());
+        let mut config = DataConfig {
+            dataset: path.display().to_string(),
+            targets: vec!["energy".into()],
+            forces: Some("forces".into()),
+            ..Default::default()
+        };
+        let eager = open_dataset(&config).unwrap();
+        config.lazy = true;
+        let lazy = open_dataset(&config).unwrap();
+        assert_eq!(lazy.len(), 3);
+        for i in 0..3 {
+            assert_eq!(eager.sample(i).unwrap(), lazy.sample(i).unwrap());
+        }
+        let s = lazy.sample(1).unwrap();
+        assert_eq!(s.targets, vec![-0.9]);
+        assert_eq!(s.forces.unwrap()[1], [-0.1, 0.0, 0.0]);
+        assert!(lazy.has_forces());
+    }
+
+    #[test]
+    fn missing_property_names_the_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_extxyz(dir.path());
+        let config = DataConfig {
+            dataset: path.display().to_string(),
+            targets: vec!["free_energy".into()],
+            ..Default::default()
+        };
+        let err = open_dataset(&config).err().unwrap().to_string();
+        assert!(err.contains("frame 1") && err.contains("free_energy"), "{err}");
+    }
+
+    #[test]
+    fn qm9_targets_by_name() {
+        let config = DataConfig { targets: vec!["U0".into(), "gap".into()], ..Default::default() };
+        let d = open_dataset(&config).unwrap();
+        assert_eq!(d.len(), 3000);
+        assert!(d.targets()[0].extensive && !d.targets()[1].extensive);
+        assert_eq!(d.targets()[1].chemical_accuracy, Some(0.043));
+        let bad = DataConfig { targets: vec!["U7".into()], ..Default::default() };
+        assert!(open_dataset(&bad).err().unwrap().to_string().contains("U7"));
+    }
+}

@@ -1,0 +1,296 @@
+//! Target statistics fitted on the training split, and how they enter the model.
+//!
+//! For an extensive target (an energy) with reference values `ref[z]` the model predicts, as
+//! schnetpack and PyG's SchNet do,
+//!
+//! ```text
+//! y = Σ_i (h_i · std + mean) + Σ_i ref[z_i]
+//! ```
+//!
+//! where `mean` and `std` are the per-atom mean and standard deviation of `(y − Σ ref) / n_atoms`
+//! over the training split. Intensive targets use a mean readout and the statistics of `y` itself.
+//! The MPNN (Set2Set readout) scales each output by the statistics of `y`. The loss divides each
+//! residual by [`TargetStats::scale`], the spread of the target around this baseline, so loss
+//! weights are unit-free.
+
+use crate::config::{AtomrefMode, NormalizationConfig};
+use crate::dataset::{Sample, TargetInfo};
+use crate::error::{Error, Result};
+use chem_graph::qm9::{Qm9Target, ATOMREF_ELEMENTS, ATOMREF_HARTREE, HARTREE_TO_EV};
+use gnn_models::{ModelConfig, Readout};
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+/// Fitted statistics of one target (saved as a run's `normalization.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetStats {
+    /// Target name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Whether statistics are per atom.
+    pub extensive: bool,
+    /// Shift the model applies (per atom for extensive targets).
+    pub mean: f64,
+    /// Scale the model applies (per atom for extensive targets).
+    pub std: f64,
+    /// Spread of the target around its baseline: residuals are divided by it in the loss.
+    pub scale: f64,
+    /// Reference value per atomic number (index = Z), when used.
+    pub atomref: Option<Vec<f64>>,
+}
+
+/// All fitted statistics of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    /// One entry per target.
+    pub targets: Vec<TargetStats>,
+    /// Root-mean-square force component of the training split (the force residual scale).
+    pub forces_scale: Option<f64>,
+}
+
+impl Normalization {
+    /// Fits the statistics of `targets` on the training samples for `model`.
+    pub fn fit(
+        config: &NormalizationConfig,
+        model: &ModelConfig,
+        targets: &[TargetInfo],
+        train: &[Sample],
+    ) -> Result<Self> {
+        if train.is_empty() {
+            return Err(Error::Data("the training split is empty".into()));
+        }
+        let num_elements = match model {
+            ModelConfig::Schnet(c) => c.num_elements,
+            ModelConfig::Mpnn(_) => 0,
+        };
+        let stats = targets
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let y: Vec<f64> = train.iter().map(|s| s.targets[k]).collect();
+                let atomref = resolve_atomref(config.atomref, model, t, train, &y, num_elements)?;
+                let per_atom = t.extensive && matches!(model, ModelConfig::Schnet(_));
+                Ok(target_stats(t, train, &y, atomref, per_atom, config.standardize))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let forces_scale = train.first().and_then(|s| s.forces.as_ref()).map(|_| {
+            let (sum, n) = train
+                .iter()
+                .flat_map(|s| s.forces.iter().flatten().flatten())
+                .fold((0.0, 0usize), |(s, n), f| (s + f * f, n + 1));
+            positive_or_one((sum / n.max(1) as f64).sqrt())
+        });
+        Ok(Self { targets: stats, forces_scale })
+    }
+
+    /// Writes the statistics into `model`'s configuration (SchNet: `mean`, `std`, `atomref`, and a
+    /// mean readout for an intensive target; MPNN: per-output `mean` and `std`).
+    pub fn configure(&self, model: &mut ModelConfig, standardize: bool) -> Result<()> {
+        match model {
+            ModelConfig::Schnet(c) => {
+                let [t] = self.targets.as_slice() else {
+                    return Err(Error::config("model", "SchNet predicts one target; use the MPNN for several"));
+                };
+                if standardize {
+                    (c.mean, c.std) = (Some(t.mean), Some(t.std));
+                }
+                c.atomref = t.atomref.is_some();
+                if !t.extensive {
+                    c.readout = Readout::Mean;
+                }
+            }
+            ModelConfig::Mpnn(c) => {
+                c.outputs = self.targets.len();
+                if standardize {
+                    c.mean = Some(self.targets.iter().map(|t| t.mean).collect());
+                    c.std = Some(self.targets.iter().map(|t| t.std).collect());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The loss scale of each target.
+    pub fn scales(&self) -> Vec<f64> {
+        self.targets.iter().map(|t| t.scale).collect()
+    }
+}
+
+/// Which reference values a target gets.
+fn resolve_atomref(
+    mode: AtomrefMode,
+    model: &ModelConfig,
+    target: &TargetInfo,
+    train: &[Sample],
+    y: &[f64],
+    num_elements: usize,
+) -> Result<Option<Vec<f64>>> {
+    let table = target.qm9.and_then(qm9_atomref);
+    let mode = match (mode, model) {
+        (AtomrefMode::None, _) => return Ok(None),
+        (AtomrefMode::Auto, ModelConfig::Mpnn(_)) => return Ok(None),
+        (_, ModelConfig::Mpnn(_)) => {
+            return Err(Error::config(
+                "normalization.atomref",
+                "the MPNN has no atom references; train it on atomization targets (U0_atom, …) instead",
+            ))
+        }
+        (AtomrefMode::Auto, _) if !target.extensive => return Ok(None),
+        (AtomrefMode::Auto, _) if table.is_some() => AtomrefMode::Qm9,
+        (AtomrefMode::Auto, _) => AtomrefMode::Fit,
+        (m, _) => m,
+    };
+    let values = match mode {
+        AtomrefMode::Qm9 => table.ok_or_else(|| {
+            Error::config("normalization.atomref", format!("QM9 has no atom references for `{}`", target.name))
+        })?,
+        _ => fit_atomref(train, y)?,
+    };
+    let mut out = vec![0.0; num_elements];
+    for (z, v) in values.into_iter().enumerate().filter(|(_, v)| *v != 0.0) {
+        *out.get_mut(z).ok_or_else(|| {
+            Error::Data(format!("element Z = {z} is outside the model's {num_elements} embeddings"))
+        })? = v;
+    }
+    Ok(Some(out))
+}
+
+/// QM9's atom reference energies (eV, index = Z) for U0, U, H and G.
+fn qm9_atomref(t: Qm9Target) -> Option<Vec<f64>> {
+    let column = [Qm9Target::U0, Qm9Target::U, Qm9Target::H, Qm9Target::G].iter().position(|&c| c == t)?;
+    let mut out = vec![0.0; 10];
+    for (&z, row) in ATOMREF_ELEMENTS.iter().zip(ATOMREF_HARTREE) {
+        out[z as usize] = row[column] * HARTREE_TO_EV;
+    }
+    Some(out)
+}
+
+/// Least-squares reference values: `y ≈ Σ_z count_z · ref[z]` over the training split.
+fn fit_atomref(train: &[Sample], y: &[f64]) -> Result<Vec<f64>> {
+    let mut elements: Vec<u8> = train.iter().flat_map(|s| s.structure.numbers.iter().copied()).collect();
+    elements.sort_unstable();
+    elements.dedup();
+    let counts = DMatrix::from_fn(train.len(), elements.len(), |i, k| {
+        train[i].structure.numbers.iter().filter(|&&z| z == elements[k]).count() as f64
+    });
+    let solution = counts
+        .svd(true, true)
+        .solve(&DVector::from_column_slice(y), 1e-10)
+        .map_err(|e| Error::Data(format!("fitting atom references: {e}")))?;
+    let mut out = vec![0.0; elements.last().map_or(0, |&z| z as usize + 1)];
+    for (k, &z) in elements.iter().enumerate() {
+        out[z as usize] = solution[k];
+    }
+    Ok(out)
+}
+
+fn target_stats(
+    t: &TargetInfo,
+    train: &[Sample],
+    y: &[f64],
+    atomref: Option<Vec<f64>>,
+    per_atom: bool,
+    standardize: bool,
+) -> TargetStats {
+    let reference = |s: &Sample| -> f64 {
+        atomref.as_ref().map_or(0.0, |r| s.structure.numbers.iter().map(|&z| r[z as usize]).sum())
+    };
+    let atoms = |s: &Sample| if per_atom { s.structure.len().max(1) as f64 } else { 1.0 };
+    let values: Vec<f64> = train.iter().zip(y).map(|(s, y)| (y - reference(s)) / atoms(s)).collect();
+    let (mean, std) = mean_std(&values);
+    let residuals: Vec<f64> = train.iter().zip(y).map(|(s, y)| y - reference(s) - atoms(s) * mean).collect();
+    let scale = if standardize { positive_or_one(root_mean_square(&residuals)) } else { 1.0 };
+    TargetStats {
+        name: t.name.clone(),
+        unit: t.unit.clone(),
+        extensive: per_atom,
+        mean,
+        std: positive_or_one(std),
+        scale,
+        atomref,
+    }
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
+}
+
+fn root_mean_square(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64).sqrt()
+}
+
+/// `x` when it is a usable scale, else 1 (a constant target has no spread to divide by).
+fn positive_or_one(x: f64) -> f64 {
+    if x.is_finite() && x > 1e-12 {
+        x
+    } else {
+        1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chem_graph::Structure;
+    use gnn_models::{MpnnConfig, SchNetConfig};
+
+    fn sample(numbers: Vec<u8>, y: f64) -> Sample {
+        let positions = (0..numbers.len()).map(|i| [i as f64, 0.0, 0.0]).collect();
+        Sample { structure: Structure::molecule(numbers, positions).unwrap(), targets: vec![y], forces: None }
+    }
+
+    fn energy() -> TargetInfo {
+        TargetInfo { name: "E".into(), unit: "eV".into(), extensive: true, chemical_accuracy: None, qm9: None }
+    }
+
+    #[test]
+    fn fitted_references_recover_an_additive_target() {
+        // E = -1·n_H - 10·n_C exactly: the fit finds both and leaves no residual.
+        let train: Vec<Sample> = [(2, 1), (4, 1), (2, 2), (6, 2), (0, 3)]
+            .iter()
+            .map(|&(h, c)| {
+                let numbers = [vec![1u8; h], vec![6u8; c]].concat();
+                sample(numbers, -(h as f64) - 10.0 * c as f64)
+            })
+            .collect();
+        let config = NormalizationConfig { standardize: true, atomref: AtomrefMode::Fit };
+        let model = ModelConfig::Schnet(SchNetConfig::default());
+        let n = Normalization::fit(&config, &model, &[energy()], &train).unwrap();
+        let r = n.targets[0].atomref.as_ref().unwrap();
+        assert!((r[1] + 1.0).abs() < 1e-9 && (r[6] + 10.0).abs() < 1e-9, "{r:?}");
+        assert!(n.targets[0].mean.abs() < 1e-9);
+        assert_eq!(n.targets[0].scale, 1.0); // no spread left: falls back to 1
+    }
+
+    #[test]
+    fn qm9_table_and_model_configuration() {
+        let train = vec![sample(vec![6, 1, 1, 1, 1], -1100.0), sample(vec![8, 1, 1], -2070.0)];
+        let config = NormalizationConfig::default();
+        let mut model = ModelConfig::Schnet(SchNetConfig::default());
+        let n = Normalization::fit(&config, &model, &[TargetInfo::qm9(Qm9Target::U0)], &train).unwrap();
+        let r = n.targets[0].atomref.as_ref().unwrap();
+        assert!((r[1] - (-0.500273 * HARTREE_TO_EV)).abs() < 1e-9);
+        n.configure(&mut model, true).unwrap();
+        let ModelConfig::Schnet(c) = &model else { unreachable!() };
+        assert!(c.atomref && c.mean == Some(n.targets[0].mean) && c.readout == Readout::Add);
+        // Intensive target: mean readout, no references.
+        let gap = Normalization::fit(&config, &model, &[TargetInfo::qm9(Qm9Target::Gap)], &train).unwrap();
+        assert!(gap.targets[0].atomref.is_none());
+        let mut m2 = ModelConfig::Schnet(SchNetConfig::default());
+        gap.configure(&mut m2, true).unwrap();
+        assert!(matches!(m2, ModelConfig::Schnet(SchNetConfig { readout: Readout::Mean, .. })));
+    }
+
+    #[test]
+    fn mpnn_refuses_references_and_scales_each_output() {
+        let train = vec![sample(vec![6, 1], 1.0), sample(vec![8], 3.0)];
+        let mpnn = ModelConfig::Mpnn(MpnnConfig::pyg_qm9());
+        let forced = NormalizationConfig { standardize: true, atomref: AtomrefMode::Fit };
+        assert!(Normalization::fit(&forced, &mpnn, &[energy()], &train).is_err());
+        let n = Normalization::fit(&NormalizationConfig::default(), &mpnn, &[energy()], &train).unwrap();
+        assert_eq!((n.targets[0].mean, n.targets[0].std), (2.0, 1.0));
+    }
+}

@@ -1,0 +1,518 @@
+//! The training loop: [`train`] starts a run, [`resume`] continues one exactly where it stopped.
+//!
+//! Per step: batch → forward → loss over scaled residuals (plus forces) → backward → gradient
+//! clipping → Adam(W) → EMA. Per epoch: validation, schedule, best checkpoint, `last/` state,
+//! metrics line. At the end: test metrics with the best weights, plots and `summary.json`.
+
+use crate::config::TrainConfig;
+use crate::dataset::{open_dataset, Dataset, TargetInfo};
+use crate::ema::Ema;
+use crate::error::{Error, Result};
+use crate::loader::{epoch_order, GraphSource, Prepared};
+use crate::loss::residual_loss;
+use crate::metrics::{Accumulator, Metrics};
+use crate::normalization::Normalization;
+use crate::optim::Adam;
+use crate::progress::{human_error, EpochProgress, Verbosity};
+use crate::run_dir::{self, EpochRecord, RunDir, Saved, TrainerState};
+use crate::schedule::Schedule;
+use crate::split::Split;
+use crate::{plot, Summary};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarBuilder;
+use gnn_layers::autograd::{enable_higher_order_gradients, forces};
+use gnn_layers::GraphTensors;
+use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
+use gnn_models::{initial_weights, Checkpoint, Network, StateDict, Target};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a run is driven from outside.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// What to print.
+    pub verbosity: Verbosity,
+    /// Set (e.g. by a Ctrl-C handler) to save the state and stop after the current batch.
+    pub stop: Arc<AtomicBool>,
+    /// Stop as if interrupted after this many optimiser steps in total.
+    pub stop_after_steps: Option<u64>,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// All epochs done.
+    Completed,
+    /// The validation loss stopped improving.
+    EarlyStopping,
+    /// Stopped from outside; `--resume` continues.
+    Interrupted,
+}
+
+/// Starts a run of `config` in the new directory `out`.
+pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
+    config.validate().map_err(|e| Error::config("configuration", e))?;
+    let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
+    let split = Split::new(&config.split, &dataset.name(), dataset.len(), config.seed)?;
+    let train_samples = GraphSource::new(&config.model, dataset.clone(), &[], false)?.samples(&split.train)?;
+    let norm = Normalization::fit(&config.normalization, &config.model, dataset.targets(), &train_samples)?;
+    drop(train_samples);
+    let mut config = config;
+    norm.configure(&mut config.model, config.normalization.standardize)?;
+    let mut weights = initial_weights(&config.model, config.seed)?;
+    if let (Some(r), Some(w)) = (&norm.targets[0].atomref, weights.tensors.get_mut("atomref.weight")) {
+        *w = Tensor::from_vec(r.iter().map(|&v| v as f32).collect(), (r.len(), 1), &Device::Cpu)?;
+    }
+    let run = RunDir::create(out)?;
+    run.write(run_dir::CONFIG, &config.to_json())?;
+    run.write(run_dir::SPLIT, &split.to_json())?;
+    run.write_json(run_dir::NORMALIZATION, &norm)?;
+    let mut session = Session::new(config, run, dataset, split, norm, weights, options)?;
+    session.save_last()?;
+    session.run()
+}
+
+/// Continues the run in `dir` from its `last/` state; the result is identical to a run that was
+/// never interrupted.
+pub fn resume(dir: &Path, options: &RunOptions) -> Result<Summary> {
+    let run = RunDir::open(dir)?;
+    let config: TrainConfig = run.read_json(run_dir::CONFIG)?;
+    config.validate().map_err(|e| Error::config(run.file(run_dir::CONFIG).display(), e))?;
+    let split: Split = Split::read(&run.file(run_dir::SPLIT))?;
+    let norm: Normalization = run.read_json(run_dir::NORMALIZATION)?;
+    let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
+    split.check(dataset.len(), &run.file(run_dir::SPLIT))?;
+    let saved = run.load_last()?;
+    if saved.checkpoint.config.model != config.model {
+        return Err(Error::state(&run.file(run_dir::LAST), "the saved model does not match config.json"));
+    }
+    let mut session = Session::new(config, run, dataset, split, norm, saved.checkpoint.weights.clone(), options)?;
+    session.restore(saved)?;
+    session.run()
+}
+
+/// Everything a run holds while it trains.
+struct Session<'o> {
+    config: TrainConfig,
+    run: RunDir,
+    dataset: Arc<dyn Dataset>,
+    split: Split,
+    norm: Normalization,
+    vars: Vec<(String, Var)>,
+    network: Network,
+    optimizer: Adam,
+    ema: Option<Ema>,
+    schedule: Schedule,
+    state: TrainerState,
+    dtype: DType,
+    device: Device,
+    options: &'o RunOptions,
+    started: Instant,
+}
+
+/// A finished batch's loss and predictions.
+struct BatchResult {
+    loss: Tensor,
+    predicted: Vec<Vec<f64>>,
+    forces: Option<Vec<f64>>,
+}
+
+impl<'o> Session<'o> {
+    fn new(
+        config: TrainConfig,
+        run: RunDir,
+        dataset: Arc<dyn Dataset>,
+        split: Split,
+        norm: Normalization,
+        weights: StateDict,
+        options: &'o RunOptions,
+    ) -> Result<Self> {
+        let device = device(&config.device)?;
+        let dtype = if config.precision == "f64" { DType::F64 } else { DType::F32 };
+        if dataset.has_forces() || config.data.forces.is_some() {
+            enable_higher_order_gradients();
+        }
+        let (required, _) = gnn_models::expected_tensors(&config.model)?;
+        weights.check(&required, &Default::default())?;
+        let vars = weights
+            .tensors
+            .iter()
+            .map(|(name, t)| Ok((name.clone(), Var::from_tensor(&t.to_dtype(dtype)?.to_device(&device)?)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let tensors: HashMap<String, Tensor> = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let network = Network::new(&config.model, VarBuilder::from_tensors(tensors, dtype, &device))?;
+        let optimizer = Adam::new(&config.optimizer, vars.clone())?;
+        let ema = config.ema_decay.map(|d| Ema::new(d, &vars)).transpose()?;
+        let steps_per_epoch = split.train.len().div_ceil(config.batch_size);
+        let schedule = Schedule::new(&config.schedule, config.optimizer.lr, steps_per_epoch, config.epochs);
+        let state = TrainerState {
+            epoch: 0,
+            batch: 0,
+            step: 0,
+            schedule: schedule.state.clone(),
+            best: None,
+            epochs_without_improvement: 0,
+            epoch_loss: (0.0, 0),
+            epoch_train_seconds: 0.0,
+            history: vec![],
+        };
+        Ok(Self {
+            config,
+            run,
+            dataset,
+            split,
+            norm,
+            vars,
+            network,
+            optimizer,
+            ema,
+            schedule,
+            state,
+            dtype,
+            device,
+            options,
+            started: Instant::now(),
+        })
+    }
+
+    /// Loads optimiser, EMA and progress from a saved state.
+    fn restore(&mut self, saved: Saved) -> Result<()> {
+        let path = self.run.file(run_dir::LAST);
+        self.optimizer.load_state(&saved.optimizer, saved.state.step).map_err(|e| Error::state(&path, e))?;
+        if let Some(ema) = &mut self.ema {
+            for (k, (name, var)) in self.vars.iter().enumerate() {
+                let t = saved
+                    .optimizer
+                    .get(&format!("ema.{name}"))
+                    .filter(|t| t.dims() == var.dims())
+                    .ok_or_else(|| Error::state(&path, format!("missing or mis-shaped EMA tensor `ema.{name}`")))?;
+                ema.shadow[k] = t.to_dtype(self.dtype)?.to_device(&self.device)?;
+            }
+        }
+        self.schedule.state = saved.state.schedule.clone();
+        self.state = saved.state;
+        self.run.write_metrics(&self.state.history)?;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<Summary> {
+        let cached: Vec<usize> = if self.config.cache_graphs {
+            [&self.split.train, &self.split.val, &self.split.test].into_iter().flatten().copied().collect()
+        } else {
+            vec![]
+        };
+        let count_atoms = self.config.max_atoms_per_batch.is_some() && !self.config.cache_graphs;
+        let source = GraphSource::new(&self.config.model, self.dataset.clone(), &cached, count_atoms)?;
+        let mut stopped = StopReason::Completed;
+        while self.state.epoch < self.config.epochs {
+            if !self.train_epoch(&source)? {
+                stopped = StopReason::Interrupted;
+                break;
+            }
+            if self.end_epoch(&source)? {
+                stopped = StopReason::EarlyStopping;
+                break;
+            }
+        }
+        self.finish(&source, stopped)
+    }
+
+    /// Trains the rest of the current epoch; `false` when stopped from outside.
+    fn train_epoch(&mut self, source: &GraphSource) -> Result<bool> {
+        let order = epoch_order(&self.split.train, self.config.seed, self.state.epoch);
+        let batches = source.batches(&order, self.config.batch_size, self.config.max_atoms_per_batch);
+        let progress = EpochProgress::start(
+            self.options.verbosity,
+            self.state.epoch,
+            self.config.epochs,
+            batches.len(),
+            self.state.batch,
+        );
+        let mut interrupted = false;
+        let start = self.state.batch;
+        source.prefetch(&batches[start.min(batches.len())..], |_, batch| {
+            let t0 = Instant::now();
+            self.train_step(&batch, &progress)?;
+            let seconds = t0.elapsed().as_secs_f64();
+            self.state.epoch_train_seconds += seconds;
+            let (sum, n) = self.state.epoch_loss;
+            progress.batch(sum / n.max(1) as f64, batch.targets.len() as f64 / seconds);
+            let stop_requested = self.options.stop.load(Ordering::SeqCst)
+                || self.options.stop_after_steps.is_some_and(|s| self.state.step >= s);
+            interrupted = stop_requested && self.state.batch < batches.len();
+            Ok(!stop_requested)
+        })?;
+        progress.finish();
+        if interrupted {
+            self.save_last()?;
+            progress.println(&format!(
+                "interrupted at epoch {} batch {}: state saved; continue with `chemgnn train --resume {}`",
+                self.state.epoch + 1,
+                self.state.batch,
+                self.run.path.display()
+            ));
+        }
+        Ok(!interrupted)
+    }
+
+    fn train_step(&mut self, batch: &Prepared, progress: &EpochProgress) -> Result<()> {
+        let lr = self.schedule.lr(self.state.step);
+        self.optimizer.set_lr(lr);
+        let result = self.forward(&self.network, batch, true)?;
+        let loss = result.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let grads = result.loss.backward()?;
+        let mut grads: Vec<Option<Tensor>> = self.vars.iter().map(|(_, v)| grads.get(v.as_tensor()).cloned()).collect();
+        let norm = grads
+            .iter()
+            .flatten()
+            .map(|g| g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>())
+            .sum::<candle_core::Result<f64>>()?
+            .sqrt();
+        if !loss.is_finite() || !norm.is_finite() {
+            self.save_last()?;
+            let message = format!(
+                "the loss became {} at epoch {} batch {} (step {}): stopped without applying the step. The last \
+                 good state is in {}, the best model in {}; lower the learning rate or set clip_grad_norm.",
+                if loss.is_finite() { "finite with a non-finite gradient".to_string() } else { loss.to_string() },
+                self.state.epoch + 1,
+                self.state.batch + 1,
+                self.state.step + 1,
+                self.run.file(run_dir::LAST).display(),
+                self.run.file(run_dir::BEST).display()
+            );
+            progress.println(&message);
+            return Err(Error::NonFinite(message));
+        }
+        if let Some(max) = self.config.clip_grad_norm.filter(|&m| norm > m) {
+            let factor = max / (norm + 1e-6);
+            for g in grads.iter_mut().flatten() {
+                *g = g.affine(factor, 0.0)?;
+            }
+        }
+        self.optimizer.step(&grads)?;
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.vars)?;
+        }
+        self.state.step += 1;
+        self.state.batch += 1;
+        self.state.epoch_loss.0 += loss * batch.targets.len() as f64;
+        self.state.epoch_loss.1 += batch.targets.len();
+        Ok(())
+    }
+
+    /// The loss of `batch` under `network`; forces are taken when the dataset has them (with a
+    /// differentiable graph when `training`).
+    fn forward(&self, network: &Network, batch: &Prepared, training: bool) -> Result<BatchResult> {
+        let g = GraphTensors::new(&batch.graphs, self.dtype, &self.device)?;
+        let positions = Var::from_tensor(&g.positions)?;
+        let predicted = network.forward(&g, positions.as_tensor())?;
+        let (n, t) = (batch.targets.len(), self.norm.targets.len());
+        let tensor = |v: Vec<f64>, shape: (usize, usize)| -> candle_core::Result<Tensor> {
+            Tensor::from_vec(v, shape, &self.device)?.to_dtype(self.dtype)
+        };
+        let y = tensor(batch.targets.concat(), (n, t))?;
+        let scales = tensor(self.norm.scales(), (1, t))?;
+        let residual = predicted.sub(&y)?.broadcast_div(&scales)?;
+        let loss_cfg = &self.config.loss;
+        let mut loss =
+            residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &residual)?.affine(loss_cfg.energy_weight, 0.0)?;
+        let mut predicted_forces = None;
+        if let (Some(reference), Some(scale)) = (&batch.forces, self.norm.forces_scale) {
+            let f = forces(&predicted, &positions, training)?;
+            let atoms = reference.len() / 3;
+            let r = f.sub(&tensor(reference.clone(), (atoms, 3))?)?.affine(1.0 / scale, 0.0)?;
+            let term = residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &r)?;
+            loss = (loss + term.affine(loss_cfg.forces_weight, 0.0)?)?;
+            predicted_forces = Some(f.detach().to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
+        }
+        let predicted = predicted.detach().to_dtype(DType::F64)?.to_vec2::<f64>()?;
+        Ok(BatchResult { loss, predicted, forces: predicted_forces })
+    }
+
+    /// The network with the weights used for evaluation (EMA averages when enabled), detached
+    /// from autograd.
+    fn eval_network(&self) -> Result<Network> {
+        let tensors: HashMap<String, Tensor> = self
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(k, (n, v))| {
+                let t = self.ema.as_ref().map_or_else(|| v.as_tensor().detach(), |e| e.shadow[k].clone());
+                (n.clone(), t)
+            })
+            .collect();
+        Ok(Network::new(&self.config.model, VarBuilder::from_tensors(tensors, self.dtype, &self.device))?)
+    }
+
+    /// Loss and errors of `network` on `indices`.
+    fn evaluate(&self, network: &Network, source: &GraphSource, indices: &[usize]) -> Result<(Metrics, Accumulator)> {
+        let mut acc = Accumulator::default();
+        let batches = source.batches(indices, self.config.eval_batch_size, None);
+        source.prefetch(&batches, |_, batch| {
+            let r = self.forward(network, &batch, false)?;
+            let loss = r.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let forces = r.forces.as_deref().zip(batch.forces.as_deref());
+            acc.add(&r.predicted, &batch.targets, loss, forces);
+            Ok(true)
+        })?;
+        Ok((acc.finish(self.dataset.targets()), acc))
+    }
+
+    /// Validation, schedule, checkpoints and the metrics line; `true` when early stopping fires.
+    fn end_epoch(&mut self, source: &GraphSource) -> Result<bool> {
+        let t0 = Instant::now();
+        let network = self.eval_network()?;
+        let (val, _) = self.evaluate(&network, source, &self.split.val)?;
+        let epoch = self.state.epoch + 1;
+        let improved = self.state.best.is_none_or(|(best, _)| val.loss < best);
+        if improved {
+            self.state.best = Some((val.loss, epoch));
+            self.state.epochs_without_improvement = 0;
+            self.run.save_best(&self.checkpoint(&network_weights(self, true)?))?;
+        } else {
+            self.state.epochs_without_improvement += 1;
+        }
+        self.schedule.end_epoch(val.loss);
+        let train_seconds = self.state.epoch_train_seconds;
+        let (sum, n) = self.state.epoch_loss;
+        let record = EpochRecord {
+            epoch,
+            step: self.state.step,
+            lr: self.schedule.lr(self.state.step),
+            train_loss: sum / n.max(1) as f64,
+            val,
+            train_seconds,
+            epoch_seconds: train_seconds + t0.elapsed().as_secs_f64(),
+            molecules_per_s: n as f64 / train_seconds.max(1e-9),
+        };
+        if self.options.verbosity != Verbosity::Silent {
+            eprintln!("{}", epoch_line(&record, self.config.epochs, self.dataset.targets()));
+        }
+        self.state.history.push(record);
+        self.state.schedule = self.schedule.state.clone();
+        self.state.epoch += 1;
+        self.state.batch = 0;
+        self.state.epoch_loss = (0.0, 0);
+        self.state.epoch_train_seconds = 0.0;
+        self.save_last()?;
+        self.run.write_metrics(&self.state.history)?;
+        Ok(self.config.early_stopping_patience.is_some_and(|p| self.state.epochs_without_improvement >= p))
+    }
+
+    /// Test metrics with the best weights, plots and the summary.
+    fn finish(&mut self, source: &GraphSource, stopped: StopReason) -> Result<Summary> {
+        let best_dir = self.run.file(run_dir::BEST);
+        let network = if best_dir.exists() {
+            let best = Checkpoint::read(&best_dir)?;
+            Network::new(&self.config.model, best.weights.var_builder(self.dtype, &self.device)?)?
+        } else {
+            self.eval_network()?
+        };
+        let (test, acc) = self.evaluate(&network, source, &self.split.test)?;
+        plot::learning_curve(&self.run.file(run_dir::LEARNING_CURVE), &self.state.history)?;
+        let first = &self.dataset.targets()[0];
+        plot::parity(&self.run.file(run_dir::TEST_PARITY), &acc.pairs, &first.name, &first.unit)?;
+        let epochs_run = self.state.history.len();
+        let summary = Summary {
+            test,
+            best_epoch: self.state.best.map(|b| b.1),
+            best_val_loss: self.state.best.map(|b| b.0),
+            epochs_run,
+            steps: self.state.step,
+            seconds: self.started.elapsed().as_secs_f64(),
+            seconds_per_epoch: self.state.history.iter().map(|r| r.train_seconds).sum::<f64>()
+                / epochs_run.max(1) as f64,
+            stopped,
+            run_dir: self.run.path.display().to_string(),
+        };
+        self.run.write_json(run_dir::SUMMARY, &summary)?;
+        Ok(summary)
+    }
+
+    /// Writes `last/` from the current state.
+    fn save_last(&self) -> Result<()> {
+        let (mut optimizer, _) = self.optimizer.state();
+        if let Some(ema) = &self.ema {
+            for ((name, _), t) in self.vars.iter().zip(&ema.shadow) {
+                optimizer.insert(format!("ema.{name}"), t.clone());
+            }
+        }
+        let optimizer = optimizer
+            .into_iter()
+            .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        self.run.save_last(&Saved {
+            checkpoint: self.checkpoint(&network_weights(self, false)?),
+            optimizer,
+            state: self.state.clone(),
+        })
+    }
+
+    fn checkpoint(&self, weights: &BTreeMap<String, Tensor>) -> Checkpoint {
+        let targets = self.dataset.targets().iter().map(|t| Target { name: t.name.clone(), unit: t.unit.clone() });
+        Checkpoint {
+            config: CheckpointConfig {
+                format_version: FORMAT_VERSION,
+                model: self.config.model.clone(),
+                targets: targets.collect(),
+                provenance: Provenance {
+                    source: "chemgnn".into(),
+                    weights: None,
+                    arguments: None,
+                    chemgnn_version: env!("CARGO_PKG_VERSION").into(),
+                },
+            },
+            weights: StateDict::new(self.run.path.display().to_string(), weights.clone()),
+        }
+    }
+}
+
+/// The current weights (or their EMA averages when `averaged` and enabled), on the CPU.
+fn network_weights(session: &Session, averaged: bool) -> Result<BTreeMap<String, Tensor>> {
+    session
+        .vars
+        .iter()
+        .enumerate()
+        .map(|(k, (name, var))| {
+            let t = match (&session.ema, averaged) {
+                (Some(ema), true) => ema.shadow[k].clone(),
+                _ => var.as_tensor().detach(),
+            };
+            Ok((name.clone(), t.to_device(&Device::Cpu)?))
+        })
+        .collect()
+}
+
+/// `cpu`, `cuda` or `cuda:N`.
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Ok(Device::new_cuda(0)?),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+            Some(n) => Ok(Device::new_cuda(n)?),
+            None => Err(Error::config("device", format!("unknown device `{other}` (cpu, cuda, cuda:N)"))),
+        },
+    }
+}
+
+/// The log line of an epoch.
+fn epoch_line(r: &EpochRecord, epochs: usize, targets: &[TargetInfo]) -> String {
+    let errors: Vec<String> = targets
+        .iter()
+        .filter_map(|t| r.val.targets.get(&t.name).map(|e| format!("{} MAE {}", t.name, human_error(e.mae, &e.unit))))
+        .collect();
+    format!(
+        "epoch {:>3}/{epochs}  train {:.4}  val {:.4}  {}  lr {:.2e}  {:.1} s ({:.0} mol/s)",
+        r.epoch,
+        r.train_loss,
+        r.val.loss,
+        errors.join("  "),
+        r.lr,
+        r.epoch_seconds,
+        r.molecules_per_s
+    )
+}

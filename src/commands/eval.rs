@@ -1,0 +1,83 @@
+//! `chemgnn eval`: errors of a checkpoint (or a run's best checkpoint) on a dataset.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use gnn_models::Model;
+use gnn_train::config::DataConfig;
+use gnn_train::dataset::{open_dataset, Dataset};
+use gnn_train::progress::human_error;
+use gnn_train::run_dir;
+use gnn_train::Split;
+
+use super::predict::{DeviceKind, Precision};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Checkpoint directory, or a run directory (its `best/` checkpoint is used).
+    #[arg(long)]
+    model: PathBuf,
+    /// `qm9-sample`, `qm9`, an extended-xyz file, or a QM9 / graph-batch `.safetensors` file.
+    dataset: String,
+    /// Only this split of the run directory's `split.json` (`train`, `val`, `test`).
+    #[arg(long)]
+    split: Option<String>,
+    /// Per-atom force array of an extended-xyz dataset to compare forces with.
+    #[arg(long)]
+    forces: Option<String>,
+    /// Structures per batch.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Float precision.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
+    /// Device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let best = args.model.join(run_dir::BEST);
+    let checkpoint = if best.is_dir() { best } else { args.model.clone() };
+    let model = Model::load_on(&checkpoint, args.precision.dtype(), &args.device.device()?)?;
+    let data = DataConfig {
+        dataset: args.dataset.clone(),
+        targets: model.config().targets.iter().map(|t| t.name.clone()).collect(),
+        forces: args.forces.clone(),
+        units: model.config().targets.iter().map(|t| t.unit.clone()).collect(),
+        lazy: false,
+    };
+    let dataset: Arc<dyn Dataset> = open_dataset(&data)?.into();
+    let indices = match &args.split {
+        None => (0..dataset.len()).collect(),
+        Some(which) => {
+            let path = args.model.join(run_dir::SPLIT);
+            let split = Split::read(&path)?;
+            split.check(dataset.len(), &path)?;
+            match which.as_str() {
+                "train" => split.train,
+                "val" => split.val,
+                "test" => split.test,
+                other => anyhow::bail!("--split {other}: expected train, val or test"),
+            }
+        }
+    };
+    let metrics = gnn_train::evaluate_model(&model, dataset, &indices, args.batch_size)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+        return Ok(());
+    }
+    println!("{} structures of {} with {}:", metrics.structures, args.dataset, checkpoint.display());
+    for (name, e) in &metrics.targets {
+        let ratio = e.chemical_accuracy_ratio.map_or(String::new(), |r| format!("  chemical-accuracy ratio {r:.2}"));
+        println!("  {name}: MAE {}  RMSE {}{ratio}", human_error(e.mae, &e.unit), human_error(e.rmse, &e.unit));
+    }
+    if let Some(f) = &metrics.forces {
+        println!("  forces: MAE {:.4} {}  RMSE {:.4} {}", f.mae, f.unit, f.rmse, f.unit);
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! `chemgnn train`: train SchNet or an MPNN; with no arguments, the README's main job (SchNet on
+//! the embedded QM9 sample predicting U0).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use gnn_models::{ModelConfig, MpnnConfig, SchNetConfig};
+use gnn_train::{RunOptions, TrainConfig, Verbosity};
+
+/// Architectures `--model` chooses between.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// SchNet (PyG's implementation and parameter names).
+    Schnet,
+    /// The MPNN of PyG's QM9 example (NNConv + GRU + Set2Set).
+    Mpnn,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Configuration file (TOML or JSON, see docs/training.md); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Architecture (replaces the configuration's model unless it is already of this kind).
+    #[arg(long, value_enum)]
+    model: Option<ModelKind>,
+    /// `qm9-sample` (built in), `qm9` (after `chemgnn data fetch qm9`), an extended-xyz file, or a
+    /// QM9 / graph-batch `.safetensors` file.
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Target(s) to predict: QM9 names (`U0`, `gap`, …) or extended-xyz properties; repeat or
+    /// separate by commas.
+    #[arg(long, value_delimiter = ',')]
+    target: Vec<String>,
+    /// Per-atom force array of an extended-xyz dataset to train on (e.g. `forces`).
+    #[arg(long)]
+    forces: Option<String>,
+    /// Number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Structures per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed of split, initial weights and shuffling.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long)]
+    device: Option<String>,
+    /// Run directory (default: a new `runs/<model>-<dataset>-<target>-<n>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this directory exactly where it stopped (other options are ignored).
+    #[arg(long, conflicts_with_all = ["config", "model", "dataset", "target", "epochs", "out"])]
+    resume: Option<PathBuf>,
+    /// One line per epoch instead of progress bars (for logs).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Stop as if interrupted after this many optimiser steps (for testing resumption).
+    #[arg(long, hide = true)]
+    stop_after_steps: Option<u64>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let options = RunOptions {
+        verbosity: if args.quiet { Verbosity::Lines } else { Verbosity::Bars },
+        stop_after_steps: args.stop_after_steps,
+        ..Default::default()
+    };
+    let stop = options.stop.clone();
+    // First Ctrl-C: save and stop after the current batch; a second one exits at once.
+    ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: saving the state after this batch (Ctrl-C again to abort without saving)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let summary = match &args.resume {
+        Some(dir) => {
+            eprintln!("resuming {}", dir.display());
+            gnn_train::resume(dir, &options)?
+        }
+        None => {
+            let config = resolve(&args)?;
+            let out = args.out.clone().unwrap_or_else(|| default_out(&config));
+            eprintln!(
+                "training {} on {} ({}) → {}",
+                config.model.kind(),
+                config.data.dataset,
+                config.data.targets.join(", "),
+                out.display()
+            );
+            gnn_train::train(config, &out, &options)?
+        }
+    };
+    println!("{}", summary.report());
+    Ok(())
+}
+
+/// Defaults, then the configuration file, then the flags.
+fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let mut c = match &args.config {
+        Some(path) => TrainConfig::read(path)?,
+        None => TrainConfig::default(),
+    };
+    match (args.model, &c.model) {
+        (Some(ModelKind::Schnet), ModelConfig::Mpnn(_)) => c.model = ModelConfig::Schnet(SchNetConfig::default()),
+        (Some(ModelKind::Mpnn), ModelConfig::Schnet(_)) => c.model = ModelConfig::Mpnn(MpnnConfig::pyg_qm9()),
+        _ => {}
+    }
+    if let Some(d) = &args.dataset {
+        c.data.dataset = d.clone();
+    }
+    if !args.target.is_empty() {
+        c.data.targets = args.target.clone();
+    }
+    if args.forces.is_some() {
+        c.data.forces = args.forces.clone();
+    }
+    c.epochs = args.epochs.unwrap_or(c.epochs);
+    c.batch_size = args.batch_size.unwrap_or(c.batch_size);
+    c.optimizer.lr = args.lr.unwrap_or(c.optimizer.lr);
+    c.seed = args.seed.unwrap_or(c.seed);
+    if let Some(d) = &args.device {
+        c.device = d.clone();
+    }
+    c.validate().map_err(|e| anyhow::anyhow!("invalid options: {e}"))?;
+    Ok(c)
+}
+
+/// `runs/<model>-<dataset>-<targets>-<n>` with the first unused n.
+fn default_out(c: &TrainConfig) -> PathBuf {
+    let dataset = Path::new(&c.data.dataset).file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
+    let stem = format!("{}-{}-{}", c.model.kind(), dataset, c.data.targets.join("+"));
+    (1..).map(|n| Path::new("runs").join(format!("{stem}-{n}"))).find(|p| !p.exists()).expect("unbounded")
+}
