@@ -7,7 +7,6 @@ use clap::Args;
 use gnn_models::Model;
 use gnn_train::config::DataConfig;
 use gnn_train::dataset::{open_dataset, Dataset};
-use gnn_train::progress::human_error;
 use gnn_train::run_dir;
 use gnn_train::Split;
 
@@ -72,12 +71,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{} structures of {} with {}:", metrics.structures, args.dataset, checkpoint.display());
-    for (name, e) in &metrics.targets {
-        let ratio = e.chemical_accuracy_ratio.map_or(String::new(), |r| format!("  chemical-accuracy ratio {r:.2}"));
-        println!("  {name}: MAE {}  RMSE {}{ratio}", human_error(e.mae, &e.unit), human_error(e.rmse, &e.unit));
-    }
-    if let Some(f) = &metrics.forces {
-        println!("  forces: MAE {:.4} {}  RMSE {:.4} {}", f.mae, f.unit, f.rmse, f.unit);
+    for line in metrics.report_lines() {
+        println!("{line}");
     }
     Ok(())
 }

@@ -330,11 +330,6 @@ impl TrainConfig {
         }
         Ok(())
     }
-
-    /// The configuration as pretty JSON (how a run directory stores it).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("configurations serialise") + "\n"
-    }
 }
 
 #[cfg(test)]
@@ -367,6 +362,6 @@ mod tests {
     #[test]
     fn json_round_trip() {
         let c = TrainConfig::default();
-        assert_eq!(serde_json::from_str::<TrainConfig>(&c.to_json()).unwrap(), c);
+        assert_eq!(serde_json::from_str::<TrainConfig>(&serde_json::to_string_pretty(&c).unwrap()).unwrap(), c);
     }
 }

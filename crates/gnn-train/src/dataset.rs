@@ -8,6 +8,7 @@ use chem_graph::qm9::{default_cache_path, Qm9Dataset, Qm9Target};
 use chem_graph::xyz::XyzFrames;
 use chem_graph::Structure;
 use gnn_models::PygBatch;
+use rayon::prelude::*;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -115,6 +116,11 @@ impl InMemoryDataset {
             .collect();
         Ok(Self { name: name.to_string(), targets, samples })
     }
+}
+
+/// The samples `indices` of `dataset`, read in parallel.
+pub fn read_samples(dataset: &dyn Dataset, indices: &[usize]) -> Result<Vec<Sample>> {
+    indices.par_iter().map(|&i| dataset.sample(i)).collect()
 }
 
 /// Opens the dataset `config` names.
@@ -361,6 +367,41 @@ mod tests {
         };
         let err = open_dataset(&config).err().unwrap().to_string();
         assert!(err.contains("frame 1") && err.contains("free_energy"), "{err}");
+    }
+
+    #[test]
+    fn graph_batch_file_with_y_columns() {
+        use candle_core::{Device, Tensor};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.safetensors");
+        let d = Device::Cpu;
+        let tensors = [
+            ("z", Tensor::new(&[8i64, 1, 1, 6, 8], &d).unwrap()),
+            (
+                "pos",
+                Tensor::new(
+                    &[[0.0f32, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0], [0.0, 0.0, 0.0], [1.13, 0.0, 0.0]],
+                    &d,
+                )
+                .unwrap(),
+            ),
+            ("batch", Tensor::new(&[0i64, 0, 0, 1, 1], &d).unwrap()),
+            ("y", Tensor::new(&[[1.0f32, 10.0], [2.0, 20.0]], &d).unwrap()),
+        ];
+        candle_core::safetensors::save(&tensors.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), &path).unwrap();
+        let config = DataConfig {
+            dataset: path.display().to_string(),
+            targets: vec!["y1".into()],
+            units: vec!["kcal/mol".into()],
+            ..Default::default()
+        };
+        let data = open_dataset(&config).unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(data.sample(1).unwrap().targets, vec![20.0]);
+        assert_eq!(data.sample(1).unwrap().structure.numbers, vec![6, 8]);
+        assert_eq!(data.targets()[0].unit, "kcal/mol");
+        let bad = DataConfig { targets: vec!["y2".into()], ..config };
+        assert!(open_dataset(&bad).err().unwrap().to_string().contains("y0..y1"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! seeded shuffling per epoch, batches by structure count and optional atom budget, and a
 //! background thread that prepares the next batches while the current one trains.
 
-use crate::dataset::{Dataset, Sample};
+use crate::dataset::{read_samples, Dataset};
 use crate::error::{Error, Result};
 use chem_graph::{Graph, GraphBatch};
 use gnn_models::{build_graph_list, ModelConfig};
@@ -63,11 +63,6 @@ impl GraphSource {
             cache.iter().map(|e| e.as_ref().map_or(0, |e| e.graph.num_nodes())).collect()
         };
         Ok(Self { model: model.clone(), dataset, cache, atoms })
-    }
-
-    /// The samples behind `indices` (read from the dataset).
-    pub fn samples(&self, indices: &[usize]) -> Result<Vec<Sample>> {
-        indices.par_iter().map(|&i| self.dataset.sample(i)).collect()
     }
 
     /// Splits `order` into batches of at most `batch_size` structures and, with `max_atoms`, at
@@ -143,7 +138,7 @@ impl GraphSource {
 
 /// Graphs and labels of `indices`, built in parallel.
 fn build_entries(model: &ModelConfig, dataset: &dyn Dataset, indices: &[usize]) -> Result<Vec<Entry>> {
-    let samples: Vec<Sample> = indices.par_iter().map(|&i| dataset.sample(i)).collect::<Result<_>>()?;
+    let samples = read_samples(dataset, indices)?;
     let structures: Vec<_> = samples.iter().map(|s| s.structure.clone()).collect();
     let graphs = build_graph_list(model, &structures)?;
     samples

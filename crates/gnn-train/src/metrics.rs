@@ -2,6 +2,7 @@
 //! chemical accuracy for QM9 targets.
 
 use crate::dataset::TargetInfo;
+use crate::progress::human_error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -41,6 +42,26 @@ fn not_computed() -> f64 {
 
 fn is_nan(x: &f64) -> bool {
     x.is_nan()
+}
+
+impl Metrics {
+    /// One line per target (MAE, RMSE, chemical-accuracy ratio; meV for energies) and one for
+    /// forces, for people.
+    pub fn report_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .targets
+            .iter()
+            .map(|(name, e)| {
+                let ratio =
+                    e.chemical_accuracy_ratio.map_or(String::new(), |r| format!("  chemical-accuracy ratio {r:.2}"));
+                format!("  {name}: MAE {}  RMSE {}{ratio}", human_error(e.mae, &e.unit), human_error(e.rmse, &e.unit))
+            })
+            .collect();
+        if let Some(f) = &self.forces {
+            out.push(format!("  forces: MAE {:.4} {}  RMSE {:.4} {}", f.mae, f.unit, f.rmse, f.unit));
+        }
+        out
+    }
 }
 
 /// Accumulates predictions batch by batch.

@@ -97,6 +97,32 @@ impl Adam {
     }
 }
 
+/// The global L2 norm of all gradients (computed in f64), as `torch.nn.utils.clip_grad_norm_`
+/// measures it.
+pub fn global_norm(grads: &[Option<Tensor>]) -> Result<f64> {
+    let squares = grads
+        .iter()
+        .flatten()
+        .map(|g| g.to_dtype(candle_core::DType::F64)?.sqr()?.sum_all())
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    if squares.is_empty() {
+        return Ok(0.0);
+    }
+    Ok(Tensor::stack(&squares, 0)?.sum_all()?.to_scalar::<f64>()?.sqrt())
+}
+
+/// Scales the gradients by `max / (norm + 1e-6)` when their global norm `norm` exceeds `max`
+/// (PyTorch's `clip_grad_norm_`).
+pub fn clip_global_norm(grads: &mut [Option<Tensor>], norm: f64, max: f64) -> Result<()> {
+    if norm > max {
+        let factor = max / (norm + 1e-6);
+        for g in grads.iter_mut().flatten() {
+            *g = g.affine(factor, 0.0)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +148,23 @@ mod tests {
                 assert!((a - b).abs() < 1e-14, "{kind:?}: {got:?} vs {expected:?}");
             }
         }
+    }
+
+    /// Gradients [3, 4] and [12] (norm 13) clipped to 6.5: the values torch 2.15's
+    /// `clip_grad_norm_` printed (float64).
+    #[test]
+    fn clipping_matches_pytorch() {
+        let t = |v: &[f64]| Some(Tensor::new(v, &Device::Cpu).unwrap());
+        let mut grads = vec![t(&[3.0, 4.0]), None, t(&[12.0])];
+        let norm = global_norm(&grads).unwrap();
+        assert_eq!(norm, 13.0);
+        clip_global_norm(&mut grads, norm, 6.5).unwrap();
+        let got: Vec<f64> = grads.iter().flatten().flat_map(|g| g.to_vec1::<f64>().unwrap()).collect();
+        for (a, b) in got.iter().zip([1.4999998846153937, 1.9999998461538582, 5.999999538461575]) {
+            assert!((a - b).abs() < 1e-15, "{got:?}");
+        }
+        clip_global_norm(&mut grads, 1.0, 6.5).unwrap(); // below the threshold: unchanged
+        assert_eq!(grads[0].as_ref().unwrap().to_vec1::<f64>().unwrap()[0], got[0]);
     }
 
     #[test]

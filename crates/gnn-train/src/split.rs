@@ -64,8 +64,7 @@ impl Split {
 
     /// Reads a `split.json`.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::state(path, format!("not a split file: {e}")))
+        crate::run_dir::read_json(path)
     }
 
     /// Checks that the indices fit a dataset of `size` samples and do not overlap.
@@ -112,6 +111,17 @@ mod tests {
         assert_ne!(a.train, Split::new(&config, "d", 100, 4).unwrap().train);
         let default = Split::new(&SplitConfig::default(), "d", 100, 0).unwrap();
         assert_eq!((default.train.len(), default.val.len(), default.test.len()), (80, 10, 10));
+    }
+
+    #[test]
+    fn a_saved_split_file_is_reused_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("split.json");
+        let saved = Split::new(&SplitConfig::default(), "d", 50, 9).unwrap();
+        std::fs::write(&path, saved.to_json()).unwrap();
+        let config = SplitConfig { file: Some(path.display().to_string()), ..Default::default() };
+        assert_eq!(Split::new(&config, "d", 50, 0).unwrap(), saved);
+        assert!(Split::new(&config, "d", 40, 0).unwrap_err().to_string().contains("outside"));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! [`Summary`]: how a run ended and how well its best model does on the test split.
 
 use crate::metrics::Metrics;
-use crate::progress::human_error;
 use crate::trainer::StopReason;
 use serde::{Deserialize, Serialize};
 
@@ -36,18 +35,7 @@ impl Summary {
             self.test.structures,
             self.best_epoch.map_or("-".into(), |e| e.to_string())
         )];
-        for (name, e) in &self.test.targets {
-            let ratio =
-                e.chemical_accuracy_ratio.map_or(String::new(), |r| format!("  chemical-accuracy ratio {r:.2}"));
-            out.push(format!(
-                "  {name}: MAE {}  RMSE {}{ratio}",
-                human_error(e.mae, &e.unit),
-                human_error(e.rmse, &e.unit)
-            ));
-        }
-        if let Some(f) = &self.test.forces {
-            out.push(format!("  forces: MAE {:.4} {}  RMSE {:.4} {}", f.mae, f.unit, f.rmse, f.unit));
-        }
+        out.extend(self.test.report_lines());
         out.push(format!(
             "{} epochs ({:?}), {:.1} s per epoch, {:.0} s in all; run directory {}",
             self.epochs_run, self.stopped, self.seconds_per_epoch, self.seconds, self.run_dir

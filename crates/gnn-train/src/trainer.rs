@@ -5,14 +5,14 @@
 //! metrics line. At the end: test metrics with the best weights, plots and `summary.json`.
 
 use crate::config::TrainConfig;
-use crate::dataset::{open_dataset, Dataset, TargetInfo};
+use crate::dataset::{open_dataset, read_samples, Dataset, TargetInfo};
 use crate::ema::Ema;
 use crate::error::{Error, Result};
 use crate::loader::{epoch_order, GraphSource, Prepared};
 use crate::loss::residual_loss;
 use crate::metrics::{Accumulator, Metrics};
 use crate::normalization::Normalization;
-use crate::optim::Adam;
+use crate::optim::{clip_global_norm, global_norm, Adam};
 use crate::progress::{human_error, EpochProgress, Verbosity};
 use crate::run_dir::{self, EpochRecord, RunDir, Saved, TrainerState};
 use crate::schedule::Schedule;
@@ -58,7 +58,7 @@ pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Su
     config.validate().map_err(|e| Error::config("configuration", e))?;
     let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
     let split = Split::new(&config.split, &dataset.name(), dataset.len(), config.seed)?;
-    let train_samples = GraphSource::new(&config.model, dataset.clone(), &[], false)?.samples(&split.train)?;
+    let train_samples = read_samples(dataset.as_ref(), &split.train)?;
     let norm = Normalization::fit(&config.normalization, &config.model, dataset.targets(), &train_samples)?;
     drop(train_samples);
     let mut config = config;
@@ -68,7 +68,7 @@ pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Su
         *w = Tensor::from_vec(r.iter().map(|&v| v as f32).collect(), (r.len(), 1), &Device::Cpu)?;
     }
     let run = RunDir::create(out)?;
-    run.write(run_dir::CONFIG, &config.to_json())?;
+    run.write_json(run_dir::CONFIG, &config)?;
     run.write(run_dir::SPLIT, &split.to_json())?;
     run.write_json(run_dir::NORMALIZATION, &norm)?;
     let mut session = Session::new(config, run, dataset, split, norm, weights, options)?;
@@ -143,8 +143,8 @@ impl<'o> Session<'o> {
             .iter()
             .map(|(name, t)| Ok((name.clone(), Var::from_tensor(&t.to_dtype(dtype)?.to_device(&device)?)?)))
             .collect::<Result<Vec<_>>>()?;
-        let tensors: HashMap<String, Tensor> = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
-        let network = Network::new(&config.model, VarBuilder::from_tensors(tensors, dtype, &device))?;
+        let tensors = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let network = build_network(&config, tensors, dtype, &device)?;
         let optimizer = Adam::new(&config.optimizer, vars.clone())?;
         let ema = config.ema_decay.map(|d| Ema::new(d, &vars)).transpose()?;
         let steps_per_epoch = split.train.len().div_ceil(config.batch_size);
@@ -184,14 +184,7 @@ impl<'o> Session<'o> {
         let path = self.run.file(run_dir::LAST);
         self.optimizer.load_state(&saved.optimizer, saved.state.step).map_err(|e| Error::state(&path, e))?;
         if let Some(ema) = &mut self.ema {
-            for (k, (name, var)) in self.vars.iter().enumerate() {
-                let t = saved
-                    .optimizer
-                    .get(&format!("ema.{name}"))
-                    .filter(|t| t.dims() == var.dims())
-                    .ok_or_else(|| Error::state(&path, format!("missing or mis-shaped EMA tensor `ema.{name}`")))?;
-                ema.shadow[k] = t.to_dtype(self.dtype)?.to_device(&self.device)?;
-            }
+            ema.load_state(&saved.optimizer).map_err(|e| Error::state(&path, e))?;
         }
         self.schedule.state = saved.state.schedule.clone();
         self.state = saved.state;
@@ -266,12 +259,7 @@ impl<'o> Session<'o> {
         let loss = result.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let grads = result.loss.backward()?;
         let mut grads: Vec<Option<Tensor>> = self.vars.iter().map(|(_, v)| grads.get(v.as_tensor()).cloned()).collect();
-        let norm = grads
-            .iter()
-            .flatten()
-            .map(|g| g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>())
-            .sum::<candle_core::Result<f64>>()?
-            .sqrt();
+        let norm = global_norm(&grads)?;
         if !loss.is_finite() || !norm.is_finite() {
             self.save_last()?;
             let message = format!(
@@ -287,11 +275,8 @@ impl<'o> Session<'o> {
             progress.println(&message);
             return Err(Error::NonFinite(message));
         }
-        if let Some(max) = self.config.clip_grad_norm.filter(|&m| norm > m) {
-            let factor = max / (norm + 1e-6);
-            for g in grads.iter_mut().flatten() {
-                *g = g.affine(factor, 0.0)?;
-            }
+        if let Some(max) = self.config.clip_grad_norm {
+            clip_global_norm(&mut grads, norm, max)?;
         }
         self.optimizer.step(&grads)?;
         if let Some(ema) = &mut self.ema {
@@ -308,8 +293,9 @@ impl<'o> Session<'o> {
     /// differentiable graph when `training`).
     fn forward(&self, network: &Network, batch: &Prepared, training: bool) -> Result<BatchResult> {
         let g = GraphTensors::new(&batch.graphs, self.dtype, &self.device)?;
-        let positions = Var::from_tensor(&g.positions)?;
-        let predicted = network.forward(&g, positions.as_tensor())?;
+        // Positions are a variable only when forces are needed (no position gradients otherwise).
+        let positions = batch.forces.as_ref().map(|_| Var::from_tensor(&g.positions)).transpose()?;
+        let predicted = network.forward(&g, positions.as_ref().map_or(&g.positions, |p| p.as_tensor()))?;
         let (n, t) = (batch.targets.len(), self.norm.targets.len());
         let tensor = |v: Vec<f64>, shape: (usize, usize)| -> candle_core::Result<Tensor> {
             Tensor::from_vec(v, shape, &self.device)?.to_dtype(self.dtype)
@@ -321,8 +307,8 @@ impl<'o> Session<'o> {
         let mut loss =
             residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &residual)?.affine(loss_cfg.energy_weight, 0.0)?;
         let mut predicted_forces = None;
-        if let (Some(reference), Some(scale)) = (&batch.forces, self.norm.forces_scale) {
-            let f = forces(&predicted, &positions, training)?;
+        if let (Some(reference), Some(scale), Some(positions)) = (&batch.forces, self.norm.forces_scale, &positions) {
+            let f = forces(&predicted, positions, training)?;
             let atoms = reference.len() / 3;
             let r = f.sub(&tensor(reference.clone(), (atoms, 3))?)?.affine(1.0 / scale, 0.0)?;
             let term = residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &r)?;
@@ -336,16 +322,23 @@ impl<'o> Session<'o> {
     /// The network with the weights used for evaluation (EMA averages when enabled), detached
     /// from autograd.
     fn eval_network(&self) -> Result<Network> {
-        let tensors: HashMap<String, Tensor> = self
-            .vars
+        build_network(&self.config, self.weights(true), self.dtype, &self.device)
+    }
+
+    /// The current weights, detached from autograd, on the training device; the EMA averages
+    /// instead when `averaged` and enabled.
+    fn weights(&self, averaged: bool) -> BTreeMap<String, Tensor> {
+        self.vars
             .iter()
             .enumerate()
-            .map(|(k, (n, v))| {
-                let t = self.ema.as_ref().map_or_else(|| v.as_tensor().detach(), |e| e.shadow[k].clone());
-                (n.clone(), t)
+            .map(|(k, (name, var))| {
+                let t = match (&self.ema, averaged) {
+                    (Some(ema), true) => ema.shadow[k].clone(),
+                    _ => var.as_tensor().detach(),
+                };
+                (name.clone(), t)
             })
-            .collect();
-        Ok(Network::new(&self.config.model, VarBuilder::from_tensors(tensors, self.dtype, &self.device))?)
+            .collect()
     }
 
     /// Loss and errors of `network` on `indices`.
@@ -372,7 +365,7 @@ impl<'o> Session<'o> {
         if improved {
             self.state.best = Some((val.loss, epoch));
             self.state.epochs_without_improvement = 0;
-            self.run.save_best(&self.checkpoint(&network_weights(self, true)?))?;
+            self.run.save_best(&self.checkpoint(self.weights(true))?)?;
         } else {
             self.state.epochs_without_improvement += 1;
         }
@@ -436,25 +429,18 @@ impl<'o> Session<'o> {
     /// Writes `last/` from the current state.
     fn save_last(&self) -> Result<()> {
         let (mut optimizer, _) = self.optimizer.state();
-        if let Some(ema) = &self.ema {
-            for ((name, _), t) in self.vars.iter().zip(&ema.shadow) {
-                optimizer.insert(format!("ema.{name}"), t.clone());
-            }
-        }
-        let optimizer = optimizer
-            .into_iter()
-            .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
-            .collect::<Result<BTreeMap<_, _>>>()?;
+        optimizer.extend(self.ema.iter().flat_map(Ema::state));
         self.run.save_last(&Saved {
-            checkpoint: self.checkpoint(&network_weights(self, false)?),
-            optimizer,
+            checkpoint: self.checkpoint(self.weights(false))?,
+            optimizer: on_cpu(optimizer)?,
             state: self.state.clone(),
         })
     }
 
-    fn checkpoint(&self, weights: &BTreeMap<String, Tensor>) -> Checkpoint {
+    /// A native checkpoint of `weights` (moved to the CPU).
+    fn checkpoint(&self, weights: BTreeMap<String, Tensor>) -> Result<Checkpoint> {
         let targets = self.dataset.targets().iter().map(|t| Target { name: t.name.clone(), unit: t.unit.clone() });
-        Checkpoint {
+        Ok(Checkpoint {
             config: CheckpointConfig {
                 format_version: FORMAT_VERSION,
                 model: self.config.model.clone(),
@@ -466,25 +452,25 @@ impl<'o> Session<'o> {
                     chemgnn_version: env!("CARGO_PKG_VERSION").into(),
                 },
             },
-            weights: StateDict::new(self.run.path.display().to_string(), weights.clone()),
-        }
+            weights: StateDict::new(self.run.path.display().to_string(), on_cpu(weights)?),
+        })
     }
 }
 
-/// The current weights (or their EMA averages when `averaged` and enabled), on the CPU.
-fn network_weights(session: &Session, averaged: bool) -> Result<BTreeMap<String, Tensor>> {
-    session
-        .vars
-        .iter()
-        .enumerate()
-        .map(|(k, (name, var))| {
-            let t = match (&session.ema, averaged) {
-                (Some(ema), true) => ema.shadow[k].clone(),
-                _ => var.as_tensor().detach(),
-            };
-            Ok((name.clone(), t.to_device(&Device::Cpu)?))
-        })
-        .collect()
+/// `config`'s network reading its parameters from `tensors`.
+fn build_network(
+    config: &TrainConfig,
+    tensors: BTreeMap<String, Tensor>,
+    dtype: DType,
+    device: &Device,
+) -> Result<Network> {
+    let tensors: HashMap<String, Tensor> = tensors.into_iter().collect();
+    Ok(Network::new(&config.model, VarBuilder::from_tensors(tensors, dtype, device))?)
+}
+
+/// `tensors` copied to the CPU (for saving).
+fn on_cpu(tensors: BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
+    tensors.into_iter().map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?))).collect()
 }
 
 /// `cpu`, `cuda` or `cuda:N`.
