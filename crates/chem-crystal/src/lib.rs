@@ -4,7 +4,16 @@
 //! periodic graphs with radius, k-nearest-neighbour and Voronoi connectivity, space-group symmetry,
 //! and graphs reduced to the asymmetric unit with multiplicity-weighted readouts.
 //!
-//! Built on `chem_graph::Structure`; filled in by the crystal issue. Until then it re-exports the
-//! periodic neighbour search that chem-graph already provides.
+//! Crystals are `chem_graph::Structure`s with a cell and `pbc == [true; 3]`; errors are
+//! `chem_graph::Error`s (a parse error names the file and line).
+
+pub mod lattice;
 
 pub use chem_graph::neighbors::{knn_graph, radius_graph, RadiusOptions};
+pub use chem_graph::{Error, Location, Result, Structure};
+pub use lattice::Lattice;
+
+/// The error types, shared with chem-graph.
+pub(crate) mod error {
+    pub use chem_graph::{Error, Result};
+}
