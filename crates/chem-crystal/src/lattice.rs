@@ -54,7 +54,7 @@ impl Lattice {
         if angles.iter().any(|&x| !(x.is_finite() && x > 0.0 && x < 180.0)) {
             return Err(Error::invalid(format!("cell angles {angles:?} must lie strictly between 0 and 180 degrees")));
         }
-        let [ca, cb, cg] = angles.map(|x| cos_degrees(x));
+        let [ca, cb, cg] = angles.map(cos_degrees);
         let sg = angles[2].to_radians().sin();
         let cx = cb;
         let cy = (ca - cb * cg) / sg;
@@ -198,9 +198,9 @@ mod tests {
             [-1.7101007166283435, 4.698463103929543, 0.0],
             [-0.5229344564859494, 0.9184226087915124, 5.906186541744202],
         ];
-        for i in 0..3 {
-            for j in 0..3 {
-                assert!(close(l.rows()[i][j], ase[i][j], 1e-13), "{i}{j}: {} vs {}", l.rows()[i][j], ase[i][j]);
+        for (row, expected) in l.rows().iter().zip(&ase) {
+            for (x, y) in row.iter().zip(expected) {
+                assert!(close(*x, *y, 1e-13), "{x} vs {y}");
             }
         }
     }

@@ -7,11 +7,15 @@
 //! Crystals are `chem_graph::Structure`s with a cell and `pbc == [true; 3]`; errors are
 //! `chem_graph::Error`s (a parse error names the file and line).
 
+pub mod asu;
 pub mod lattice;
+pub mod symmetry;
 
+pub use asu::AsymmetricUnitGraph;
 pub use chem_graph::neighbors::{knn_graph, radius_graph, RadiusOptions};
 pub use chem_graph::{Error, Location, Result, Structure};
 pub use lattice::Lattice;
+pub use symmetry::{crystal_lattice, SymOp, Symmetry, SymmetryOptions};
 
 /// The error types, shared with chem-graph.
 pub(crate) mod error {

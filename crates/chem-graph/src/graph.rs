@@ -118,6 +118,10 @@ pub struct Graph {
     pub node_features: Option<Features>,
     /// Optional edge features, one row per edge.
     pub edge_features: Option<Features>,
+    /// Optional weight of each node in the readout: the multiplicity (orbit size) of each node of
+    /// a graph reduced to the asymmetric unit of a crystal, so that `Σ m_i·h_i` over its nodes
+    /// equals the sum over the full cell. `None` means every node counts once.
+    pub node_weights: Option<Vec<f64>>,
 }
 
 impl Graph {
@@ -130,6 +134,7 @@ impl Graph {
             edges,
             node_features: None,
             edge_features: None,
+            node_weights: None,
         };
         g.validate()?;
         Ok(g)
@@ -177,6 +182,14 @@ impl Graph {
                 return Err(Error::invalid(format!("graph: {} edge-feature rows for {e} edges", f.rows())));
             }
         }
+        if let Some(w) = &self.node_weights {
+            if w.len() != n {
+                return Err(Error::invalid(format!("graph: {} node weights for {n} nodes", w.len())));
+            }
+            if let Some(k) = w.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
+                return Err(Error::invalid(format!("graph: node {k} has weight {}, expected > 0", w[k])));
+            }
+        }
         Ok(())
     }
 }
@@ -205,6 +218,8 @@ pub struct GraphBatch {
     pub node_features: Option<Features>,
     /// Concatenated edge features, if every graph has them (with equal width).
     pub edge_features: Option<Features>,
+    /// Concatenated node weights when any graph has them (graphs without weights get 1 per node).
+    pub node_weights: Option<Vec<f64>>,
 }
 
 impl GraphBatch {
@@ -228,6 +243,14 @@ impl GraphBatch {
         }
         b.node_features = node_f;
         b.edge_features = edge_f;
+        if graphs.iter().any(|g| g.node_weights.is_some()) {
+            b.node_weights = Some(
+                graphs
+                    .iter()
+                    .flat_map(|g| g.node_weights.clone().unwrap_or_else(|| vec![1.0; g.num_nodes()]))
+                    .collect(),
+            );
+        }
         Ok(b)
     }
 
@@ -270,8 +293,9 @@ impl GraphBatch {
             positions: self.positions[nodes.clone()].to_vec(),
             cell: (cell != [[0.0; 3]; 3]).then_some(cell),
             edges: self.edges.slice_offset(edges.clone(), nodes.start as u32),
-            node_features: self.node_features.as_ref().map(|f| slice(f, nodes)),
+            node_features: self.node_features.as_ref().map(|f| slice(f, nodes.clone())),
             edge_features: self.edge_features.as_ref().map(|f| slice(f, edges)),
+            node_weights: self.node_weights.as_ref().map(|w| w[nodes].to_vec()),
         })
     }
 }
@@ -341,6 +365,20 @@ mod tests {
         // Each ion has 6 same-species images at 3 Å and 8 opposite ions at 2.6 Å.
         assert_eq!(g.edges.in_degrees(2), vec![14, 14]);
         assert_eq!(batch.cells[2], cell);
+    }
+
+    #[test]
+    fn node_weights_are_batched_with_ones_for_unweighted_graphs() {
+        let mut weighted = chain(2);
+        weighted.node_weights = Some(vec![4.0, 2.0]);
+        let b = GraphBatch::from_graphs(&[chain(3), weighted.clone()]).unwrap();
+        assert_eq!(b.node_weights, Some(vec![1.0, 1.0, 1.0, 4.0, 2.0]));
+        assert_eq!(b.graph(1).unwrap(), weighted);
+        assert_eq!(GraphBatch::from_graphs(&[chain(3)]).unwrap().node_weights, None);
+        weighted.node_weights = Some(vec![1.0, 0.0]);
+        assert!(weighted.validate().unwrap_err().to_string().contains("node 1 has weight 0"));
+        weighted.node_weights = Some(vec![1.0]);
+        assert!(weighted.validate().unwrap_err().to_string().contains("1 node weights for 2 nodes"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`GraphTensors`]: a `chem_graph::GraphBatch` as Candle tensors on a device.
 
 use crate::autograd::enable_higher_order_gradients;
-use crate::ops::{gather, SegmentIndex};
+use crate::ops::{gather, scatter_sum, SegmentIndex};
 use candle_core::{DType, Device, Error, Result, Tensor};
 use chem_graph::GraphBatch;
 
@@ -23,7 +23,10 @@ pub struct GraphTensors {
     pub target: SegmentIndex,
     /// Integer image shifts `S` of the source atoms, as floats, `[edges, 3]`.
     pub shifts: Tensor,
-    /// Cartesian image offsets `S·L`, `[edges, 3]` (zeros for molecules).
+    /// Cartesian offsets `vector − (r_j − r_i)`, `[edges, 3]`: the image offset `S·L` for an
+    /// ordinary graph (zeros for molecules), and for a graph reduced to the asymmetric unit of a
+    /// crystal (whose sources are orbit representatives) whatever makes
+    /// [`GraphTensors::edge_vectors`] return the true vectors stored in the batch.
     pub offsets: Tensor,
     /// Cell rows per graph, `[graphs, 3, 3]` (zeros for molecules).
     pub cells: Tensor,
@@ -31,6 +34,9 @@ pub struct GraphTensors {
     pub node_features: Option<Tensor>,
     /// Edge features `[edges, width]`, when the batch has them.
     pub edge_features: Option<Tensor>,
+    /// Readout weight of each node, `[nodes, 1]` (multiplicities of asymmetric-unit nodes), when the
+    /// batch has them; see [`GraphTensors::sum_nodes`].
+    pub node_weights: Option<Tensor>,
 }
 
 impl GraphTensors {
@@ -50,14 +56,11 @@ impl GraphTensors {
             Tensor::from_vec(values, shape, device)?.to_dtype(dtype)
         };
         let numbers: Vec<u32> = batch.numbers.iter().map(|&z| z as u32).collect();
-        let offsets: Vec<f64> = batch
-            .edges
-            .shift
-            .iter()
-            .zip(&batch.edges.target)
-            .flat_map(|(s, &i)| {
-                let cell = &batch.cells[batch.node_graph[i as usize] as usize];
-                (0..3).map(move |c| (0..3).map(|k| s[k] as f64 * cell[k][c]).sum::<f64>())
+        let offsets: Vec<f64> = (0..edges)
+            .flat_map(|e| {
+                let (j, i) = (batch.edges.source[e] as usize, batch.edges.target[e] as usize);
+                let (rj, ri, v) = (&batch.positions[j], &batch.positions[i], &batch.edges.vector[e]);
+                (0..3).map(move |c| v[c] - (rj[c] - ri[c]))
             })
             .collect();
         let features = |f: &Option<chem_graph::Features>, rows: usize| -> Result<Option<Tensor>> {
@@ -74,6 +77,7 @@ impl GraphTensors {
             cells: floats(batch.cells.iter().flatten().flatten().copied().collect(), &[graphs, 3, 3])?,
             node_features: features(&batch.node_features, nodes)?,
             edge_features: features(&batch.edge_features, edges)?,
+            node_weights: batch.node_weights.as_ref().map(|w| floats(w.clone(), &[nodes, 1])).transpose()?,
         })
     }
 
@@ -100,8 +104,48 @@ impl GraphTensors {
         rj.sub(&ri)?.add(&self.offsets.to_dtype(positions.dtype())?)
     }
 
+    /// `Σ_i m_i·y_i` per graph (`[graphs, …]` from `[nodes, …]`), with the node weights m when the
+    /// batch has them (1 otherwise): the sum over the full crystal even when the graph holds only its
+    /// asymmetric unit.
+    pub fn sum_nodes(&self, y: &Tensor) -> Result<Tensor> {
+        match &self.node_weights {
+            Some(w) => {
+                scatter_sum(&y.broadcast_mul(&broadcastable(w, y.rank())?.to_dtype(y.dtype())?)?, &self.node_graph)
+            }
+            None => scatter_sum(y, &self.node_graph),
+        }
+    }
+
+    /// `Σ_i m_i·y_i / Σ_i m_i` per graph (0 for an empty graph): the mean over the full crystal.
+    pub fn mean_nodes(&self, y: &Tensor) -> Result<Tensor> {
+        let total = self.atoms_per_graph()?;
+        let mut dims = vec![1usize; y.rank().max(1)];
+        dims[0] = total.dim(0)?;
+        self.sum_nodes(y)?.broadcast_div(&total.reshape(dims)?.to_dtype(y.dtype())?)
+    }
+
+    /// Number of atoms each graph stands for, `[graphs]` in f64: `Σ_i m_i` with node weights,
+    /// the node count otherwise, and at least 1 (so that it can divide).
+    pub fn atoms_per_graph(&self) -> Result<Tensor> {
+        let device = self.numbers.device();
+        match &self.node_weights {
+            Some(w) => scatter_sum(&w.to_dtype(DType::F64)?, &self.node_graph)?.squeeze(1)?.clamp(1.0, f64::MAX),
+            None => {
+                let counts: Vec<f64> = self.node_graph.counts().into_iter().map(|c| c.max(1) as f64).collect();
+                Tensor::from_vec(counts, self.num_graphs(), device)
+            }
+        }
+    }
+
     /// Edge lengths (`[edges]`) of `vectors` from [`GraphTensors::edge_vectors`].
     pub fn edge_lengths(vectors: &Tensor) -> Result<Tensor> {
         vectors.sqr()?.sum(1)?.sqrt()
     }
+}
+
+/// `w` (`[nodes, 1]`) reshaped to `[nodes, 1, …]` to broadcast against rank-`rank` rows.
+fn broadcastable(w: &Tensor, rank: usize) -> Result<Tensor> {
+    let mut dims = vec![1usize; rank.max(1)];
+    dims[0] = w.dim(0)?;
+    w.reshape(dims)
 }

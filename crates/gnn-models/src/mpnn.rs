@@ -239,6 +239,11 @@ impl Mpnn {
     /// features `g.edge_features`.
     pub fn forward(&self, g: &GraphTensors) -> Result<Tensor> {
         let missing = |what: &str| Error::Input(format!("MPNN input has no {what} features"));
+        if g.node_weights.is_some() {
+            return Err(Error::Input(
+                "the MPNN's set2set readout does not take weighted (asymmetric-unit) graphs".into(),
+            ));
+        }
         let x = g.node_features.as_ref().ok_or_else(|| missing("atom"))?;
         let e = g.edge_features.as_ref().ok_or_else(|| missing("edge"))?;
         let (cfg, d) = (&self.config, self.config.dim);

@@ -22,7 +22,7 @@ use candle_core::{Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 use gnn_layers::nn::init::{xavier_uniform, ZEROS};
 use gnn_layers::nn::{linear_with_init, Activation, Embedding, GaussianBasis, InteractionBlock};
-use gnn_layers::ops::{gather, scatter_mean, scatter_sum};
+use gnn_layers::ops::{gather, scatter_sum};
 use gnn_layers::GraphTensors;
 use serde::{Deserialize, Serialize};
 
@@ -238,8 +238,8 @@ impl SchNet {
 
     fn pool(&self, g: &GraphTensors, y: &Tensor) -> Result<Tensor> {
         Ok(match self.config.readout {
-            Readout::Add => scatter_sum(y, &g.node_graph)?,
-            Readout::Mean => scatter_mean(y, &g.node_graph)?,
+            Readout::Add => g.sum_nodes(y)?,
+            Readout::Mean => g.mean_nodes(y)?,
         })
     }
 
@@ -261,8 +261,8 @@ impl SchNet {
         if let Some(mean) = self.config.mean {
             out = match self.config.readout {
                 Readout::Add => {
-                    let atoms: Vec<f64> = g.node_graph.counts().iter().map(|&n| n as f64 * mean).collect();
-                    out.add(&Tensor::from_vec(atoms, (out.dim(0)?, 1), out.device())?.to_dtype(out.dtype())?)?
+                    let atoms = g.atoms_per_graph()?.affine(mean, 0.0)?.unsqueeze(1)?;
+                    out.add(&atoms.to_dtype(out.dtype())?)?
                 }
                 Readout::Mean => out.affine(1.0, mean)?,
             };
@@ -276,6 +276,11 @@ impl SchNet {
     /// PyG's dipole variant: charges `y_i` times positions relative to the centre of mass, summed,
     /// and the norm taken.
     fn dipole_norm(&self, g: &GraphTensors, positions: &Tensor, y: &Tensor, masses: &Tensor) -> Result<Tensor> {
+        if g.node_weights.is_some() {
+            return Err(Error::Input(
+                "a dipole is a vector: it cannot be read out from an asymmetric-unit graph".into(),
+            ));
+        }
         let mass = masses.index_select(&g.numbers, 0)?.unsqueeze(1)?;
         let total = scatter_sum(&mass, &g.node_graph)?;
         let centre = scatter_sum(&positions.broadcast_mul(&mass)?, &g.node_graph)?.broadcast_div(&total)?;

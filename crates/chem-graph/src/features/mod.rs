@@ -108,6 +108,7 @@ fn assemble(
         edges,
         node_features: Some(nodes),
         edge_features: Some(Features { width, data }),
+        node_weights: None,
     };
     graph.validate()?;
     Ok(graph)

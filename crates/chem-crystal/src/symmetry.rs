@@ -1,0 +1,353 @@
+//! Space-group symmetry of a crystal, found with the [`moyo`] crate (spglib's successor by the same
+//! author), as plain data.
+//!
+//! # Conventions
+//! * Operations act on **fractional coordinates of the input cell** as column vectors:
+//!   `x' = R·x + τ` ([`SymOp`]). When the input cell is not primitive (a conventional cell, a
+//!   supercell) the list includes the pure translations, so `|operations|` = point-group order ×
+//!   cells per primitive cell, as in spglib's `get_symmetry`.
+//! * `orbits[i]` is the input index of the representative of atom i's orbit (the smallest index in
+//!   the orbit; spglib's `crystallographic_orbits`). The **multiplicity** of an orbit is its number
+//!   of atoms in the input cell; kgcnn counts in the conventional cell instead, which differs by a
+//!   common factor per crystal and so leaves multiplicity-weighted means unchanged.
+//! * Wyckoff letters and site-symmetry symbols refer to the standard setting of the space group
+//!   (ITA), as in spglib's `wyckoffs`.
+//! * When detection fails (moyo returns an error, e.g. for a tolerance that cannot be satisfied),
+//!   the result is P1: the identity only, every atom its own orbit, Wyckoff letter `a`, and
+//!   [`Symmetry::fallback`] says why. kgcnn's crystal preprocessors do the same.
+
+use chem_graph::Structure;
+use nalgebra::{Matrix3, Vector3};
+
+use crate::error::{Error, Result};
+use crate::lattice::Lattice;
+
+/// A space-group operation `x' = R·x + τ` on fractional coordinates (column vectors).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SymOp {
+    /// The integer rotation part R (rows of the matrix).
+    pub rotation: [[i32; 3]; 3],
+    /// The translation τ in fractional coordinates.
+    pub translation: [f64; 3],
+}
+
+impl SymOp {
+    /// The identity operation.
+    pub const IDENTITY: SymOp = SymOp { rotation: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], translation: [0.0; 3] };
+
+    /// `R·x + τ`.
+    pub fn apply(&self, x: &[f64; 3]) -> [f64; 3] {
+        std::array::from_fn(|i| (0..3).map(|j| self.rotation[i][j] as f64 * x[j]).sum::<f64>() + self.translation[i])
+    }
+
+    /// The operation as a 4×4 affine matrix (kgcnn's `symmop` form).
+    pub fn affine(&self) -> [[f64; 4]; 4] {
+        std::array::from_fn(|i| {
+            std::array::from_fn(|j| match (i, j) {
+                (3, 3) => 1.0,
+                (3, _) => 0.0,
+                (_, 3) => self.translation[i],
+                _ => self.rotation[i][j] as f64,
+            })
+        })
+    }
+
+    /// The operation written as in CIF files, e.g. `-y+1/2, x, z+3/4`.
+    pub fn to_xyz(&self) -> String {
+        let part = |i: usize| {
+            let mut s = String::new();
+            for (j, axis) in ["x", "y", "z"].iter().enumerate() {
+                match self.rotation[i][j] {
+                    0 => {}
+                    1 => s.push_str(&format!("{}{axis}", if s.is_empty() { "" } else { "+" })),
+                    -1 => s.push_str(&format!("-{axis}")),
+                    r => s.push_str(&format!("{}{r}*{axis}", if s.is_empty() || r < 0 { "" } else { "+" })),
+                }
+            }
+            let t = self.translation[i] - self.translation[i].floor();
+            if t > 1e-8 && t < 1.0 - 1e-8 {
+                s.push('+');
+                s.push_str(&fraction(t));
+            }
+            if s.is_empty() {
+                s.push('0');
+            }
+            s
+        };
+        format!("{}, {}, {}", part(0), part(1), part(2))
+    }
+}
+
+/// `t` as a fraction with denominator ≤ 12 when it is one (the translations of space groups), else
+/// in decimal.
+fn fraction(t: f64) -> String {
+    for d in [2, 3, 4, 6, 8, 12] {
+        let n = (t * d as f64).round();
+        if (t * d as f64 - n).abs() < 1e-6 {
+            let g = gcd(n as i64, d);
+            return format!("{}/{}", n as i64 / g, d / g);
+        }
+    }
+    format!("{t}")
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs()
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Tolerances of the symmetry search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SymmetryOptions {
+    /// Distance tolerance in Å (spglib's `symprec`). kgcnn (through pyxtal) uses 1e-3.
+    pub symprec: f64,
+    /// Angle tolerance in degrees; `None` is spglib's default (derived from `symprec`).
+    pub angle_tolerance: Option<f64>,
+}
+
+impl Default for SymmetryOptions {
+    fn default() -> Self {
+        SymmetryOptions { symprec: 1e-3, angle_tolerance: None }
+    }
+}
+
+/// The symmetry of one crystal (see the module docs for the conventions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Symmetry {
+    /// International space-group number, 1–230.
+    pub number: u8,
+    /// Hermann–Mauguin symbol, e.g. `F m -3 m`.
+    pub symbol: String,
+    /// Hall number of the setting, 1–530 (spglib's numbering).
+    pub hall_number: u16,
+    /// Operations in the input cell's fractional basis.
+    pub operations: Vec<SymOp>,
+    /// Representative (input index) of each atom's orbit.
+    pub orbits: Vec<usize>,
+    /// Wyckoff letter of each atom.
+    pub wyckoffs: Vec<char>,
+    /// Site-symmetry symbol of each atom (e.g. `m-3m`).
+    pub site_symmetry: Vec<String>,
+    /// The tolerance moyo actually used (it may loosen or tighten the requested one).
+    pub symprec: f64,
+    /// Why the result is P1 when detection failed; `None` when detection succeeded.
+    pub fallback: Option<String>,
+}
+
+impl Symmetry {
+    /// Finds the symmetry of `structure` (which must be periodic along all three axes). Detection
+    /// failures fall back to P1 (see [`Symmetry::fallback`]); errors are only for inputs that are not
+    /// crystals (no cell, not periodic, bad tolerance, invalid structure).
+    pub fn find(structure: &Structure, options: &SymmetryOptions) -> Result<Symmetry> {
+        let lattice = crystal_lattice(structure)?;
+        if !(options.symprec.is_finite() && options.symprec > 0.0) {
+            return Err(Error::invalid(format!("symprec {} must be finite and positive", options.symprec)));
+        }
+        if let Some(angle) = options.angle_tolerance {
+            if !(angle.is_finite() && angle > 0.0) {
+                return Err(Error::invalid(format!("angle tolerance {angle} must be finite and positive")));
+            }
+        }
+        let frac: Vec<[f64; 3]> = structure.positions.iter().map(|r| lattice.to_fractional(r)).collect();
+        let cell = moyo::base::Cell::new(
+            moyo::base::Lattice::new(lattice.matrix()),
+            frac.iter().map(|f| Vector3::from(*f)).collect(),
+            structure.numbers.iter().map(|&z| z as i32).collect(),
+        );
+        let angle = match options.angle_tolerance {
+            Some(degrees) => moyo::base::AngleTolerance::Radian(degrees.to_radians()),
+            None => moyo::base::AngleTolerance::Default,
+        };
+        // moyo is not documented to be panic-free on every input; a panic becomes a P1 fallback.
+        let found = std::panic::catch_unwind(|| {
+            moyo::MoyoDataset::new(&cell, options.symprec, angle, moyo::data::Setting::Spglib, true)
+        });
+        Ok(match found {
+            Ok(Ok(ds)) => Symmetry {
+                number: ds.number as u8,
+                symbol: ds.hm_symbol.clone(),
+                hall_number: ds.hall_number as u16,
+                operations: ds.operations.iter().map(|op| to_symop(&op.rotation, &op.translation)).collect(),
+                orbits: ds.orbits.clone(),
+                wyckoffs: ds.wyckoffs.clone(),
+                site_symmetry: ds.site_symmetry_symbols.clone(),
+                symprec: ds.symprec,
+                fallback: None,
+            },
+            Ok(Err(e)) => Symmetry::p1(structure.len(), options.symprec, format!("moyo: {e}")),
+            Err(_) => Symmetry::p1(structure.len(), options.symprec, "moyo panicked".into()),
+        })
+    }
+
+    /// The trivial symmetry of `n` atoms: P1, identity only, every atom its own orbit.
+    pub fn p1(n: usize, symprec: f64, reason: String) -> Symmetry {
+        Symmetry {
+            number: 1,
+            symbol: "P 1".into(),
+            hall_number: 1,
+            operations: vec![SymOp::IDENTITY],
+            orbits: (0..n).collect(),
+            wyckoffs: vec!['a'; n],
+            site_symmetry: vec!["1".into(); n],
+            symprec,
+            fallback: Some(reason),
+        }
+    }
+
+    /// Input indices of the orbit representatives, in increasing order.
+    pub fn representatives(&self) -> Vec<usize> {
+        (0..self.orbits.len()).filter(|&i| self.orbits[i] == i).collect()
+    }
+
+    /// Size of each atom's orbit in the input cell.
+    pub fn multiplicities(&self) -> Vec<usize> {
+        let mut count = vec![0; self.orbits.len()];
+        for &r in &self.orbits {
+            count[r] += 1;
+        }
+        self.orbits.iter().map(|&r| count[r]).collect()
+    }
+
+    /// The crystal system of the space group.
+    pub fn crystal_system(&self) -> &'static str {
+        match self.number {
+            1..=2 => "triclinic",
+            3..=15 => "monoclinic",
+            16..=74 => "orthorhombic",
+            75..=142 => "tetragonal",
+            143..=167 => "trigonal",
+            168..=194 => "hexagonal",
+            _ => "cubic",
+        }
+    }
+
+    /// For every atom j, an operation index g and an integer translation t with
+    /// `x_j = R_g·x_{orbits[j]} + τ_g + t` (fractional coordinates of the input positions, not
+    /// wrapped): the operation that recreates atom j from its representative. The match is accepted
+    /// within `tolerance` Å; an atom that no operation maps onto (inconsistent input) is an error.
+    pub fn atom_operations(&self, structure: &Structure, tolerance: f64) -> Result<Vec<(usize, [i32; 3])>> {
+        let lattice = crystal_lattice(structure)?;
+        let frac: Vec<[f64; 3]> = structure.positions.iter().map(|r| lattice.to_fractional(r)).collect();
+        (0..frac.len())
+            .map(|j| {
+                let rep = &frac[self.orbits[j]];
+                let mut best: Option<(f64, usize, [i32; 3])> = None;
+                for (g, op) in self.operations.iter().enumerate() {
+                    let y = op.apply(rep);
+                    let d: [f64; 3] = std::array::from_fn(|k| frac[j][k] - y[k]);
+                    let t = d.map(|x| x.round());
+                    let residual = lattice.to_cartesian(&std::array::from_fn(|k| d[k] - t[k]));
+                    let dist = residual.iter().map(|x| x * x).sum::<f64>().sqrt();
+                    if best.is_none_or(|(b, _, _)| dist < b) {
+                        best = Some((dist, g, t.map(|x| x as i32)));
+                    }
+                }
+                match best {
+                    Some((dist, g, t)) if dist <= tolerance => Ok((g, t)),
+                    _ => Err(Error::invalid(format!(
+                        "{}: no symmetry operation maps atom {} onto atom {j} within {tolerance} Å",
+                        structure.label(),
+                        self.orbits[j]
+                    ))),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The lattice of a crystal: periodic along all three axes with a valid cell.
+pub fn crystal_lattice(structure: &Structure) -> Result<Lattice> {
+    structure.validate()?;
+    match structure.cell {
+        Some(cell) if structure.pbc == [true; 3] => Lattice::new(cell),
+        _ => Err(Error::invalid(format!(
+            "{}: not a crystal (needs a cell and periodicity along all three axes, has pbc {:?})",
+            structure.label(),
+            structure.pbc
+        ))),
+    }
+}
+
+fn to_symop(rotation: &Matrix3<i32>, translation: &Vector3<f64>) -> SymOp {
+    SymOp {
+        rotation: std::array::from_fn(|i| std::array::from_fn(|j| rotation[(i, j)])),
+        translation: std::array::from_fn(|i| translation[i]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crystal(cell: [[f64; 3]; 3], numbers: Vec<u8>, frac: &[[f64; 3]]) -> Structure {
+        let l = Lattice::new(cell).unwrap();
+        Structure::periodic(numbers, frac.iter().map(|f| l.to_cartesian(f)).collect(), cell, [true; 3]).unwrap()
+    }
+
+    fn rutile() -> Structure {
+        let (a, c, u) = (4.594, 2.959, 0.3049);
+        crystal(
+            [[a, 0.0, 0.0], [0.0, a, 0.0], [0.0, 0.0, c]],
+            vec![22, 22, 8, 8, 8, 8],
+            &[
+                [0.0, 0.0, 0.0],
+                [0.5, 0.5, 0.5],
+                [u, u, 0.0],
+                [1.0 - u, 1.0 - u, 0.0],
+                [0.5 + u, 0.5 - u, 0.5],
+                [0.5 - u, 0.5 + u, 0.5],
+            ],
+        )
+    }
+
+    #[test]
+    fn rutile_space_group_orbits_and_wyckoffs() {
+        let s = Symmetry::find(&rutile(), &SymmetryOptions::default()).unwrap();
+        assert_eq!(s.number, 136);
+        assert_eq!(s.operations.len(), 16);
+        assert_eq!(s.orbits, vec![0, 0, 2, 2, 2, 2]);
+        assert_eq!(s.wyckoffs, vec!['a', 'a', 'f', 'f', 'f', 'f']);
+        assert_eq!(s.multiplicities(), vec![2, 2, 4, 4, 4, 4]);
+        assert_eq!(s.representatives(), vec![0, 2]);
+        assert_eq!(s.crystal_system(), "tetragonal");
+        assert!(s.fallback.is_none());
+        // Every atom is recreated from its representative by the reported operation.
+        let ops = s.atom_operations(&rutile(), 1e-6).unwrap();
+        let l = crystal_lattice(&rutile()).unwrap();
+        for (j, (g, t)) in ops.iter().enumerate() {
+            let y = s.operations[*g].apply(&l.to_fractional(&rutile().positions[s.orbits[j]]));
+            let x = l.to_fractional(&rutile().positions[j]);
+            for k in 0..3 {
+                assert!((y[k] + t[k] as f64 - x[k]).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn failed_detection_falls_back_to_p1_and_molecules_are_refused() {
+        // Two atoms on top of each other: moyo finds no consistent primitive cell.
+        let mut bad = rutile();
+        bad.positions[1] = bad.positions[0];
+        let s = Symmetry::find(&bad, &SymmetryOptions { symprec: 1e-3, angle_tolerance: None }).unwrap();
+        assert_eq!(s.number, 1);
+        assert_eq!(s.orbits, (0..6).collect::<Vec<_>>());
+        assert!(s.fallback.as_deref().unwrap().contains("moyo"), "{:?}", s.fallback);
+        let molecule = Structure::molecule(vec![1, 1], vec![[0.0; 3], [0.74, 0.0, 0.0]]).unwrap();
+        assert!(Symmetry::find(&molecule, &SymmetryOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("not a crystal"));
+        assert!(Symmetry::find(&rutile(), &SymmetryOptions { symprec: -1.0, angle_tolerance: None }).is_err());
+    }
+
+    #[test]
+    fn operations_print_as_cif_strings() {
+        let op = SymOp { rotation: [[0, -1, 0], [1, 0, 0], [0, 0, 1]], translation: [0.5, 0.0, 0.75] };
+        assert_eq!(op.to_xyz(), "-y+1/2, x, z+3/4");
+        assert_eq!(SymOp::IDENTITY.to_xyz(), "x, y, z");
+        assert_eq!(op.apply(&[0.1, 0.2, 0.3]), [0.3, 0.1, 1.05]);
+    }
+}
