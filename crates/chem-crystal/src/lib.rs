@@ -7,10 +7,15 @@
 //! Crystals are `chem_graph::Structure`s with a cell and `pbc == [true; 3]`; errors are
 //! `chem_graph::Error`s (a parse error names the file and line).
 
+pub mod graphs;
 pub mod lattice;
 
 pub use chem_graph::neighbors::{knn_graph, radius_graph, RadiusOptions};
 pub use chem_graph::{Error, Location, Result, Structure};
+pub use graphs::{
+    knn_graph_with_ties, periodic_edges, periodic_graph, voronoi_cells, voronoi_edges, Connectivity, PeriodicEdges,
+    VoronoiCell, VoronoiFace,
+};
 pub use lattice::Lattice;
 
 /// The error types, shared with chem-graph.
