@@ -14,14 +14,16 @@
 //! * [`Connectivity::Radius`]: `chem_graph::radius_graph` (`distance < cutoff`).
 //! * [`Connectivity::Knn`]: [`knn_graph_with_ties`], the k nearest plus ties within a tolerance.
 //! * [`Connectivity::Voronoi`]: [`voronoi_edges`], one edge per face of each atom's Voronoi cell,
-//!   with the face area (Å²) as edge feature; only for crystals periodic along all three axes.
+//!   with the face area (Å²) as edge feature; only for crystals periodic along all three axes. See
+//!   [`voronoi`] for the algorithm, the handling of degenerate (corner-touching) faces compared with
+//!   scipy's Qhull, and the symmetrised areas.
 //!
 //! Radius and kNN graphs also work for molecules and partly periodic structures.
 
-mod connectivity;
+pub mod connectivity;
 mod knn;
 mod polyhedron;
-mod voronoi;
+pub mod voronoi;
 
 use chem_graph::neighbors::{radius_graph, RadiusOptions};
 use chem_graph::{Edges, Features, Graph, Structure};
@@ -30,7 +32,9 @@ use crate::error::Result;
 
 pub use connectivity::{Connectivity, DEFAULT_KNN_TOLERANCE};
 pub use knn::knn_graph_with_ties;
-pub use voronoi::{voronoi_cells, voronoi_edges, VoronoiCell, VoronoiFace, COINCIDENT_DISTANCE, DEGENERATE_AREA};
+pub use voronoi::{
+    voronoi_cells, voronoi_edges, VoronoiCell, VoronoiFace, COINCIDENT_DISTANCE, DEGENERATE_AREA, PLANE_TOLERANCE,
+};
 
 /// The edges of a periodic graph and, for Voronoi connectivity, the area of the Voronoi face behind
 /// each edge.

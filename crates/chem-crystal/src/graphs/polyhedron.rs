@@ -16,8 +16,10 @@
 
 use nalgebra::Vector3;
 
-/// Relative distance (to the polyhedron's circumradius) within which a vertex lies on a plane.
-pub(crate) const PLANE_TOLERANCE: f64 = 1e-10;
+/// A vertex whose distance from a cutting plane is at most `PLANE_TOLERANCE · R` (R: the distance of
+/// the polyhedron's farthest vertex from its atom) lies on the plane; a plane with no vertex farther
+/// out cuts nothing.
+pub const PLANE_TOLERANCE: f64 = 1e-10;
 
 type V3 = Vector3<f64>;
 

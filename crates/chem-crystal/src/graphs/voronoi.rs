@@ -13,7 +13,7 @@
 //! For each atom, a cube around it large enough to hold its cell (half-width: Babai's bound on the
 //! covering radius of the lattice, `½·√Σ|b_k*|²` with Gram–Schmidt vectors b_k*, the smallest over
 //! the six orders of a, b, c) is clipped by the bisector half-spaces of its neighbours in order of
-//! distance (see [`super::polyhedron`]). Neighbours come from a periodic radius search; the cell is
+//! distance. Neighbours come from a periodic radius search; the cell is
 //! complete once the next neighbour is at least twice as far as the cell's farthest vertex (its
 //! bisector cannot reach the cell), or when the search radius is at least twice that distance.
 //! Atoms whose cells are not complete are redone with a search radius of twice their cell's
@@ -22,8 +22,8 @@
 //!
 //! # Degenerate faces
 //! A bisector that only touches a cell at a vertex or along an edge, as the corner neighbours of a
-//! simple cubic lattice or the second neighbours of fcc do, makes no face (see
-//! [`super::polyhedron`] for the tolerance), and faces with area at most
+//! simple cubic lattice or the second neighbours of fcc do, makes no face (a plane cuts only when a
+//! vertex lies more than [`PLANE_TOLERANCE`]`·R` beyond it), and faces with area at most
 //! [`DEGENERATE_AREA`]`·R²` (R: distance of the cell's farthest vertex from its atom) are dropped.
 //! scipy's Qhull (default options, as kgcnn calls it) merges such cospherical configurations too, so
 //! for ideal high-symmetry crystals both list the same ridges. With atoms displaced by ~10⁻¹² of the
@@ -43,6 +43,7 @@ use nalgebra::Vector3;
 use rayon::prelude::*;
 
 use super::polyhedron::Polyhedron;
+pub use super::polyhedron::PLANE_TOLERANCE;
 use crate::error::{Error, Result};
 
 /// Faces with area at most `DEGENERATE_AREA · R²` (R: the cell's circumradius about its atom) are
