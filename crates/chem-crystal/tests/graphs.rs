@@ -399,3 +399,25 @@ fn supercells_repeat_the_unit_cell_graph() {
         same_neighbourhoods(&large, &repeated, &format!("rutile 3x3x3 {conn}"));
     }
 }
+
+#[test]
+fn voids_thin_cells_and_far_neighbours() {
+    // A dense 3×3×3 cluster and one lone atom in a 15 Å box: the lone atom's cell is far larger than
+    // the first search radius, so it is completed in later rounds.
+    let mut positions: Vec<[f64; 3]> =
+        (0..27).map(|k| [(k % 3) as f64 * 1.5, ((k / 3) % 3) as f64 * 1.5, (k / 9) as f64 * 1.5]).collect();
+    positions.push([9.0, 10.0, 11.0]);
+    let cell = [[15.0, 0.0, 0.0], [0.0, 15.0, 0.0], [0.0, 0.0, 15.0]];
+    let void = Structure::periodic(vec![6; 28], positions, cell, [true; 3]).unwrap();
+    check_tiling("void", &void);
+    let cells = voronoi_cells(&void).unwrap();
+    assert!(cells[27].volume > 500.0, "{}", cells[27].volume);
+    // A thin plate-like cell (1.2 × 1.3 × 25 Å, skewed): neighbours along c are images far away.
+    let plate = [[1.2, 0.0, 0.0], [0.4, 1.3, 0.0], [0.3, -0.2, 25.0]];
+    let thin = Structure::periodic(vec![1, 1], vec![[0.0; 3], [0.6, 0.65, 12.0]], plate, [true; 3]).unwrap();
+    check_tiling("thin", &thin);
+    // A needle (one long axis with two short ones) with a single atom.
+    let needle = [[30.0, 0.0, 0.0], [0.0, 1.1, 0.0], [0.0, 0.3, 0.9]];
+    let single = Structure::periodic(vec![1], vec![[1.0, 2.0, 3.0]], needle, [true; 3]).unwrap();
+    check_tiling("needle", &single);
+}

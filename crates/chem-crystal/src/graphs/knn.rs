@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 /// `d_k + tolerance`, where `d_k` is the target's k-th smallest neighbour distance: atoms in the
 /// same shell as the k-th neighbour are all kept instead of being cut by an arbitrary tie-break.
 /// No self-loops; an atom's own periodic images count as neighbours. A molecule with fewer than k
-/// other atoms keeps all of them.
+/// other atoms keeps all of them. (kgcnn's `tolerance=None`, exactly k neighbours with an arbitrary
+/// tie-break, is `chem_graph::knn_graph`.) Unlike kgcnn, distinct atoms at distance 0 are not
+/// dropped (chem-graph's rule: only the zero-shift self-edge is a self-loop).
 ///
 /// Edges follow chem-graph's convention and order (grouped by target, then sorted by
 /// `(source, shift)`). The result is exact: [`knn_graph`] gives `d_k` for each target, then one
