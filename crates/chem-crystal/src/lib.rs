@@ -8,12 +8,17 @@
 //! `chem_graph::Error`s (a parse error names the file and line).
 
 pub mod asu;
+pub mod graphs;
 pub mod lattice;
 pub mod symmetry;
 
 pub use asu::AsymmetricUnitGraph;
 pub use chem_graph::neighbors::{knn_graph, radius_graph, RadiusOptions};
 pub use chem_graph::{Error, Location, Result, Structure};
+pub use graphs::{
+    knn_graph_with_ties, periodic_edges, periodic_graph, voronoi_cells, voronoi_edges, Connectivity, PeriodicEdges,
+    VoronoiCell, VoronoiFace,
+};
 pub use lattice::Lattice;
 pub use symmetry::{crystal_lattice, SymOp, Symmetry, SymmetryOptions};
 
