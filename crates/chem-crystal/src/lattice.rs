@@ -11,7 +11,7 @@
 //!   `a_i · a*_j = δ_ij` (pymatgen's `reciprocal_lattice_crystallographic`).
 //! * Angles are in degrees.
 
-use chem_graph::Cell;
+use chem_graph::{Cell, Structure};
 use nalgebra::{Matrix3, Vector3};
 
 use crate::error::{Error, Result};
@@ -146,6 +146,18 @@ impl Lattice {
         // moyo keeps the vectors as columns: reduced_basis = basis · T, so the rows transform with Tᵀ.
         let m = std::array::from_fn(|i| std::array::from_fn(|j| columns[(j, i)]));
         Lattice::new(reduced.basis_as_array()).map(|l| (l, m))
+    }
+
+    /// A crystal (periodic along all three axes) with these cell vectors, atoms `numbers` at the
+    /// fractional coordinates `frac`. Errors as [`Structure::validate`].
+    pub fn crystal(&self, numbers: Vec<u8>, frac: &[[f64; 3]]) -> Result<Structure> {
+        let positions = frac.iter().map(|f| self.to_cartesian(f)).collect();
+        Structure::periodic(numbers, positions, self.rows, [true; 3])
+    }
+
+    /// Fractional coordinates of every atom of `structure` in this lattice.
+    pub fn fractional_positions(&self, structure: &Structure) -> Vec<[f64; 3]> {
+        structure.positions.iter().map(|r| self.to_fractional(r)).collect()
     }
 
     fn inverse(&self) -> Matrix3<f64> {

@@ -151,7 +151,7 @@ impl Symmetry {
                 return Err(Error::invalid(format!("angle tolerance {angle} must be finite and positive")));
             }
         }
-        let frac: Vec<[f64; 3]> = structure.positions.iter().map(|r| lattice.to_fractional(r)).collect();
+        let frac = lattice.fractional_positions(structure);
         let cell = moyo::base::Cell::new(
             moyo::base::Lattice::new(lattice.matrix()),
             frac.iter().map(|f| Vector3::from(*f)).collect(),
@@ -230,7 +230,7 @@ impl Symmetry {
     /// within `tolerance` Å; an atom that no operation maps onto (inconsistent input) is an error.
     pub fn atom_operations(&self, structure: &Structure, tolerance: f64) -> Result<Vec<(usize, [i32; 3])>> {
         let lattice = crystal_lattice(structure)?;
-        let frac: Vec<[f64; 3]> = structure.positions.iter().map(|r| lattice.to_fractional(r)).collect();
+        let frac = lattice.fractional_positions(structure);
         (0..frac.len())
             .map(|j| {
                 let rep = &frac[self.orbits[j]];
@@ -283,8 +283,7 @@ mod tests {
     use super::*;
 
     fn crystal(cell: [[f64; 3]; 3], numbers: Vec<u8>, frac: &[[f64; 3]]) -> Structure {
-        let l = Lattice::new(cell).unwrap();
-        Structure::periodic(numbers, frac.iter().map(|f| l.to_cartesian(f)).collect(), cell, [true; 3]).unwrap()
+        Lattice::new(cell).unwrap().crystal(numbers, frac).unwrap()
     }
 
     fn rutile() -> Structure {
