@@ -1,0 +1,191 @@
+//! Invariant models give the same predictions on the asymmetric-unit graph as on the full cell:
+//! SchNet (sum and mean readouts, f32 and f64, radius/kNN/Voronoi connectivity) and a small
+//! message-passing network over the line graph (angles between edges sharing a target), on 138
+//! crystals of 121 space groups from `tests/fixtures/crystal_symmetry.json`.
+
+use chem_crystal::{periodic_graph, AsymmetricUnitGraph, Connectivity, Lattice, Structure, Symmetry, SymmetryOptions};
+use chem_graph::{line_graph, Graph, GraphBatch};
+use gnn_layers::candle::{DType, Device, Module, Tensor, D};
+use gnn_layers::candle_nn::{self, VarBuilder, VarMap};
+use gnn_layers::ops::{gather, scatter_sum, SegmentIndex};
+use gnn_layers::GraphTensors;
+use gnn_models::{initial_weights, ModelConfig, Network, Readout, SchNetConfig};
+use serde_json::Value;
+
+fn crystals() -> Vec<(String, Structure)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crystal_symmetry.json");
+    let entries: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    entries
+        .iter()
+        .map(|e| {
+            let rows: Vec<[f64; 3]> = serde_json::from_value(e["lattice"].clone()).unwrap();
+            let frac: Vec<[f64; 3]> = serde_json::from_value(e["frac_coords"].clone()).unwrap();
+            let numbers: Vec<u8> = serde_json::from_value(e["numbers"].clone()).unwrap();
+            let lattice = Lattice::new([rows[0], rows[1], rows[2]]).unwrap();
+            (e["name"].as_str().unwrap().to_string(), lattice.crystal(numbers, &frac).unwrap())
+        })
+        .collect()
+}
+
+/// Full-cell and asymmetric-unit graphs of every crystal for one connectivity.
+fn graph_pairs(crystals: &[(String, Structure)], connectivity: &str) -> (Vec<Graph>, Vec<Graph>) {
+    let connectivity: Connectivity = connectivity.parse().unwrap();
+    crystals
+        .iter()
+        .map(|(_, s)| {
+            let symmetry = Symmetry::find(s, &SymmetryOptions::default()).unwrap();
+            let full = periodic_graph(s, &connectivity).unwrap();
+            let asu = AsymmetricUnitGraph::new(&full, s, &symmetry).unwrap().graph;
+            (full, asu)
+        })
+        .unzip()
+}
+
+fn tensors(graphs: &[Graph], dtype: DType) -> GraphTensors {
+    GraphTensors::new(&GraphBatch::from_graphs(graphs).unwrap(), dtype, &Device::Cpu).unwrap()
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1().unwrap()
+}
+
+/// Largest `|a − b| / max(|a|, |b|, floor)` over the predictions of all crystals.
+fn worst_relative(a: &[f64], b: &[f64], floor: f64) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f64::max)
+}
+
+fn schnet(readout: Readout, dtype: DType) -> Network {
+    let config = ModelConfig::Schnet(SchNetConfig {
+        hidden_channels: 32,
+        num_filters: 32,
+        num_interactions: 3,
+        num_gaussians: 20,
+        cutoff: 5.0,
+        max_num_neighbors: None,
+        readout,
+        ..Default::default()
+    });
+    let weights = initial_weights(&config, 7).unwrap();
+    Network::new(&config, weights.var_builder(dtype, &Device::Cpu).unwrap()).unwrap()
+}
+
+#[test]
+fn schnet_predicts_the_same_from_the_asymmetric_unit() {
+    let crystals = crystals();
+    // SchNet's own radius graph, then kNN with ties and Voronoi neighbours as alternative inputs.
+    for connectivity in ["radius:5.0", "knn:12", "voronoi:1e-6"] {
+        let (full, asu) = graph_pairs(&crystals, connectivity);
+        let (n_full, n_asu) =
+            (full.iter().map(Graph::num_nodes).sum::<usize>(), asu.iter().map(Graph::num_nodes).sum::<usize>());
+        assert!(n_full > 3 * n_asu, "{connectivity}: {n_full} vs {n_asu} nodes");
+        for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::F64, 1e-10)] {
+            for readout in [Readout::Add, Readout::Mean] {
+                let model = schnet(readout, dtype);
+                let (g_full, g_asu) = (tensors(&full, dtype), tensors(&asu, dtype));
+                let y_full = values(&model.forward(&g_full, &g_full.positions).unwrap());
+                let y_asu = values(&model.forward(&g_asu, &g_asu.positions).unwrap());
+                assert_eq!(y_full.len(), crystals.len());
+                let worst = worst_relative(&y_full, &y_asu, 1e-3);
+                assert!(worst <= tolerance, "{connectivity} {dtype:?} {readout:?}: relative difference {worst:e}");
+                // The comparison is not vacuous: predictions differ between crystals.
+                assert!(y_full.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-3));
+            }
+        }
+    }
+}
+
+/// A small nested message-passing network in the style of coNGN: edge messages from distances and
+/// the two end atoms, refined on the line graph by messages from edges that share their target
+/// (with the angle between them), summed into atoms, pooled with the multiplicity-weighted mean.
+struct LineGraphNet {
+    embed: candle_nn::Embedding,
+    edge_in: candle_nn::Linear,
+    message: candle_nn::Linear,
+    angle_in: candle_nn::Linear,
+    nested: candle_nn::Linear,
+    update: candle_nn::Linear,
+    out: candle_nn::Linear,
+}
+
+const WIDTH: usize = 16;
+
+fn gaussians(x: &Tensor, start: f64, stop: f64, n: usize) -> Tensor {
+    let step = (stop - start) / (n - 1) as f64;
+    let centres: Vec<f64> = (0..n).map(|k| start + k as f64 * step).collect();
+    let centres = Tensor::new(centres, x.device()).unwrap().to_dtype(x.dtype()).unwrap();
+    let d = x.unsqueeze(1).unwrap().broadcast_sub(&centres.unsqueeze(0).unwrap()).unwrap();
+    d.sqr().unwrap().affine(-0.5 / (step * step), 0.0).unwrap().exp().unwrap()
+}
+
+impl LineGraphNet {
+    fn new(vb: VarBuilder) -> Self {
+        let lin = |i, o, name: &str| candle_nn::linear(i, o, vb.pp(name)).unwrap();
+        LineGraphNet {
+            embed: candle_nn::embedding(100, WIDTH, vb.pp("embed")).unwrap(),
+            edge_in: lin(16, WIDTH, "edge_in"),
+            message: lin(3 * WIDTH, WIDTH, "message"),
+            angle_in: lin(8, WIDTH, "angle_in"),
+            nested: lin(2 * WIDTH, WIDTH, "nested"),
+            update: lin(WIDTH, WIDTH, "update"),
+            out: lin(WIDTH, 1, "out"),
+        }
+    }
+
+    fn forward(&self, graphs: &[Graph], dtype: DType) -> Tensor {
+        let g = tensors(graphs, dtype);
+        let batch = GraphBatch::from_graphs(graphs).unwrap();
+        let pairs = line_graph(&batch.edges).unwrap();
+        let dev = &Device::Cpu;
+        let edges = g.num_edges();
+        let pair_a = SegmentIndex::new(pairs.edge_a.clone(), edges, dev).unwrap();
+        let pair_b = SegmentIndex::new(pairs.edge_b.clone(), edges, dev).unwrap();
+        let angle = Tensor::new(pairs.angle.clone(), dev).unwrap().to_dtype(dtype).unwrap();
+        let distance = GraphTensors::edge_lengths(&g.edge_vectors(&g.positions).unwrap()).unwrap();
+        let e0 = self.edge_in.forward(&gaussians(&distance, 0.0, 8.0, 16)).unwrap();
+        let t0 = self.angle_in.forward(&gaussians(&angle, 0.0, std::f64::consts::PI, 8)).unwrap();
+        let mut h = self.embed.forward(&g.numbers).unwrap();
+        for _ in 0..2 {
+            let input =
+                Tensor::cat(&[&e0, &gather(&h, &g.source).unwrap(), &gather(&h, &g.target).unwrap()], D::Minus1);
+            let mut m = self.message.forward(&input.unwrap()).unwrap().silu().unwrap();
+            let nested_in = Tensor::cat(&[&t0, &gather(&m, &pair_b).unwrap()], D::Minus1).unwrap();
+            let nested = self.nested.forward(&nested_in).unwrap().silu().unwrap();
+            m = m.add(&scatter_sum(&nested, &pair_a).unwrap()).unwrap();
+            let aggregated = scatter_sum(&m, &g.target).unwrap();
+            h = h.add(&self.update.forward(&aggregated).unwrap().silu().unwrap()).unwrap();
+        }
+        g.mean_nodes(&self.out.forward(&h).unwrap()).unwrap()
+    }
+}
+
+#[test]
+fn a_line_graph_network_predicts_the_same_from_the_asymmetric_unit() {
+    let crystals = crystals();
+    let (full, asu) = graph_pairs(&crystals, "voronoi:1e-6");
+    let pairs_full: usize = full.iter().map(|g| line_graph(&g.edges).unwrap().len()).sum();
+    let pairs_asu: usize = asu.iter().map(|g| line_graph(&g.edges).unwrap().len()).sum();
+    assert!(pairs_full > 3 * pairs_asu, "{pairs_full} vs {pairs_asu} line-graph edges");
+    for dtype in [DType::F32, DType::F64] {
+        let varmap = VarMap::new();
+        let net = LineGraphNet::new(VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu));
+        let y_full = values(&net.forward(&full, dtype));
+        let y_asu = values(&net.forward(&asu, dtype));
+        let worst = worst_relative(&y_full, &y_asu, 1e-3);
+        let tolerance = if dtype == DType::F32 { 1e-5 } else { 1e-10 };
+        assert!(worst <= tolerance, "{dtype:?}: relative difference {worst:e}");
+        assert!(y_full.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-4));
+    }
+    // Dropping the pairs whose two edges repeat (source, target), as kgcnn does by default, breaks
+    // the equality: those pairs are genuine neighbour pairs.
+    let nacl = crystals.iter().position(|(name, _)| name.contains("nacl")).unwrap();
+    let asu_nacl = &asu[nacl];
+    let pairs = line_graph(&asu_nacl.edges).unwrap();
+    let repeated = (0..pairs.len())
+        .filter(|&p| {
+            let (a, b) = (pairs.edge_a[p] as usize, pairs.edge_b[p] as usize);
+            asu_nacl.edges.source[a] == asu_nacl.edges.source[b]
+        })
+        .count();
+    assert_eq!(repeated, pairs.len(), "in rock salt every pair repeats (source, target)");
+}
