@@ -60,7 +60,13 @@ impl AsymmetricUnitGraph {
     /// given by `symmetry` (from [`Symmetry::find`] on the same structure).
     ///
     /// Errors: a graph or symmetry that does not match the structure, a graph that already has node
-    /// weights, or an atom that no operation of `symmetry` recreates from its representative.
+    /// weights, an atom that no operation of `symmetry` recreates from its representative, or a
+    /// graph that is not symmetric: an atom whose neighbourhood (the orbits and distances of its
+    /// in-edges' sources) differs from its representative's, so that the reduction would change
+    /// predictions of a distance-based model. The usual cause is a cap on the number of neighbours
+    /// (e.g. SchNet's `max_num_neighbors`) cutting through a shell of equally distant atoms of
+    /// different orbits. (A cap that cuts a shell of one orbit passes this check but changes the
+    /// angles between neighbours: models that read angles need graphs without a cap.)
     pub fn new(full: &Graph, structure: &Structure, symmetry: &Symmetry) -> Result<Self> {
         let n = structure.len();
         full.validate()?;
@@ -76,7 +82,9 @@ impl AsymmetricUnitGraph {
             return Err(Error::invalid("the graph is already weighted (reduced to an asymmetric unit?)"));
         }
         crystal_lattice(structure)?;
-        let atom_ops = symmetry.atom_operations(structure, OPERATION_TOLERANCE_FACTOR * symmetry.symprec)?;
+        let tolerance = OPERATION_TOLERANCE_FACTOR * symmetry.symprec;
+        check_neighbourhoods(full, structure, symmetry, tolerance)?;
+        let atom_ops = symmetry.atom_operations(structure, tolerance)?;
         let atoms = symmetry.representatives();
         let mut node_of = vec![u32::MAX; n];
         for (k, &a) in atoms.iter().enumerate() {
@@ -129,6 +137,33 @@ impl AsymmetricUnitGraph {
     pub fn multiplicities(&self) -> &[f64] {
         self.graph.node_weights.as_deref().unwrap_or_default()
     }
+}
+
+/// Checks that every atom's in-edges come from the same orbits at the same distances (within
+/// `tolerance` Å) as its representative's.
+fn check_neighbourhoods(full: &Graph, structure: &Structure, symmetry: &Symmetry, tolerance: f64) -> Result<()> {
+    let mut neighbourhoods: Vec<Vec<(usize, f64)>> = vec![Vec::new(); full.num_nodes()];
+    for e in 0..full.num_edges() {
+        let source_orbit = symmetry.orbits[full.edges.source[e] as usize];
+        neighbourhoods[full.edges.target[e] as usize].push((source_orbit, full.edges.distance[e]));
+    }
+    for n in &mut neighbourhoods {
+        n.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    }
+    for (j, n) in neighbourhoods.iter().enumerate() {
+        let r = symmetry.orbits[j];
+        let same = n.len() == neighbourhoods[r].len()
+            && n.iter().zip(&neighbourhoods[r]).all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() <= tolerance);
+        if !same {
+            return Err(Error::invalid(format!(
+                "{}: the graph is not symmetric: atom {j} has {} neighbours, its symmetry-equivalent atom {r} has                  {} or different ones, so the asymmetric unit cannot stand for the cell (is a neighbour cap cutting                  through a shell of equal distances? use a radius, k-NN-with-ties or Voronoi graph without a cap)",
+                structure.label(),
+                n.len(),
+                neighbourhoods[r].len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn select_rows(f: &Features, rows: &[usize]) -> Features {
@@ -216,6 +251,27 @@ mod tests {
         assert_eq!(weighted_sum(&reduced, Some(&m)), full.iter().sum::<f64>());
         assert!((weighted_mean(&reduced, Some(&m)) - full.iter().sum::<f64>() / 6.0).abs() < 1e-15);
         assert_eq!(weighted_mean(&full, None), 2.0);
+    }
+
+    #[test]
+    fn an_asymmetric_graph_is_refused() {
+        let s = rock_salt();
+        let sym = Symmetry::find(&s, &SymmetryOptions::default()).unwrap();
+        let mut g = Graph::radius(&s, &RadiusOptions::new(3.0)).unwrap();
+        // Atom 5 (a Cl, not a representative) loses one of its six Na neighbours.
+        let e = g.edges.target.iter().position(|&t| t == 5).unwrap();
+        let mut edges = chem_graph::Edges::default();
+        for k in (0..g.num_edges()).filter(|&k| k != e) {
+            let ed = &g.edges;
+            edges.push(ed.source[k], ed.target[k], ed.shift[k], ed.vector[k], ed.distance[k]);
+        }
+        g.edges = edges;
+        let err = AsymmetricUnitGraph::new(&g, &s, &sym).unwrap_err().to_string();
+        assert!(err.contains("not symmetric: atom 5 has 5 neighbours"), "{err}");
+        // A cap that cuts a shell of one orbit leaves every atom the same distances and orbits, which
+        // is all a distance-based model sees: accepted.
+        let capped = Graph::radius(&s, &RadiusOptions::new(3.0).with_max_neighbors(3)).unwrap();
+        assert!(AsymmetricUnitGraph::new(&capped, &s, &sym).is_ok());
     }
 
     #[test]
