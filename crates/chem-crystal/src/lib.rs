@@ -7,10 +7,12 @@
 //! Crystals are `chem_graph::Structure`s with a cell and `pbc == [true; 3]`; errors are
 //! `chem_graph::Error`s (a parse error names the file and line).
 
+pub mod io;
 pub mod lattice;
 
 pub use chem_graph::neighbors::{knn_graph, radius_graph, RadiusOptions};
 pub use chem_graph::{Error, Location, Result, Structure};
+pub use io::{read_crystals, write_crystal, CifOptions, MatbenchDataset, PartialOccupancy, ReadOptions};
 pub use lattice::Lattice;
 
 /// The error types, shared with chem-graph.
