@@ -822,3 +822,43 @@ fn write_crystal_round_trips_through_each_format() {
     }
     assert!(write_crystal(dir.path().join("out.xyz"), &s).is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Property tests: random cells and atoms survive CIF and POSCAR round trips.
+
+mod round_trips {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn crystal() -> impl Strategy<Value = Structure> {
+        let lengths = prop::array::uniform3(2.0..12.0f64);
+        let angles = prop::array::uniform3(60.0..120.0f64);
+        let atoms = prop::collection::vec((1u8..=94, prop::array::uniform3(-0.5..1.5f64)), 1..12);
+        (lengths, angles, atoms).prop_filter_map("the angles must close a cell", |(l, a, atoms)| {
+            let lattice = Lattice::from_parameters(l, a).ok()?;
+            let (numbers, positions) = atoms.iter().map(|(z, f)| (*z, lattice.to_cartesian(f))).unzip();
+            Structure::periodic(numbers, positions, *lattice.rows(), [true; 3]).ok()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn cif_and_poscar_round_trip(s in crystal()) {
+            let options = ReadOptions::default().with_min_distance(0.0);
+            let back = parse_cif(&cif_string(&s).unwrap(), "p.cif", &options).unwrap().remove(0);
+            prop_assert_eq!(&back.numbers, &s.numbers);
+            // Standard orientation on both sides: positions agree after wrapping.
+            assert_same_sites(&fractional(&back), &fractional(&s), 1e-12);
+            for (a, b) in back.cell.unwrap().iter().flatten().zip(s.cell.unwrap().iter().flatten()) {
+                prop_assert!((a - b).abs() < 1e-12);
+            }
+            let back = parse_poscar_with(&poscar_string(&s).unwrap(), "POSCAR", &options).unwrap();
+            prop_assert_eq!(&back.numbers, &s.numbers);
+            for (p, q) in back.positions.iter().zip(&s.positions) {
+                prop_assert!((0..3).all(|k| (p[k] - q[k]).abs() < 1e-12), "{:?} {:?}", p, q);
+            }
+        }
+    }
+}

@@ -11,6 +11,9 @@ use crate::lattice::Lattice;
 /// the overlap search cheap on absurd input).
 pub(crate) const MAX_DENSITY: f64 = 10.0;
 
+/// The longest cell vector accepted, in Å (far beyond any real cell; keeps arithmetic finite).
+pub(crate) const MAX_CELL_LENGTH: f64 = 1e6;
+
 /// Brute force over images is used up to this many atoms (when few images are in reach).
 const BRUTE_FORCE_MAX_ATOMS: usize = 64;
 
@@ -69,18 +72,23 @@ pub(crate) fn overlap_message(c: &Close, a: &str, b: &str, min_distance: f64) ->
 
 /// Every pair of atoms (Cartesian `positions` in `lattice`) closer than `r` over periodic images,
 /// sorted by `(i, j)`, with the shortest distance of each pair; only the first one when
-/// `first_only`. `r == 0` finds nothing. Errors for absurdly dense input (see [`MAX_DENSITY`]).
+/// `first_only`. `r == 0` finds nothing. Errors for absurd input: cell vectors longer than
+/// [`MAX_CELL_LENGTH`] or more than [`MAX_DENSITY`] atoms per Å³.
 pub(crate) fn close_pairs(
     lattice: &Lattice,
     positions: &[[f64; 3]],
     r: f64,
     first_only: bool,
 ) -> Result<Vec<Close>, String> {
+    let lengths = lattice.lengths();
+    let volume = lattice.volume().abs();
+    if lengths.iter().any(|&l| l > MAX_CELL_LENGTH) || !volume.is_finite() {
+        return Err(format!("cell vectors of lengths {lengths:?} Å: longer than {MAX_CELL_LENGTH:e} Å"));
+    }
     let n = positions.len();
     if r <= 0.0 || n == 0 {
         return Ok(Vec::new());
     }
-    let volume = lattice.volume().abs();
     if n as f64 > MAX_DENSITY * volume {
         return Err(format!(
             "{n} atoms in a cell of {volume:.4} Å³ (more than {MAX_DENSITY} per Å³): the atoms must overlap"

@@ -317,7 +317,8 @@ impl Builder<'_, '_> {
                 let v = c.get(row);
                 self.required_number(&format!("site {name}: _atom_site_fract_{axis}"), v)
             };
-            let fractional = [coordinate(&x, "x")?, coordinate(&y, "y")?, coordinate(&zc, "z")?];
+            // Wrapped first, so that huge coordinates cannot overflow under the operations.
+            let fractional = [coordinate(&x, "x")?, coordinate(&y, "y")?, coordinate(&zc, "z")?].map(wrap);
             let occupancy = match occupancy.as_ref().map(|c| c.get(row)).filter(|t| !t.is_missing()) {
                 None => 1.0,
                 Some(t) => {

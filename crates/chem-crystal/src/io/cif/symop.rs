@@ -47,6 +47,13 @@ pub(super) fn parse_symop(text: &str) -> Result<SymOp, String> {
         let (row, t) = parse_component(part)
             .map_err(|m| format!("symmetry operation '{}', part {}: {m}", super::shown(text), i + 1))?;
         op.rotation[i] = row;
+        if !t.is_finite() {
+            return Err(format!(
+                "symmetry operation '{}', part {}: the translation is not finite",
+                super::shown(text),
+                i + 1
+            ));
+        }
         op.translation[i] = t - t.floor();
     }
     let r = op.rotation.map(|row| row.map(i64::from));
@@ -123,7 +130,7 @@ fn parse_component(part: &str) -> Result<([i32; 3], f64), String> {
 fn parse_fraction(s: &str) -> Result<f64, String> {
     let number = |x: &str| -> Result<f64, String> {
         let ok = !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit() || c == b'.') && x.bytes().any(|c| c != b'.');
-        x.parse::<f64>().ok().filter(|_| ok).ok_or_else(|| format!("'{s}' is not a number"))
+        x.parse::<f64>().ok().filter(|x| ok && x.is_finite()).ok_or_else(|| format!("'{s}' is not a number"))
     };
     match s.split_once('/') {
         Some((n, d)) => {

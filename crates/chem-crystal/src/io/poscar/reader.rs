@@ -178,7 +178,11 @@ pub(super) fn parse(text: &str, file: &str, options: &ReadOptions) -> Result<Str
             ));
         }
         let v = lines.vector(n, &what)?;
-        positions.push(if cartesian { std::array::from_fn(|k| v[k] * factor[k]) } else { lattice.to_cartesian(&v) });
+        let position = if cartesian { std::array::from_fn(|k| v[k] * factor[k]) } else { lattice.to_cartesian(&v) };
+        if position.iter().any(|x| !x.is_finite()) {
+            return Err(lines.err(n, format!("{what}: the position {position:?} is not finite")));
+        }
+        positions.push(position);
         if selective {
             let fields: Vec<&str> = lines.lines[n - 1].split_whitespace().skip(3).take(3).collect();
             if fields.len() < 3 {
