@@ -862,3 +862,198 @@ mod round_trips {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reference fixtures: every CIF and POSCAR of tests/fixtures/crystals against pymatgen's reading
+// of it (manifest.json, written by tests/reference/crystals.py), and the MatBench-format files.
+
+mod fixtures {
+    use super::*;
+    use serde_json::Value;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/");
+
+    fn manifest() -> Value {
+        let text = std::fs::read_to_string(format!("{DIR}crystals/manifest.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn floats(v: &Value) -> Vec<f64> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    }
+
+    fn close3(a: &[f64], b: &[f64], tol: f64) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
+    }
+
+    /// Every expected (elements allowed, wrapped fractional) site matched by a distinct atom of `s`.
+    fn assert_sites_match(name: &str, s: &Structure, expected: &[(Vec<String>, Vec<f64>)]) {
+        assert_eq!(s.len(), expected.len(), "{name}: atom count");
+        let l = Lattice::new(s.cell.unwrap()).unwrap();
+        let symbols = s.symbols();
+        let mut used = vec![false; s.len()];
+        for (elements, frac) in expected {
+            let found = (0..s.len()).find(|&i| {
+                let f = l.to_fractional(&s.positions[i]);
+                !used[i]
+                    && elements.iter().any(|e| e == symbols[i])
+                    && (0..3).all(|k| {
+                        let d = (f[k] - frac[k]).rem_euclid(1.0);
+                        d.min(1.0 - d) < 1e-6
+                    })
+            });
+            match found {
+                Some(i) => used[i] = true,
+                None => panic!("{name}: no {elements:?} at {frac:?}"),
+            }
+        }
+    }
+
+    /// The elements with the largest occupancy of a manifest site (several on ties: the kept one
+    /// is then the first in the file, an order the JSON object does not keep).
+    fn majority(site: &Value) -> Vec<String> {
+        let elements = site["elements"].as_object().unwrap();
+        let best = elements.values().map(|o| o.as_f64().unwrap()).fold(0.0, f64::max);
+        elements.iter().filter(|(_, o)| o.as_f64().unwrap() == best).map(|(e, _)| e.clone()).collect()
+    }
+
+    #[test]
+    fn every_cif_matches_pymatgen() {
+        let manifest = manifest();
+        let entries = manifest["cif"].as_object().unwrap();
+        assert!(entries.len() >= 15, "{} CIF entries", entries.len());
+        let majority_options = CifOptions::default().with_partial_occupancy(PartialOccupancy::Majority);
+        for (file, entry) in entries {
+            assert!(entry["error"].is_null(), "{file}: pymatgen failed");
+            let path = format!("{DIR}crystals/{file}");
+            let blocks = entry["blocks"].as_array().unwrap();
+            let ordered = blocks.iter().all(|b| b["structure"]["is_ordered"].as_bool().unwrap());
+            let default = chem_crystal::io::read_cif(&path);
+            let ours = if ordered {
+                default.unwrap_or_else(|e| panic!("{file}: {e}"))
+            } else {
+                // Disorder is refused by default, with the file named.
+                let message = default.unwrap_err().to_string();
+                assert!(message.contains(file.as_str()) && message.contains("partially occupied"), "{message}");
+                chem_crystal::io::read_cif_with(&path, &majority_options).unwrap()
+            };
+            assert_eq!(ours.len(), entry["n_structures"].as_u64().unwrap() as usize, "{file}");
+            for (s, block) in ours.iter().zip(blocks) {
+                let expected = &block["structure"];
+                let name = format!("{file}:{}", block["block"].as_str().unwrap());
+                assert_eq!(s.properties["cif_block"], Property::Str(block["block"].as_str().unwrap().into()));
+                let l = Lattice::new(s.cell.unwrap()).unwrap();
+                assert!(close3(&l.lengths(), &floats(&expected["abc"]), 1e-6), "{name}: {:?}", l.lengths());
+                assert!(close3(&l.angles(), &floats(&expected["angles"]), 1e-6), "{name}: {:?}", l.angles());
+                assert!((l.volume() - expected["volume"].as_f64().unwrap()).abs() < 1e-6, "{name}");
+                let sites: Vec<(Vec<String>, Vec<f64>)> = expected["sites"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|site| (majority(site), floats(&site["frac"])))
+                    .collect();
+                assert_sites_match(&name, s, &sites);
+                if !ordered {
+                    assert!(s.atom_arrays.contains_key("occupancy") && s.properties.contains_key("disorder"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_poscar_matches_pymatgen() {
+        let manifest = manifest();
+        let entries = manifest["poscar"].as_object().unwrap();
+        assert!(entries.len() >= 4);
+        for (file, entry) in entries {
+            let s = chem_crystal::io::read_poscar(format!("{DIR}crystals/{file}")).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(s.name, entry["comment"].as_str().unwrap().trim(), "{file}");
+            let species: Vec<&str> = entry["species"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            assert_eq!(s.symbols(), species, "{file}");
+            let l = Lattice::new(s.cell.unwrap()).unwrap();
+            for (row, expected) in l.rows().iter().zip(entry["lattice"].as_array().unwrap()) {
+                assert!(close3(row, &floats(expected), 1e-6), "{file}: {row:?}");
+            }
+            assert!((l.volume() - entry["volume"].as_f64().unwrap()).abs() < 1e-6, "{file}");
+            // Unwrapped, in file order.
+            for (p, expected) in s.positions.iter().zip(entry["frac_coords"].as_array().unwrap()) {
+                assert!(close3(&l.to_fractional(p), &floats(expected), 1e-6), "{file}");
+            }
+            match entry["selective_dynamics"].as_array() {
+                Some(flags) => {
+                    let expected: Vec<bool> =
+                        flags.iter().flat_map(|f| f.as_array().unwrap().iter().map(|b| b.as_bool().unwrap())).collect();
+                    assert_eq!(s.atom_arrays["selective_dynamics"], AtomArray::Bool { width: 3, data: expected });
+                }
+                None => assert!(!s.atom_arrays.contains_key("selective_dynamics"), "{file}"),
+            }
+        }
+    }
+
+    /// The same sites after some common translation (the MatBench rows and the CIFs may use
+    /// different origins, e.g. diamond's origin choices 1 and 2).
+    fn assert_same_up_to_translation(name: &str, a: &[(u8, [f64; 3])], b: &[(u8, [f64; 3])]) {
+        assert_eq!(a.len(), b.len(), "{name}");
+        let matches = |t: [f64; 3]| {
+            a.iter().all(|(z, f)| {
+                b.iter().any(|(y, g)| {
+                    y == z
+                        && (0..3).all(|k| {
+                            let d = (f[k] + t[k] - g[k]).rem_euclid(1.0);
+                            d.min(1.0 - d) < 1e-6
+                        })
+                })
+            })
+        };
+        let found =
+            b.iter().filter(|(z, _)| *z == a[0].0).any(|(_, g)| matches(std::array::from_fn(|k| g[k] - a[0].1[k])));
+        assert!(found, "{name}: no translation maps {a:?} onto {b:?}");
+    }
+
+    #[test]
+    fn matbench_tiny_reads_and_agrees_with_the_cifs() {
+        let d = MatbenchDataset::read(format!("{DIR}matbench_tiny.json.gz")).unwrap();
+        assert_eq!(d.target_name, "e_form");
+        assert_eq!(d.len(), 15);
+        assert_eq!(d.ids[0], "mb-tiny-0001");
+        assert_eq!(d.structures[14].name, "mb-tiny-0015");
+        for (s, t) in d.structures.iter().zip(&d.targets) {
+            assert!(t.is_finite());
+            assert_eq!(s.properties["e_form"], Property::Float(*t));
+        }
+        // The first twelve rows are the fixture CIFs, as pymatgen read them.
+        let chosen =
+            ["nacl", "cscl", "srtio3_perovskite", "rutile_tio2", "wurtzite_zno", "diamond_si", "fluorite_caf2"];
+        for (k, name) in chosen.iter().enumerate() {
+            let from_cif = &chem_crystal::io::read_cif(format!("{DIR}crystals/{name}.cif")).unwrap()[0];
+            let s = &d.structures[k];
+            assert_eq!(s.formula(), from_cif.formula(), "{name}");
+            let (a, b) = (Lattice::new(s.cell.unwrap()).unwrap(), Lattice::new(from_cif.cell.unwrap()).unwrap());
+            assert!(close3(&a.lengths(), &b.lengths(), 1e-6) && close3(&a.angles(), &b.angles(), 1e-6), "{name}");
+            assert_same_up_to_translation(name, &fractional(s), &fractional(from_cif));
+        }
+        // The rutile row carries oxidation states.
+        let ox = d.structures[3].atom_arrays["oxidation_state"].as_real().unwrap();
+        assert_eq!(ox.iter().filter(|&&o| o == 4.0).count(), 2);
+        assert_eq!(ox.iter().filter(|&&o| o == -2.0).count(), 4);
+    }
+
+    #[test]
+    fn matbench_disordered_and_legacy_files() {
+        let path = format!("{DIR}matbench_tiny_disordered.json.gz");
+        let message = MatbenchDataset::read(&path).unwrap_err().to_string();
+        assert!(message.contains("matbench_tiny_disordered.json.gz: entry 1: partially occupied sites"), "{message}");
+        assert!(message.contains("site 0 Sr 0.5 + site 0 Ba 0.5"), "{message}");
+        let options = ReadOptions::default().with_partial_occupancy(PartialOccupancy::Majority);
+        let d = MatbenchDataset::read_with(&path, &options).unwrap();
+        let s = &d.structures[1];
+        assert_eq!(s.symbols(), ["Sr", "Ti", "O", "O", "O"]);
+        assert_eq!(s.atom_arrays["occupancy"].as_real().unwrap(), &[0.5, 1.0, 1.0, 0.8, 0.8]);
+        assert_eq!(d.targets[1], 0.123456);
+        // Older pymatgen dicts: "charge": null, no lattice "pbc", no "properties".
+        let legacy = MatbenchDataset::read(format!("{DIR}matbench_tiny_legacy.json.gz")).unwrap();
+        assert_eq!(legacy.len(), 3);
+        assert_eq!(legacy.structures[1].formula(), "O4Ti2");
+        assert_eq!(read_crystals(format!("{DIR}matbench_tiny_legacy.json.gz")).unwrap(), legacy.structures);
+    }
+}
