@@ -15,7 +15,7 @@
 //!   policy for CIF and pymatgen sites).
 //! * Per-atom extras use fixed names: `"oxidation_state"` (real), `"occupancy"` (real, after
 //!   [`PartialOccupancy::Majority`]), `"selective_dynamics"` (logical, width 3).
-//! * Errors name the file and line ([`Error::Parse`](crate::Error::Parse)) for text formats, and
+//! * Errors name the file and line ([`Error::Parse`]) for text formats, and
 //!   the file, 0-based entry or frame and site for JSON and XYZ input.
 
 mod check;
