@@ -54,7 +54,9 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
                 line += 1;
                 pos += 1;
             }
-            b' ' | b'\t' | b'\r' => pos += 1,
+            // Every ASCII whitespace byte separates tokens (also form feeds, which ended bare words
+            // without being skipped here: an endless loop found by fuzzing).
+            c if c.is_ascii_whitespace() => pos += 1,
             b'#' => {
                 while pos < bytes.len() && bytes[pos] != b'\n' {
                     pos += 1;
@@ -157,6 +159,13 @@ mod tests {
         );
         assert!(t[8].is_missing() && t[9].is_missing() && !t[10].is_missing());
         assert!(!tokenize("_a '?'").unwrap()[1].is_missing());
+    }
+
+    #[test]
+    fn form_feeds_separate_tokens() {
+        // Fuzzing regression: a form feed after a word used to stop the tokenizer from advancing.
+        let t = tokenize("data_x\n_a Na\x0c1+ 2\x0c").unwrap();
+        assert_eq!(t.iter().map(|t| t.text).collect::<Vec<_>>(), vec!["x", "_a", "Na", "1+", "2"]);
     }
 
     #[test]
