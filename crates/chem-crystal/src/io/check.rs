@@ -89,6 +89,10 @@ pub(crate) fn close_pairs(
     if r <= 0.0 || n == 0 {
         return Ok(Vec::new());
     }
+    // Distances do not depend on the basis: search in a reduced one, so a skewed cell (vectors
+    // much longer than the lattice's shortest ones) does not need thousands of images.
+    let reduced = Lattice::new(reduce_basis(*lattice.rows())).map_err(|e| e.to_string())?;
+    let lattice = &reduced;
     if n as f64 > MAX_DENSITY * volume {
         return Err(format!(
             "{n} atoms in a cell of {volume:.4} Å³ (more than {MAX_DENSITY} per Å³): the atoms must overlap"
@@ -100,6 +104,39 @@ pub(crate) fn close_pairs(
     } else {
         with_cell_list(lattice, positions, r, first_only)
     }
+}
+
+/// A basis of the same lattice with pairwise-reduced vectors: each vector is shortened by
+/// integer multiples of the others (`b_i -= round(b_i·b_j / b_j·b_j) b_j`, a unimodular change that
+/// keeps the volume and handedness) until no step shortens it (or 1000 sweeps).
+pub(crate) fn reduce_basis(rows: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let dot = |a: &[f64; 3], b: &[f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let mut b = rows;
+    for _ in 0..1000 {
+        let mut changed = false;
+        for i in 0..3 {
+            for j in 0..3 {
+                let bj = b[j];
+                let norm = dot(&bj, &bj);
+                if i == j || norm == 0.0 {
+                    continue;
+                }
+                let k = (dot(&b[i], &bj) / norm).round();
+                if k == 0.0 || !k.is_finite() {
+                    continue;
+                }
+                let candidate: [f64; 3] = std::array::from_fn(|c| b[i][c] - k * bj[c]);
+                if dot(&candidate, &candidate) < dot(&b[i], &b[i]) {
+                    b[i] = candidate;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    b
 }
 
 /// All pairs and all images within reach, `reach[k]` images either side along axis k of the
@@ -185,6 +222,36 @@ mod tests {
         for (a, b) in brute.iter().zip(&cells) {
             assert_eq!((a.i, a.j), (b.i, b.j));
             assert!((a.distance - b.distance).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn skewed_cells_are_searched_in_a_reduced_basis() {
+        // Fuzzing regression: a valid but absurdly skewed cell (planes 2·10⁻⁴ Å apart along a)
+        // made the cell-list search visit thousands of images per atom and take seconds.
+        let skewed = Lattice::new([[2.64, 0.0, 0.5], [7050.0, 0.64, 0.0], [0.0, 0.0, 5.64]]).unwrap();
+        let reduced = Lattice::new(reduce_basis(*skewed.rows())).unwrap();
+        assert!((reduced.volume() - skewed.volume()).abs() < 1e-6 * skewed.volume());
+        assert!(reduced.lengths().iter().all(|&l| l < 10.0), "{:?}", reduced.lengths());
+        let positions: Vec<[f64; 3]> =
+            (0..9).map(|k| skewed.to_cartesian(&[0.1 * k as f64, 0.37 * k as f64, 0.05])).collect();
+        let start = std::time::Instant::now();
+        close_pairs(&skewed, &positions, 0.5, false).unwrap();
+        assert!(start.elapsed().as_secs_f64() < 1.0);
+
+        // A cubic lattice in a skewed basis: the same overlaps as in the cubic basis.
+        let cubic = Lattice::from_parameters([3.0; 3], [90.0; 3]).unwrap();
+        let skew = cubic.transformed(&[[1, 40, 7], [0, 1, -30], [0, 0, 1]]).unwrap();
+        let back = Lattice::new(reduce_basis(*skew.rows())).unwrap();
+        assert!(back.lengths().iter().all(|&l| (l - 3.0).abs() < 1e-6), "{back:?}");
+        let positions = [[0.1, 0.2, 0.3], [2.9, 0.2, 0.3], [1.5, 1.5, 1.5], [1.5, 1.9, 1.5], [0.0, 0.0, 2.95]];
+        let want = close_pairs(&cubic, &positions, 0.5, false).unwrap();
+        let got = close_pairs(&skew, &positions, 0.5, false).unwrap();
+        assert_eq!(want.len(), 4);
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(&want) {
+            assert_eq!((a.i, a.j), (b.i, b.j));
+            assert!((a.distance - b.distance).abs() < 1e-9);
         }
     }
 
