@@ -9,6 +9,7 @@
 
 pub mod asu;
 pub mod graphs;
+pub mod io;
 pub mod lattice;
 pub mod symmetry;
 
@@ -19,6 +20,7 @@ pub use graphs::{
     knn_graph_with_ties, periodic_edges, periodic_graph, voronoi_cells, voronoi_edges, Connectivity, PeriodicEdges,
     VoronoiCell, VoronoiFace,
 };
+pub use io::{read_crystals, write_crystal, CifOptions, MatbenchDataset, PartialOccupancy, ReadOptions};
 pub use lattice::Lattice;
 pub use symmetry::{crystal_lattice, SymOp, Symmetry, SymmetryOptions};
 
