@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
                   chemgnn data info qm9-sample                  # the QM9 sample built into chemgnn\n  \
                   chemgnn data fetch qm9                        # full QM9, converted once\n  \
                   chemgnn data info crystals.extxyz --cutoff 6 --json\n  \
+                  chemgnn crystal info rutile.cif --graph voronoi:1e-6   # space group, orbits, ASU graph\n  \
                   chemgnn import --from pyg --model schnet --config args.json schnet.safetensors --out schnet/\n  \
                   chemgnn predict --model schnet/ molecules.xyz --forces --output predictions.csv"
 )]
@@ -25,6 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Inspect crystal files: lattice, space group, orbits, asymmetric-unit graphs.
+    #[command(subcommand)]
+    Crystal(commands::crystal::CrystalCommand),
     /// Inspect structure files and fetch datasets.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
@@ -40,6 +44,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
+        Command::Crystal(c) => commands::crystal::run(c),
         Command::Data(c) => commands::data::run(c),
         Command::Import(c) => commands::import::run(c),
         Command::Predict(c) => commands::predict::run(c),

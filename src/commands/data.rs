@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use chem_crystal::io::CrystalFormat;
 use chem_graph::neighbors::{radius_graph, RadiusOptions};
 use chem_graph::qm9::{default_cache_path, fetch_qm9, Qm9Dataset};
 use chem_graph::{element, io, Structure};
@@ -16,7 +17,8 @@ use serde::Serialize;
 pub enum DataCommand {
     /// Summarise structure files: counts, elements, properties and neighbour statistics.
     ///
-    /// FILE may be XYZ/extended XYZ, an original QM9 file, the QM9 archive (.tar.bz2), a qm9pack
+    /// FILE may be XYZ/extended XYZ, a crystal file (CIF, POSCAR/CONTCAR/*.vasp, pymatgen JSON, a
+    /// MatBench .json.gz table), an original QM9 file, the QM9 archive (.tar.bz2), a qm9pack
     /// wheel or CSV, a converted QM9 file (.safetensors), or the names `qm9` (the converted full
     /// set, see `chemgnn data fetch qm9`) and `qm9-sample` (the sample built into chemgnn).
     Info(InfoArgs),
@@ -119,7 +121,13 @@ pub fn load_structures(file: &str) -> anyhow::Result<Vec<Structure>> {
                 .with_context(|| format!("run `chemgnn data fetch qm9` to create {}", path.display()))?
                 .structures()
         }
-        _ => io::read_structures(Path::new(file))?,
+        _ => {
+            let path = Path::new(file);
+            match CrystalFormat::from_path(path) {
+                Some(CrystalFormat::Xyz) | None => io::read_structures(path)?,
+                Some(_) => chem_crystal::read_crystals(path)?,
+            }
+        }
     })
 }
 

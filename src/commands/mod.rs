@@ -1,5 +1,6 @@
 //! One module per top-level subcommand of the `chemgnn` tool.
 
+pub mod crystal;
 pub mod data;
 pub mod eval;
 pub mod import;

@@ -216,10 +216,9 @@ fn voronoi_edges_are_symmetric() {
         let cell = s.cell.unwrap();
         for e in 0..edges.len() {
             let (i, j, sh) = (edges.target[e] as usize, edges.source[e] as usize, edges.shift[e]);
-            for k in 0..3 {
-                let t: f64 = (0..3).map(|m| sh[m] as f64 * cell[m][k]).sum();
-                assert!((s.positions[j][k] + t - s.positions[i][k] - edges.vector[e][k]).abs() < 1e-12);
-            }
+            let t: [f64; 3] = std::array::from_fn(|k| (0..3).map(|m| sh[m] as f64 * cell[m][k]).sum());
+            let expected: [f64; 3] = std::array::from_fn(|k| s.positions[j][k] + t[k] - s.positions[i][k]);
+            assert!(expected.iter().zip(&edges.vector[e]).all(|(a, b)| (a - b).abs() < 1e-12));
         }
     }
 }
@@ -252,7 +251,7 @@ fn translation_and_permutation_invariance() {
             .zip(a3)
             .map(|((t, j, sh), a)| ((order[t as usize] as u32, order[j as usize] as u32, sh), a))
             .collect();
-        mapped.sort_by(|x, y| x.0.cmp(&y.0));
+        mapped.sort_by_key(|x| x.0);
         assert_eq!(mapped.iter().map(|m| m.0).collect::<Vec<_>>(), keys(&edges), "{}", c.name);
         assert!(mapped.iter().zip(&areas).all(|(m, a)| close(m.1, *a, 1e-9)), "{}", c.name);
     }

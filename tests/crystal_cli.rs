@@ -1,0 +1,111 @@
+//! `chemgnn crystal info` and `chemgnn predict --asu` on the real crystal files in
+//! tests/fixtures/crystals (written by pymatgen, see tests/reference/crystals.py).
+
+use std::path::Path;
+use std::process::Command;
+
+fn chemgnn(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).output().expect("chemgnn runs")
+}
+
+fn crystal(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crystals").join(file).display().to_string()
+}
+
+fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn crystal_info_reports_space_group_orbits_and_graph_sizes() {
+    let files = [crystal("rutile_tio2.cif"), crystal("garnet_y3al5o12.cif"), crystal("two_blocks.cif")];
+    let mut args = vec!["crystal", "info", "--json", "--graph", "voronoi:1e-6"];
+    args.extend(files.iter().map(String::as_str));
+    let info = stdout_json(&chemgnn(&args));
+    let info = info.as_array().unwrap();
+    assert_eq!(info.len(), 4, "rutile, garnet and the two blocks of two_blocks.cif");
+    let rutile = &info[0];
+    assert_eq!(rutile["space_group"]["number"], 136);
+    assert_eq!(rutile["atoms"], 6);
+    let orbits: Vec<(String, u64, String)> = rutile["orbits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["element"].as_str().unwrap().into(),
+                o["multiplicity"].as_u64().unwrap(),
+                o["wyckoff"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(orbits, vec![("Ti".into(), 2, "a".into()), ("O".into(), 4, "f".into())]);
+    assert_eq!(rutile["graph"]["asu_nodes"], 2);
+    let garnet = &info[1];
+    assert_eq!(garnet["space_group"]["number"], 230);
+    assert_eq!(garnet["orbits"].as_array().unwrap().len(), 4);
+    let (full, asu) = (garnet["graph"]["full_edges"].as_u64().unwrap(), garnet["graph"]["asu_edges"].as_u64().unwrap());
+    assert!(full > 30 * asu, "garnet: {full} vs {asu} edges");
+    assert_eq!(info[3]["space_group"]["number"], 136);
+
+    // The text form names the same facts.
+    let out = chemgnn(&["crystal", "info", &files[0]]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("P 4_2/m n m (136)") && text.contains("tetragonal"), "{text}");
+    assert!(text.contains("asymmetric unit 2 nodes"), "{text}");
+}
+
+#[test]
+fn crystal_info_errors_name_the_file_and_the_remedy() {
+    let out = chemgnn(&["crystal", "info", &crystal("disordered_partial.cif")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("disordered_partial.cif:") && err.contains("--majority-occupancy"), "{err}");
+    let ok = chemgnn(&["crystal", "info", "--majority-occupancy", "--json", &crystal("disordered_partial.cif")]);
+    assert!(stdout_json(&ok)[0]["atoms"].as_u64().unwrap() > 0);
+    let bad = chemgnn(&["crystal", "info", "--graph", "delaunay:3", &crystal("nacl.cif")]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("knn"));
+}
+
+#[test]
+fn predict_through_the_asymmetric_unit_matches_the_full_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("model");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/schnetpack_schnet");
+    let out = chemgnn(&[
+        "import",
+        "--from",
+        "schnetpack",
+        "--model",
+        "schnet",
+        "--config",
+        fixture.join("args.json").to_str().unwrap(),
+        fixture.join("state_dict.safetensors").to_str().unwrap(),
+        "--out",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let files: Vec<String> =
+        ["nacl.cif", "rutile_tio2.cif", "spinel_mgal2o4.cif", "wurtzite_zno.cif", "rutile.vasp", "garnet_y3al5o12.cif"]
+            .iter()
+            .map(|f| crystal(f))
+            .collect();
+    let predict = |asu: bool| -> Vec<f64> {
+        let mut args = vec!["predict", "--model", checkpoint.to_str().unwrap()];
+        args.extend(files.iter().map(String::as_str));
+        if asu {
+            args.push("--asu");
+        }
+        stdout_json(&chemgnn(&args)).as_array().unwrap().iter().map(|r| r["prediction"].as_f64().unwrap()).collect()
+    };
+    let (full, asu) = (predict(false), predict(true));
+    assert_eq!(full.len(), files.len());
+    for (k, (a, b)) in full.iter().zip(&asu).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(b.abs()), "{}: {a} vs {b}", files[k]);
+    }
+    // Forces need every atom; the flags exclude each other.
+    let out = chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), &files[0], "--asu", "--forces"]);
+    assert!(!out.status.success());
+}
