@@ -40,6 +40,16 @@ impl SymOp {
         std::array::from_fn(|i| (0..3).map(|j| self.rotation[i][j] as f64 * x[j]).sum::<f64>() + self.translation[i])
     }
 
+    /// True when both operations are the same modulo lattice translations (translations equal
+    /// modulo 1 within 1e-6).
+    pub fn same_modulo_lattice(&self, other: &SymOp) -> bool {
+        self.rotation == other.rotation
+            && self.translation.iter().zip(&other.translation).all(|(a, b)| {
+                let d = a - b;
+                (d - d.round()).abs() < 1e-6
+            })
+    }
+
     /// The operation as a 4×4 affine matrix (kgcnn's `symmop` form).
     pub fn affine(&self) -> [[f64; 4]; 4] {
         std::array::from_fn(|i| {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chem_graph::{AtomArray, Property, Structure};
 
 use super::blocks::{Block, Values};
-use super::symop::{parse_symop, SymOp};
+use super::symop::parse_symop;
 use super::tokens::Token;
 use crate::error::{Error, Result};
 use crate::io::check::{close_pairs, overlap_message};
@@ -14,6 +14,7 @@ use crate::io::occupancy::{check_occupancy, is_partial, resolve, Member};
 use crate::io::options::ReadOptions;
 use crate::io::species::{element_from_label, parse_species};
 use crate::lattice::Lattice;
+use crate::symmetry::SymOp;
 
 /// The most distinct symmetry operations a space group has (F-centred cubic: 4 × 48).
 const MAX_OPERATIONS: usize = 192;
@@ -245,7 +246,7 @@ impl Builder<'_, '_> {
                 return Err(self.err(v.line, format!("symmetry operation is missing ('{}')", v.text)));
             }
             let op = parse_symop(v.text).map_err(|m| self.err(v.line, m))?;
-            if !operations.iter().any(|o| o.same_as(&op)) {
+            if !operations.iter().any(|o| o.same_modulo_lattice(&op)) {
                 operations.push(op);
             }
             if operations.len() > MAX_OPERATIONS {

@@ -1,35 +1,6 @@
 //! Symmetry operations written as coordinate triplets (`x,y,z`, `-y+1/2, x-y, z+0.25`, `1/2+X`).
 
-/// A symmetry operation on fractional coordinates: `f' = R·f + t`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct SymOp {
-    /// Rotation part (integer entries, determinant ±1).
-    pub rotation: [[i32; 3]; 3],
-    /// Translation part, in [0, 1).
-    pub translation: [f64; 3],
-}
-
-impl SymOp {
-    /// The identity `x, y, z`.
-    pub const IDENTITY: SymOp = SymOp { rotation: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], translation: [0.0; 3] };
-
-    /// The image of the fractional point `f`.
-    pub fn apply(&self, f: &[f64; 3]) -> [f64; 3] {
-        std::array::from_fn(|i| {
-            let r = &self.rotation[i];
-            r[0] as f64 * f[0] + r[1] as f64 * f[1] + r[2] as f64 * f[2] + self.translation[i]
-        })
-    }
-
-    /// True when both operations are the same modulo lattice translations.
-    pub fn same_as(&self, other: &SymOp) -> bool {
-        self.rotation == other.rotation
-            && self.translation.iter().zip(&other.translation).all(|(a, b)| {
-                let d = a - b;
-                (d - d.round()).abs() < 1e-6
-            })
-    }
-}
+use crate::symmetry::SymOp;
 
 /// Parses a triplet such as `-y+1/2, x-y, z+0.25` (spaces, upper case and `*` allowed). `Err`
 /// holds what is wrong.
@@ -159,7 +130,16 @@ mod tests {
         assert_eq!(op.rotation, [[1, 0, 0], [0, 0, -1], [0, 1, 0]]);
         assert_eq!(op.translation, [0.5, 0.75, 0.0]);
         assert_eq!(op.apply(&[0.1, 0.2, 0.3]), [0.6, -0.3 + 0.75, 0.2]);
-        assert!(parse_symop("x,y,z").unwrap().same_as(&parse_symop("x+1,y,z-2").unwrap()));
+        assert!(parse_symop("x,y,z").unwrap().same_modulo_lattice(&parse_symop("x+1,y,z-2").unwrap()));
+    }
+
+    #[test]
+    fn written_operations_read_back() {
+        for text in ["-y+1/2, x, z+3/4", "x-y, x, -z+1/6", "-x, -y, -z", "y+1/3, x+2/3, -z+1/2"] {
+            let op = parse_symop(text).unwrap();
+            assert_eq!(op.to_xyz(), text);
+            assert_eq!(parse_symop(&op.to_xyz()).unwrap(), op);
+        }
     }
 
     #[test]
