@@ -406,13 +406,7 @@ fn cif_round_trip_is_exact_to_rounding() {
     let lattice = Lattice::from_parameters([4.1, 5.3, 6.7], [81.0, 97.5, 112.25]).unwrap();
     let fracs =
         [[0.0, 0.0, 0.0], [0.3141592653589793, 0.2718281828459045, 0.5], [0.9, 0.1, 0.7], [0.5, 0.5, 0.123456789]];
-    let mut s = Structure::periodic(
-        vec![26, 8, 8, 3],
-        fracs.iter().map(|f| lattice.to_cartesian(f)).collect(),
-        *lattice.rows(),
-        [true; 3],
-    )
-    .unwrap();
+    let mut s = lattice.crystal(vec![26, 8, 8, 3], &fracs).unwrap();
     s.name = "round trip".into();
     s.atom_arrays.insert("oxidation_state".into(), AtomArray::Real { width: 1, data: vec![3.0, -2.0, -2.0, f64::NAN] });
     let text = cif_string(&s).unwrap();
@@ -569,13 +563,7 @@ fn poscar_errors_name_file_line_and_problem() {
 fn poscar_round_trip_keeps_atom_order_and_flags() {
     let lattice = Lattice::new([[4.0, 0.1, 0.0], [0.3, 5.0, 0.2], [0.1, -0.4, 6.0]]).unwrap();
     let fracs = [[0.1, 0.2, 0.3], [0.6, 0.7, 0.8], [0.3333333333333333, 0.5, -0.01], [0.9, 0.05, 0.45]];
-    let mut s = Structure::periodic(
-        vec![11, 17, 11, 11],
-        fracs.iter().map(|f| lattice.to_cartesian(f)).collect(),
-        *lattice.rows(),
-        [true; 3],
-    )
-    .unwrap();
+    let mut s = lattice.crystal(vec![11, 17, 11, 11], &fracs).unwrap();
     s.name = "mixed\norder".into();
     let flags = vec![true, true, false, false, false, false, true, false, true, false, true, true];
     s.atom_arrays.insert("selective_dynamics".into(), AtomArray::Bool { width: 3, data: flags });

@@ -72,5 +72,15 @@ impl Error {
     }
 }
 
+/// `s` cut to 60 characters (with `…`), for quoting user input in error messages.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -204,7 +204,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
                 v => Target::Number(v.as_f64().ok_or_else(|| {
                     self.ctx.fail::<A::Error>(Error::invalid(format!(
                         "{origin}: the target must be a number or a logical value, found {}",
-                        super::species::shown(&v.to_string())
+                        chem_graph::error::shown(&v.to_string())
                     )))
                 })?),
             };

@@ -34,7 +34,8 @@ use crate::error::{Error, Result};
 use crate::io::check::{check_crystal, crystal_lattice};
 use crate::io::occupancy::{check_occupancy, is_partial, resolve, Member};
 use crate::io::options::ReadOptions;
-use crate::io::species::{parse_species, shown};
+use crate::io::species::parse_species;
+use chem_graph::error::shown;
 
 /// Converts a pymatgen structure dict with the default [`ReadOptions`]; `origin` (e.g.
 /// `"file.json: entry 3"`) starts every error message.

@@ -2,6 +2,7 @@
 //! as CIF site labels (`Fe1`, `O2a`), or as VASP POTCAR names (`Fe_pv`, `Si/abc123`).
 
 use chem_graph::element;
+use chem_graph::error::shown;
 
 /// An element and, when the symbol carries one, its oxidation state.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,16 +77,6 @@ pub(crate) fn element_from_label(label: &str) -> Option<u8> {
 pub(crate) fn element_from_potcar_name(name: &str) -> Option<u8> {
     let symbol = name.split(['_', '/']).next().unwrap_or_default();
     element::by_symbol(symbol).map(|e| e.z)
-}
-
-/// `s` cut to 60 characters for error messages.
-pub(crate) fn shown(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.chars().count() <= MAX {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(MAX).collect::<String>())
-    }
 }
 
 #[cfg(test)]

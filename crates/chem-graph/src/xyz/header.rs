@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::str::Chars;
 
+use crate::error::shown;
 use crate::structure::{AtomArray, Cell, Property};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -313,16 +314,6 @@ pub(super) fn parse_bool(t: &str) -> Option<bool> {
         Some(false)
     } else {
         None
-    }
-}
-
-/// `s`, shortened for an error message.
-pub(super) fn shown(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.chars().count() <= MAX {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(MAX).collect::<String>())
     }
 }
 

@@ -6,8 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::iter::FusedIterator;
 use std::path::Path;
 
-use super::header::{parse_bool, parse_header, parse_real, shown, ColumnData, Kind, Role};
+use super::header::{parse_bool, parse_header, parse_real, ColumnData, Kind, Role};
 use crate::element;
+use crate::error::shown;
 use crate::error::{Error, Result};
 use crate::structure::Structure;
 

@@ -51,6 +51,7 @@ mod writer;
 use std::io::Write;
 use std::path::Path;
 
+use chem_graph::error::shown;
 use chem_graph::Structure;
 
 use crate::error::{Error, Result};
@@ -101,9 +102,4 @@ pub fn write_cif<W: Write>(structure: &Structure, mut w: W) -> Result<()> {
 /// The CIF text [`write_cif`] writes.
 pub fn cif_string(structure: &Structure) -> Result<String> {
     writer::to_string(structure)
-}
-
-/// `s` cut to 60 characters for error messages.
-fn shown(s: &str) -> String {
-    crate::io::species::shown(s)
 }

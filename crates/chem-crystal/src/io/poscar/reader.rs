@@ -5,8 +5,9 @@ use chem_graph::{AtomArray, Structure};
 use crate::error::{Error, Result};
 use crate::io::check::close_pairs;
 use crate::io::options::ReadOptions;
-use crate::io::species::{element_from_potcar_name, shown};
+use crate::io::species::element_from_potcar_name;
 use crate::lattice::Lattice;
+use chem_graph::error::shown;
 
 /// The lines of the file and the file name for messages.
 struct Lines<'a> {
