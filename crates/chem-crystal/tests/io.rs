@@ -560,6 +560,23 @@ fn poscar_errors_name_file_line_and_problem() {
 }
 
 #[test]
+fn poscar_fuzzing_regressions_finish_quickly() {
+    // Valid but absurdly skewed cells (found by fuzzing) made the overlap search take seconds.
+    let skewed = "NaCl rocksalt\n   1.0\n     2.64 0.0 0.5\n   7050   .64 0.0\n     0.0 0.0 5.64\n   Na Cl\n   5 4\n\
+                  D0.5 0.5  2 3\n5.34 0 0\n0 5.64 0\n0 0 5.60\n  005. .0 0 .0\n  0.0 015 0.\n0  0. 005. .0 0.0\n\
+                  0.0 0.5 0.\n0  0.0 0.0 0.75\n1. 03575 1.3575 0\nSi\n";
+    let by_volume =
+        "Na i2\n-5 .03\n0 1.3575 1.3575\n1.25 5 4 1.2575\n1. 117578737.  50\nSi\n2\nCar0\n0 04 0\n0 0 117578737.  50\n";
+    for text in [skewed, by_volume] {
+        let start = std::time::Instant::now();
+        let result = parse_poscar(text, "POSCAR");
+        assert!(start.elapsed().as_secs_f64() < 1.0);
+        let message = result.unwrap_err().to_string();
+        assert!(message.starts_with("POSCAR:") && message.contains("overlap"), "{message}");
+    }
+}
+
+#[test]
 fn poscar_round_trip_keeps_atom_order_and_flags() {
     let lattice = Lattice::new([[4.0, 0.1, 0.0], [0.3, 5.0, 0.2], [0.1, -0.4, 6.0]]).unwrap();
     let fracs = [[0.1, 0.2, 0.3], [0.6, 0.7, 0.8], [0.3333333333333333, 0.5, -0.01], [0.9, 0.05, 0.45]];

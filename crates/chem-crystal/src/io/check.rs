@@ -62,7 +62,7 @@ pub(crate) fn check_crystal(s: &Structure, min_distance: f64, atom: impl Fn(usiz
 pub(crate) fn overlap_message(c: &Close, a: &str, b: &str, min_distance: f64) -> String {
     if c.i == c.j {
         format!(
-            "{a} is {:.4} Å from its own periodic image (closer than {min_distance} Å): the cell is too small",
+            "{a} overlaps its own periodic image: {:.4} Å apart (closer than {min_distance} Å); the cell is too small",
             c.distance
         )
     } else {
@@ -89,21 +89,44 @@ pub(crate) fn close_pairs(
     if r <= 0.0 || n == 0 {
         return Ok(Vec::new());
     }
-    // Distances do not depend on the basis: search in a reduced one, so a skewed cell (vectors
-    // much longer than the lattice's shortest ones) does not need thousands of images.
-    let reduced = Lattice::new(reduce_basis(*lattice.rows())).map_err(|e| e.to_string())?;
-    let lattice = &reduced;
     if n as f64 > MAX_DENSITY * volume {
         return Err(format!(
             "{n} atoms in a cell of {volume:.4} Å³ (more than {MAX_DENSITY} per Å³): the atoms must overlap"
         ));
     }
+    // Distances do not depend on the basis: search in a reduced one, so a skewed cell (vectors
+    // much longer than the lattice's shortest ones) does not need thousands of images.
+    let reduced = reduced_lattice(lattice)?;
+    let lattice = &reduced;
+    let shortest = lattice.lengths().into_iter().fold(f64::INFINITY, f64::min);
+    if shortest < r {
+        // Every atom is that close to its own image; report the first.
+        return Ok(vec![Close { i: 0, j: 0, distance: shortest }]);
+    }
     let reach = lattice.plane_spacings().map(|s| (r / s + 0.5).ceil());
+    if reach.iter().any(|&k| k > MAX_REACH) {
+        return Err(format!(
+            "degenerate cell: even in a reduced basis its lattice planes are only {:.3e} Å apart",
+            lattice.plane_spacings().into_iter().fold(f64::INFINITY, f64::min)
+        ));
+    }
     if n <= BRUTE_FORCE_MAX_ATOMS && reach.iter().all(|&k| k <= 2.0) {
         Ok(brute_force(lattice, positions, r, reach.map(|k| k as i32), first_only))
     } else {
         with_cell_list(lattice, positions, r, first_only)
     }
+}
+
+/// Images searched either side along one axis at most; a Niggli-reduced cell without own-image
+/// overlaps needs about 3 (the cap only guards against a failed reduction of absurd input).
+const MAX_REACH: f64 = 64.0;
+
+/// The lattice in a reduced basis: pairwise reduction ([`reduce_basis`]) then moyo's Niggli
+/// reduction (kept only when it succeeds). The reduced basis has vectors as short and as
+/// orthogonal as the lattice allows, so a search within `r` needs few images per axis.
+fn reduced_lattice(lattice: &Lattice) -> Result<Lattice, String> {
+    let pairwise = Lattice::new(reduce_basis(*lattice.rows())).map_err(|e| e.to_string())?;
+    Ok(pairwise.niggli_reduced().map_or(pairwise, |(niggli, _)| niggli))
 }
 
 /// A basis of the same lattice with pairwise-reduced vectors: each vector is shortened by
