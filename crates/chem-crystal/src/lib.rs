@@ -5,7 +5,47 @@
 //! and graphs reduced to the asymmetric unit with multiplicity-weighted readouts.
 //!
 //! Crystals are `chem_graph::Structure`s with a cell and `pbc == [true; 3]`; errors are
-//! `chem_graph::Error`s (a parse error names the file and line).
+//! `chem_graph::Error`s (a parse error names the file and line). The guide is `docs/crystals.md`.
+//!
+//! ```
+//! use chem_crystal::io::parse_cif;
+//! use chem_crystal::{periodic_graph, AsymmetricUnitGraph, CifOptions, Connectivity, Symmetry, SymmetryOptions};
+//!
+//! # fn main() -> chem_crystal::Result<()> {
+//! let cif = "data_rutile
+//! _cell_length_a 4.5937
+//! _cell_length_b 4.5937
+//! _cell_length_c 2.9587
+//! _cell_angle_alpha 90
+//! _cell_angle_beta 90
+//! _cell_angle_gamma 90
+//! loop_
+//! _symmetry_equiv_pos_as_xyz
+//! 'x, y, z'  '-x, -y, -z'  '-y+1/2, x+1/2, z+1/2'  'y+1/2, -x+1/2, -z+1/2'
+//! '-x, -y, z'  'x, y, -z'  'y+1/2, -x+1/2, z+1/2'  '-y+1/2, x+1/2, -z+1/2'
+//! 'x+1/2, -y+1/2, -z+1/2'  '-x+1/2, y+1/2, z+1/2'  '-y, -x, -z'  'y, x, z'
+//! '-x+1/2, y+1/2, -z+1/2'  'x+1/2, -y+1/2, z+1/2'  'y, x, -z'  '-y, -x, z'
+//! loop_
+//! _atom_site_label
+//! _atom_site_fract_x
+//! _atom_site_fract_y
+//! _atom_site_fract_z
+//! Ti1 0 0 0
+//! O1 0.19522 0.80478 0.5
+//! ";
+//! let rutile = &parse_cif(cif, "rutile.cif", &CifOptions::default())?[0];
+//! assert_eq!(rutile.len(), 6); // 2 Ti + 4 O after applying the 16 operations
+//! let symmetry = Symmetry::find(rutile, &SymmetryOptions::default())?;
+//! assert_eq!((symmetry.number, symmetry.operations.len()), (136, 16));
+//! let full = periodic_graph(rutile, &"voronoi:1e-6".parse::<Connectivity>()?)?;
+//! let asu = AsymmetricUnitGraph::new(&full, rutile, &symmetry)?;
+//! assert_eq!(asu.multiplicities(), &[2.0, 4.0]); // one Ti and one O node
+//! // Each node keeps its whole neighbourhood: Σ multiplicity × in-degree = the full cell's edges.
+//! let degrees = asu.graph.edges.in_degrees(2);
+//! assert_eq!(2 * degrees[0] + 4 * degrees[1], full.num_edges());
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod asu;
 pub mod graphs;
