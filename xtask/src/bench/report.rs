@@ -19,9 +19,45 @@ struct SuiteRun {
     date: String,
     reference_python: Option<String>,
     results: Vec<Measurement>,
+    /// Figures derived from the run (reduction factors, speed-ups of one variant over another),
+    /// printed below the timings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tables: Vec<Table>,
 }
 
-pub fn write(results: &[Measurement], suites: &[&str], python: Option<&Path>, options: &str) -> anyhow::Result<()> {
+/// A summary table of a suite: a title, column names and rows of formatted cells.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>, header: &[&str]) -> Self {
+        Table { title: title.into(), header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+    }
+
+    /// The table in Markdown: the title in bold, then the first column left-aligned and the others
+    /// right-aligned.
+    pub fn markdown(&self) -> String {
+        let mut md = format!("**{}**\n\n| {} |\n|---|", self.title, self.header.join(" | "));
+        md.push_str(&"---:|".repeat(self.header.len().saturating_sub(1)));
+        md.push('\n');
+        for row in &self.rows {
+            let _ = writeln!(md, "| {} |", row.join(" | "));
+        }
+        md
+    }
+}
+
+pub fn write(
+    results: &[Measurement],
+    tables: &BTreeMap<String, Vec<Table>>,
+    suites: &[&str],
+    python: Option<&Path>,
+    options: &str,
+) -> anyhow::Result<()> {
     // Keep the other suites' latest results; a file that exists but does not parse is an error, not
     // something to overwrite silently.
     let mut all: BTreeMap<String, SuiteRun> = match std::fs::read_to_string(JSON) {
@@ -38,6 +74,7 @@ pub fn write(results: &[Measurement], suites: &[&str], python: Option<&Path>, op
                 date: shell(&["date", "-u", "+%Y-%m-%d"]),
                 reference_python: python.map(|p| p.display().to_string()),
                 results: results.iter().filter(|m| m.suite == *suite).cloned().collect(),
+                tables: tables.get(*suite).cloned().unwrap_or_default(),
             },
         );
     }
@@ -138,6 +175,10 @@ fn markdown(all: &BTreeMap<String, SuiteRun>) -> String {
                     m.unit
                 );
             }
+        }
+        for table in &run.tables {
+            md.push('\n');
+            md.push_str(&table.markdown());
         }
     }
     md
