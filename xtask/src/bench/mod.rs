@@ -2,6 +2,7 @@
 //! reference packages is found, against them on the same inputs in the same run; writes
 //! `docs/benchmarks.json` (all suites' latest results) and regenerates `docs/benchmarks.md`.
 
+mod crystals;
 mod inputs;
 mod models;
 mod ops;
@@ -15,10 +16,10 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
-    /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
+    /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
     #[arg(long)]
     python: Option<PathBuf>,
     /// Smaller inputs and shorter timing, for a smoke test.
@@ -69,11 +70,24 @@ pub fn time_median(budget: f64, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// Times `f` in a one-thread rayon pool and in the default pool: `[(1, seconds), (threads, seconds)]`.
+pub fn time_threads(budget: f64, f: &mut (dyn FnMut() + Send)) -> anyhow::Result<[(usize, f64); 2]> {
+    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let one = single.install(|| time_median(budget, &mut *f));
+    let many = time_median(budget, &mut *f);
+    Ok([(1, one), (rayon::current_num_threads(), many)])
+}
+
+/// `name (1 thread)` or `name (N threads)`: how implementations are labelled.
+pub fn thread_label(name: &str, threads: usize) -> String {
+    format!("{name} ({threads} thread{})", if threads == 1 { "" } else { "s" })
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.render {
         return report::render();
     }
-    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models"];
+    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models", "crystals"];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
     if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {
@@ -88,9 +102,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let budget = if args.quick { 0.2 } else { 1.0 };
     let mut results = Vec::new();
+    let mut tables = std::collections::BTreeMap::new();
     for suite in &suites {
         eprintln!("== {suite}");
-        let mut cases = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
+        let (mut cases, suite_tables) = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
         if let Some(py) = &python {
             cases.extend(python::run(py, suite, &work_dir, budget)?);
         }
@@ -101,12 +116,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 m.implementation,
                 m.seconds * 1e3,
                 match m.identical {
-                    Some(true) => "(same edges)",
-                    Some(false) => "(EDGES DIFFER)",
+                    Some(true) => "(same output)",
+                    Some(false) => "(OUTPUT DIFFERS)",
                     None => "",
                 }
             );
         }
+        for table in &suite_tables {
+            eprintln!("\n{}", table.markdown());
+        }
+        tables.insert(suite.to_string(), suite_tables);
         results.extend(cases);
     }
     if !args.no_write {
@@ -117,7 +136,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         if args.quick {
             options += " --quick";
         }
-        report::write(&results, &suites, python.as_deref(), &options)?;
+        report::write(&results, &tables, &suites, python.as_deref(), &options)?;
         eprintln!("wrote docs/benchmarks.md and docs/benchmarks.json");
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! Runs the reference script of a suite on its manifest: `benches/reference/chem_graph.py` (ASE,
-//! vesin, matscipy) or, for the `ops` and `models` suites, `benches/reference/gnn_{ops,models}.py` (PyTorch, PyG).
+//! vesin, matscipy), for the `ops` and `models` suites `benches/reference/gnn_{ops,models}.py` (PyTorch,
+//! PyG), for the `crystals` suite `benches/reference/chem_crystal.py` (pymatgen, ASE, vesin, scipy, spglib).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +12,7 @@ fn script(suite: &str) -> &'static str {
     match suite {
         "ops" => "benches/reference/gnn_ops.py",
         "models" => "benches/reference/gnn_models.py",
+        "crystals" => "benches/reference/chem_crystal.py",
         _ => "benches/reference/chem_graph.py",
     }
 }

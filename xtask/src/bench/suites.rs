@@ -9,30 +9,27 @@ use chem_graph::xyz::{read_xyz_file, write_extxyz_file};
 use serde_json::json;
 
 use super::inputs::{qm9_archive, qm9_molecules, random_periodic, write_edges_npy};
-use super::{time_median, Measurement};
+use super::report::Table;
+use super::{thread_label, time_threads, Measurement};
 
-/// Runs `suite`, leaving `<work>/<suite>.json` (the manifest the Python script reads).
+/// Runs `suite`, leaving `<work>/<suite>.json` (the manifest the Python script reads); returns the
+/// measurements and the suite's summary tables.
 pub fn run(
     suite: &str,
     work: &Path,
     quick: bool,
     budget: f64,
     qm9pack: Option<&Path>,
-) -> anyhow::Result<Vec<Measurement>> {
+) -> anyhow::Result<(Vec<Measurement>, Vec<Table>)> {
     let mut out = Vec::new();
     let mut manifest = Vec::new();
-    let threads = rayon::current_num_threads();
-    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let mut tables = Vec::new();
     let mut ours = |case: &str, work_units: f64, unit: &str, f: &mut (dyn FnMut() + Send)| {
-        let one = single.install(|| time_median(budget, &mut *f));
-        let many = time_median(budget, &mut *f);
-        for (implementation, seconds) in
-            [("chemgnn (1 thread)".to_string(), one), (format!("chemgnn ({threads} threads)"), many)]
-        {
+        for (threads, seconds) in time_threads(budget, f).expect("a rayon pool") {
             out.push(Measurement {
                 suite: suite.into(),
                 case: case.into(),
-                implementation,
+                implementation: thread_label("chemgnn", threads),
                 seconds,
                 work: work_units,
                 unit: unit.into(),
@@ -113,8 +110,14 @@ pub fn run(
             }
             manifest.extend(entries);
         }
+        "crystals" => {
+            let run = super::crystals::run(work, quick, budget)?;
+            out.extend(run.measurements);
+            manifest.extend(run.manifest);
+            tables.extend(run.tables);
+        }
         other => anyhow::bail!("unknown suite '{other}'"),
     }
     std::fs::write(work.join(format!("{suite}.json")), serde_json::to_string_pretty(&manifest)?)?;
-    Ok(out)
+    Ok((out, tables))
 }
