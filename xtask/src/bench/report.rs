@@ -261,16 +261,16 @@ fn note(suite: &str) -> Option<&'static str> {
              Reading the figures: the asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
              12.5× for cubic crystals) and by the same factor in edges for all three connectivities; \
              supercells also fold their extra translations. SchNet's time follows the edge count (6.1–6.4× \
-             fewer edges): inference is about 6× and a training step 7–8× faster on asymmetric units. \
-             Predictions agree within 3.1·10⁻⁶ \
-             (relative, f32) on every crystal whose 32-neighbour cap does not cut a shell of equidistant \
-             neighbours; where it does (64 of the 138), the cap keeps a part of the shell chosen by atom index, \
-             so symmetry-equivalent atoms may see different neighbours and the reduction is not exact: SrTiO₃ \
-             differs by 3.7·10⁻⁴ (in f64 as well), the others by less than 10⁻⁵. Building an asymmetric-unit \
-             graph costs mostly the symmetry search (52 ms for the fixture, 7× its radius graph; moyo is 4× \
-             faster than spglib on one thread); the reduction itself matches every atom against every \
-             operation (`Symmetry::atom_operations`), O(atoms × operations), which is 145 ms on one thread for \
-             the 4320-atom garnet supercell with its 2592 operations."
+             fewer edges): on one thread inference is 6.8–7.5× and a training step 6.2–8.4× faster on \
+             asymmetric units. Predictions agree within 7.2·10⁻⁶ (relative, f32) and weight gradients within \
+             2.6·10⁻⁵ (relative L2) on all 138 crystals. SchNet runs here without its 32-neighbour cap: a cap \
+             that cuts through a shell of equidistant neighbours keeps a part chosen by atom index, which \
+             symmetry-equivalent atoms need not share, and `AsymmetricUnitGraph::new` refuses such graphs \
+             (64 of the 138 crystals with the cap). Building an asymmetric-unit graph costs mostly the \
+             symmetry search (52 ms for the fixture, 7× its radius graph, once per crystal before training; \
+             moyo is 4× faster than spglib on one thread); the reduction itself matches every atom against \
+             every operation (`Symmetry::atom_operations`), O(atoms × operations), which is about 150 ms on one \
+             thread for the 4320-atom garnet supercell with its 2592 operations."
         }
         "qm9-parse" => {
             "Extended XYZ: the embedded sample written by chemgnn, read back into structures (ASE: \
