@@ -22,7 +22,7 @@
 //! `Σ_r m_r·h_r` (sum) or `Σ_r m_r·h_r / Σ_r m_r` (mean), then equals the full-cell readout. Vector
 //! features would have to be rotated by `R_g`; forces are not defined on this graph.
 //!
-//! The line graph of an asymmetric-unit graph ([`chem_graph::line_graph`]) pairs in-edges sharing a
+//! The line graph of an asymmetric-unit graph ([`chem_graph::line_graph()`]) pairs in-edges sharing a
 //! target and keeps pairs whose two edges have the same `(source, target)`: they are different,
 //! symmetry-equivalent neighbours. (kgcnn's `get_angle_indices` drops them by default, which for
 //! rock salt leaves no pairs at all.)
