@@ -5,9 +5,10 @@ Edge sets and space groups are compared with chemgnn's.
 
     python benches/reference/chem_crystal.py --suite crystals [--budget S] MANIFEST.json OUT.json
 
-MANIFEST lists cases {"case", "kind": "radius"|"knn"|"voronoi"|"symmetry", "file", "work", "unit"}
+MANIFEST lists cases {"case", "kind": "radius"|"knn"|"voronoi"|"symmetry"|"parse", "file", "work", "unit"}
 plus, per kind, "cutoff"; "k", "tolerance"; "min_area"; "symprec", "ours" ([{number, orbits}] per
-crystal); graph cases name "edges", chemgnn's edges as `.npy` rows (frame, target i, source j, S).
+crystal); "parse" cases give "format" ("files", "cif" or "matbench"), "files" and "ours" (atoms read
+per file, compared with the reference's); graph cases name "edges", chemgnn's edges as `.npy` rows (frame, target i, source j, S).
 "file" is a JSON list of crystals {name, lattice (rows, Å), frac (wrapped into [0, 1)), positions
 (frac · lattice, as chemgnn computed them), numbers}. Every implementation gets its input objects
 built beforehand; only the call is timed. An implementation whose package is missing is skipped.
@@ -160,6 +161,48 @@ def voronoi_rows(crystals, min_area):
     return edge_rows(lists)
 
 
+# ---- parsing ---------------------------------------------------------------------------------
+
+def parse_implementations(kind):
+    """name → call(path) → number of atoms read."""
+    out = {}
+    try:
+        import warnings
+
+        from pymatgen.core import Structure
+        from pymatgen.io.cif import CifParser
+        from pymatgen.io.vasp import Poscar
+
+        v = version_of("pymatgen")
+
+        def pmg(path):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if path.endswith(".cif"):
+                    return sum(len(s) for s in CifParser(path).parse_structures(primitive=False))
+                if path.endswith(".json"):
+                    table = json.load(open(path))
+                    return sum(len(Structure.from_dict(row[0])) for row in table["data"])
+                return len(Poscar.from_file(path).structure)
+
+        what = "json.load + Structure.from_dict" if kind == "matbench" else "CifParser / Poscar"
+        out[f"pymatgen {v} ({what})"] = pmg
+    except ImportError:
+        pass
+    if kind != "matbench":
+        try:
+            import ase.io
+
+            def ase_read(path):
+                fmt = None if path.endswith(".cif") else "vasp"
+                return sum(len(a) for a in ase.io.read(path, index=":", format=fmt))
+
+            out[f"ase {version('ase')} (ase.io.read)"] = ase_read
+        except ImportError:
+            pass
+    return out
+
+
 # ---- comparison ------------------------------------------------------------------------------
 
 def edge_rows(lists):
@@ -191,8 +234,21 @@ def main():
         print(f"  {case['case'][:90]:<90} {impl:<50} {seconds * 1e3:12.3f} ms")
 
     for case in cases:
-        crystals = load(case["file"])
         kind = case["kind"]
+        if kind == "parse":
+            files = [str(p) for p in case["files"]]
+            for name, fn in parse_implementations(case["format"]).items():
+                try:
+                    counts = [fn(p) for p in files]
+                except Exception as e:  # a reader that cannot read one of the files is not timed
+                    print(f"  {name} cannot read all of {case['case']}: {type(e).__name__}: {e}"[:200])
+                    continue
+                if counts != case["ours"]:
+                    print(f"  {name}: atoms per file {counts} against chemgnn's {case['ours']}"[:300])
+                seconds = time_median(args.budget, lambda: [fn(p) for p in files])
+                record(case, name, seconds, counts == case["ours"])
+            continue
+        crystals = load(case["file"])
         if kind == "symmetry":
             try:
                 import spglib

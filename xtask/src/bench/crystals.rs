@@ -2,6 +2,9 @@
 //! detection and asymmetric-unit (ASU) graphs, and the small default SchNet on full-cell against
 //! asymmetric-unit graphs.
 //!
+//! File parsing: the real CIF and POSCAR fixtures, the fixture crystals written as P1 CIFs and as a
+//! MatBench table.
+//!
 //! Inputs: the 138 crystals of `tests/fixtures/crystal_symmetry.json` (pyxtal random crystals in 121
 //! space groups and 17 real crystals) and, for scale (not with `--quick`), 2×2×2 supercells of the 17
 //! real crystals and a 3×3×3 garnet supercell. Fractional coordinates are wrapped into [0, 1), and
@@ -12,7 +15,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chem_crystal::{periodic_edges, AsymmetricUnitGraph, Connectivity, Lattice, Structure, Symmetry, SymmetryOptions};
+use chem_crystal::io::{read_crystals_with, structure_to_dict, CrystalFormat};
+use chem_crystal::{
+    periodic_edges, write_crystal, AsymmetricUnitGraph, Connectivity, Lattice, PartialOccupancy, ReadOptions,
+    Structure, Symmetry, SymmetryOptions,
+};
 use chem_graph::{Edges, Graph, GraphBatch};
 use gnn_layers::candle::{DType, Device, Tensor, Var};
 use gnn_layers::candle_nn::{VarBuilder, VarMap};
@@ -28,6 +35,8 @@ use super::{thread_label, time_threads, Measurement};
 
 const SUITE: &str = "crystals";
 const FIXTURE: &str = "tests/fixtures/crystal_symmetry.json";
+/// The real crystal files (CIF written by pymatgen, ICSD-style, disordered, POSCARs).
+const CRYSTAL_FILES: &str = "tests/fixtures/crystals";
 /// Largest relative difference allowed between full-cell and ASU predictions (f32).
 const PREDICTION_TOLERANCE: f64 = 1e-5;
 const CRYSTAL_SYSTEMS: [&str; 7] =
@@ -225,6 +234,7 @@ pub fn run(work: &Path, quick: bool, budget: f64) -> anyhow::Result<CrystalRun> 
         CrystalSet::new("fixture", &format!("{n} fixture crystals"), all.into_iter().map(|(c, _)| c).collect());
     sets.insert(0, fixture_set);
 
+    parsing(work, &sets[0], &mut rec)?;
     let mut figures = Vec::new();
     let mut fixture_symmetry = Vec::new();
     for set in &sets {
@@ -570,6 +580,60 @@ fn schnet(
             format!("{:.2}×", t[0] / t[1]),
             agreement,
         ]);
+    }
+    Ok(())
+}
+
+/// File parsing: the real CIF and POSCAR fixtures (symmetry expansion included), the fixture
+/// crystals written as P1 CIFs, and the fixture as a MatBench table (pymatgen dicts, plain JSON).
+fn parsing(work: &Path, set: &CrystalSet, rec: &mut Recorder) -> anyhow::Result<()> {
+    let options = ReadOptions::default().with_partial_occupancy(PartialOccupancy::Majority);
+    let fixtures: Vec<std::path::PathBuf> = {
+        let mut files: Vec<_> =
+            std::fs::read_dir(CRYSTAL_FILES)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        files.retain(|p| CrystalFormat::from_path(p).is_some_and(|f| f != CrystalFormat::Json));
+        files.sort();
+        files
+    };
+    let p1_dir = work.join("crystals_p1");
+    std::fs::create_dir_all(&p1_dir)?;
+    let mut p1 = Vec::new();
+    for (k, c) in set.crystals.iter().enumerate() {
+        let path = p1_dir.join(format!("{k:03}.cif"));
+        write_crystal(&path, &c.structure)?;
+        p1.push(path);
+    }
+    let table = work.join("crystals_matbench.json");
+    let data: Vec<serde_json::Value> = set
+        .crystals
+        .iter()
+        .map(|c| Ok(json!([structure_to_dict(&c.structure)?, 0.0])))
+        .collect::<anyhow::Result<_>>()?;
+    let ids: Vec<String> = (0..data.len()).map(|k| format!("mb-{k:04}")).collect();
+    std::fs::write(
+        &table,
+        serde_json::to_string(&json!({"index": ids, "columns": ["structure", "target"], "data": data}))?,
+    )?;
+
+    let groups: [(&str, Vec<std::path::PathBuf>, &str); 3] = [
+        ("CIF and POSCAR fixtures (real crystals, symmetry operations expanded)", fixtures, "files"),
+        ("the fixture crystals as P1 CIFs", p1, "cif"),
+        ("the fixture crystals as a MatBench table (pymatgen dicts)", vec![table], "matbench"),
+    ];
+    for (label, files, kind) in groups {
+        let read = |path: &Path| -> anyhow::Result<Vec<Structure>> { Ok(read_crystals_with(path, &options)?) };
+        let atoms: Vec<usize> =
+            files.iter().map(|f| Ok(read(f)?.iter().map(Structure::len).sum())).collect::<anyhow::Result<_>>()?;
+        let total: usize = atoms.iter().sum();
+        let case = format!("parsing {label}: {} files, {total} atoms", files.len());
+        rec.time(&case, "chemgnn", total as f64, "atoms", &mut || {
+            let s: Vec<_> = files.par_iter().map(|f| read(f).expect("readable")).collect();
+            drop(s);
+        })?;
+        rec.manifest.push(json!({
+            "case": case, "kind": "parse", "format": kind, "files": files, "ours": atoms,
+            "work": total, "unit": "atoms",
+        }));
     }
     Ok(())
 }

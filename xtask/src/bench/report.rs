@@ -240,6 +240,10 @@ fn note(suite: &str) -> Option<&'static str> {
              reads the same lattice and coordinates from the files xtask writes (pymatgen, ASE and vesin the \
              Cartesian positions chemgnn uses, spglib and scipy the fractional ones), builds its input objects \
              beforehand and is called once per crystal; chemgnn maps the crystals over the rayon pool.\n\n\
+             *Parsing*: `read_crystals` (majority occupancy) on the 20 CIF and 4 POSCAR fixtures (symmetry \
+             operations expanded and merged), on the 138 fixture crystals written as P1 CIFs by chemgnn, and \
+             on them as one MatBench table (pymatgen dicts, plain JSON), against pymatgen's `CifParser` / \
+             `Poscar` / `Structure.from_dict` and `ase.io.read`; *same output* compares atoms read per file. \
              *Graphs*: `periodic_edges` with `radius:5.0`, `knn:24` (ties within 1e-9 Å kept) and \
              `voronoi:1e-6` (faces above 1e-6 Å²). Radius against pymatgen's `Structure.get_neighbor_list` \
              (i, j, images, distances) and `get_all_neighbors` (`Neighbor` objects), ASE's and vesin's \
@@ -258,11 +262,12 @@ fn note(suite: &str) -> Option<&'static str> {
              crystals (every 4th) and of all 138, batched as full cells and as asymmetric units; the training \
              step is forward, MSE loss and backward to the weights (no optimiser update). Both passes in f32; \
              throughput in crystals/s.\n\n\
-             Reading the figures: the asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
+             Reading the figures: reading files is 44–90× faster than pymatgen and ASE (CIF, POSCAR) and \
+             3.7× faster than pymatgen on a MatBench table. The asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
              12.5× for cubic crystals) and by the same factor in edges for all three connectivities; \
              supercells also fold their extra translations. SchNet's time follows the edge count (6.1–6.4× \
-             fewer edges): on one thread inference is 6.8–7.5× and a training step 6.2–8.4× faster on \
-             asymmetric units. Predictions agree within 7.2·10⁻⁶ (relative, f32) and weight gradients within \
+             fewer edges): on one thread inference is 6.9× and a training step 5.9–6.8× faster on \
+             asymmetric units (2-thread figures are noisier on this shared machine). Predictions agree within 7.2·10⁻⁶ (relative, f32) and weight gradients within \
              2.6·10⁻⁵ (relative L2) on all 138 crystals. SchNet runs here without its 32-neighbour cap: a cap \
              that cuts through a shell of equidistant neighbours keeps a part chosen by atom index, which \
              symmetry-equivalent atoms need not share, and `AsymmetricUnitGraph::new` refuses such graphs \
