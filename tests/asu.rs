@@ -49,10 +49,13 @@ fn values(t: &Tensor) -> Vec<f64> {
     t.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1().unwrap()
 }
 
-/// Largest `|a − b| / max(|a|, |b|, floor)` over the predictions of all crystals.
-fn worst_relative(a: &[f64], b: &[f64], floor: f64) -> f64 {
+/// Largest `|a − b|` over the crystals, relative to the largest `|a|` (as the PyTorch-parity tests
+/// measure errors): f32 rounding scales with the magnitude of the hidden states summed in each
+/// layer, not with a prediction that happens to lie near zero.
+fn worst_relative(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f64::max)
+    let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale
 }
 
 fn schnet(readout: Readout, dtype: DType) -> Network {
@@ -86,7 +89,7 @@ fn schnet_predicts_the_same_from_the_asymmetric_unit() {
                 let y_full = values(&model.forward(&g_full, &g_full.positions).unwrap());
                 let y_asu = values(&model.forward(&g_asu, &g_asu.positions).unwrap());
                 assert_eq!(y_full.len(), crystals.len());
-                let worst = worst_relative(&y_full, &y_asu, 1e-3);
+                let worst = worst_relative(&y_full, &y_asu);
                 assert!(worst <= tolerance, "{connectivity} {dtype:?} {readout:?}: relative difference {worst:e}");
                 // The comparison is not vacuous: predictions differ between crystals.
                 assert!(y_full.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-3));
@@ -159,6 +162,31 @@ impl LineGraphNet {
     }
 }
 
+/// Overwrites every weight with a reproducible uniform draw in ±1/√fan-in (Candle's CPU generator
+/// cannot be seeded), so that the test sees the same network on every run.
+fn seed_weights(varmap: &VarMap, seed: u64) {
+    let data = varmap.data().lock().unwrap();
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for name in names {
+        let var = &data[name];
+        let fan_in = *var.dims().last().unwrap() as f64;
+        let values: Vec<f64> = (0..var.elem_count())
+            .map(|_| {
+                // xorshift64*
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                let u = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+                (2.0 * u - 1.0) / fan_in.sqrt()
+            })
+            .collect();
+        let t = Tensor::from_vec(values, var.dims(), &Device::Cpu).unwrap().to_dtype(var.dtype()).unwrap();
+        var.set(&t).unwrap();
+    }
+}
+
 #[test]
 fn a_line_graph_network_predicts_the_same_from_the_asymmetric_unit() {
     let crystals = crystals();
@@ -169,10 +197,12 @@ fn a_line_graph_network_predicts_the_same_from_the_asymmetric_unit() {
     for dtype in [DType::F32, DType::F64] {
         let varmap = VarMap::new();
         let net = LineGraphNet::new(VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu));
+        seed_weights(&varmap, 3);
         let y_full = values(&net.forward(&full, dtype));
         let y_asu = values(&net.forward(&asu, dtype));
-        let worst = worst_relative(&y_full, &y_asu, 1e-3);
+        let worst = worst_relative(&y_full, &y_asu);
         let tolerance = if dtype == DType::F32 { 1e-5 } else { 1e-10 };
+
         assert!(worst <= tolerance, "{dtype:?}: relative difference {worst:e}");
         assert!(y_full.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-4));
     }
