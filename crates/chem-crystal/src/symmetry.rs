@@ -236,37 +236,77 @@ impl Symmetry {
 
     /// For every atom j, an operation index g and an integer translation t with
     /// `x_j = R_g·x_{orbits[j]} + τ_g + t` (fractional coordinates of the input positions, not
-    /// wrapped): the operation that recreates atom j from its representative. The match is accepted
-    /// within `tolerance` Å; an atom that no operation maps onto (inconsistent input) is an error.
+    /// wrapped): the operation that recreates atom j from its representative (the first such
+    /// operation in [`Symmetry::operations`]). The match is accepted within `tolerance` Å; an atom that
+    /// no operation maps onto (inconsistent input) is an error.
+    ///
+    /// Cost: each operation is applied once per orbit and its image looked up in a grid of the
+    /// orbit's wrapped positions, so O(orbits × operations + atoms), not atoms × operations.
     pub fn atom_operations(&self, structure: &Structure, tolerance: f64) -> Result<Vec<(usize, [i32; 3])>> {
         let lattice = crystal_lattice(structure)?;
         let frac = lattice.fractional_positions(structure);
-        (0..frac.len())
-            .map(|j| {
-                let rep = &frac[self.orbits[j]];
-                let mut best: Option<(f64, usize, [i32; 3])> = None;
-                for (g, op) in self.operations.iter().enumerate() {
-                    let y = op.apply(rep);
-                    let d: [f64; 3] = std::array::from_fn(|k| frac[j][k] - y[k]);
-                    let t = d.map(|x| x.round());
-                    let residual = lattice.to_cartesian(&std::array::from_fn(|k| d[k] - t[k]));
-                    let dist = residual.iter().map(|x| x * x).sum::<f64>().sqrt();
-                    if best.is_none_or(|(b, _, _)| dist < b) {
-                        best = Some((dist, g, t.map(|x| x as i32)));
+        // Grid cells at least `tolerance` wide across each pair of lattice planes: an image within
+        // `tolerance` of an atom lies in the atom's cell or a neighbouring one.
+        let bins = lattice.plane_spacings().map(|d| ((d / tolerance).floor() as i64).clamp(1, 1 << 12));
+        let cell_of = |f: &[f64; 3]| -> [i64; 3] {
+            std::array::from_fn(|k| (((f[k] - f[k].floor()) * bins[k] as f64).floor() as i64).rem_euclid(bins[k]))
+        };
+        let mut found: Vec<Option<(usize, [i32; 3])>> = vec![None; frac.len()];
+        for rep in self.representatives() {
+            let mut grid: std::collections::HashMap<[i64; 3], Vec<usize>> = std::collections::HashMap::new();
+            for j in (0..frac.len()).filter(|&j| self.orbits[j] == rep) {
+                grid.entry(cell_of(&frac[j])).or_default().push(j);
+            }
+            let mut missing: usize = grid.values().map(Vec::len).sum();
+            for (g, op) in self.operations.iter().enumerate() {
+                if missing == 0 {
+                    break;
+                }
+                let y = op.apply(&frac[rep]);
+                let c = cell_of(&y);
+                for offset in NEIGHBOUR_CELLS {
+                    let key: [i64; 3] = std::array::from_fn(|k| (c[k] + offset[k]).rem_euclid(bins[k]));
+                    for &j in grid.get(&key).into_iter().flatten() {
+                        if found[j].is_some() {
+                            continue;
+                        }
+                        let d: [f64; 3] = std::array::from_fn(|k| frac[j][k] - y[k]);
+                        let t = d.map(f64::round);
+                        let residual = lattice.to_cartesian(&std::array::from_fn(|k| d[k] - t[k]));
+                        if residual.iter().map(|x| x * x).sum::<f64>().sqrt() <= tolerance {
+                            found[j] = Some((g, t.map(|x| x as i32)));
+                            missing -= 1;
+                        }
                     }
                 }
-                match best {
-                    Some((dist, g, t)) if dist <= tolerance => Ok((g, t)),
-                    _ => Err(Error::invalid(format!(
+            }
+        }
+        found
+            .into_iter()
+            .enumerate()
+            .map(|(j, op)| {
+                op.ok_or_else(|| {
+                    Error::invalid(format!(
                         "{}: no symmetry operation maps atom {} onto atom {j} within {tolerance} Å",
                         structure.label(),
                         self.orbits[j]
-                    ))),
-                }
+                    ))
+                })
             })
             .collect()
     }
 }
+
+/// The 27 offsets of a grid cell and its neighbours.
+const NEIGHBOUR_CELLS: [[i64; 3]; 27] = {
+    let mut cells = [[0i64; 3]; 27];
+    let mut k = 0;
+    while k < 27 {
+        cells[k] = [(k / 9) as i64 - 1, ((k / 3) % 3) as i64 - 1, (k % 3) as i64 - 1];
+        k += 1;
+    }
+    cells
+};
 
 /// The lattice of a crystal: periodic along all three axes with a valid cell.
 pub fn crystal_lattice(structure: &Structure) -> Result<Lattice> {

@@ -69,6 +69,21 @@ fn space_groups_orbits_and_wyckoffs_match_spglib() {
 }
 
 #[test]
+fn every_atom_is_recreated_from_its_representative() {
+    for c in crystals() {
+        let s = Symmetry::find(&c.structure, &SymmetryOptions::default()).unwrap();
+        let lattice = Lattice::new(c.structure.cell.unwrap()).unwrap();
+        let frac = lattice.fractional_positions(&c.structure);
+        let ops = s.atom_operations(&c.structure, 4e-3).unwrap();
+        for (j, (g, t)) in ops.iter().enumerate() {
+            let y = s.operations[*g].apply(&frac[s.orbits[j]]);
+            let r = lattice.to_cartesian(&std::array::from_fn(|k| frac[j][k] - y[k] - t[k] as f64));
+            assert!(r.iter().map(|x| x * x).sum::<f64>().sqrt() <= 4e-3, "{}: atom {j}", c.name);
+        }
+    }
+}
+
+#[test]
 fn symmetry_ignores_atom_order_and_rigid_translation() {
     for c in crystals().iter().step_by(7) {
         let s = Symmetry::find(&c.structure, &SymmetryOptions::default()).unwrap();

@@ -262,20 +262,20 @@ fn note(suite: &str) -> Option<&'static str> {
              crystals (every 4th) and of all 138, batched as full cells and as asymmetric units; the training \
              step is forward, MSE loss and backward to the weights (no optimiser update). Both passes in f32; \
              throughput in crystals/s.\n\n\
-             Reading the figures: reading files is 44–90× faster than pymatgen and ASE (CIF, POSCAR) and \
-             3.7× faster than pymatgen on a MatBench table. The asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
+             Reading the figures: reading files is 42–81× faster than pymatgen and ASE (CIF, POSCAR) and \
+             3.0× faster than pymatgen on a MatBench table. The asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
              12.5× for cubic crystals) and by the same factor in edges for all three connectivities; \
              supercells also fold their extra translations. SchNet's time follows the edge count (6.1–6.4× \
-             fewer edges): on one thread inference is 6.9× and a training step 5.9–6.8× faster on \
+             fewer edges): on one thread inference is 6.5–7.4× and a training step 6.5–7.9× faster on \
              asymmetric units (2-thread figures are noisier on this shared machine). Predictions agree within 7.2·10⁻⁶ (relative, f32) and weight gradients within \
              2.6·10⁻⁵ (relative L2) on all 138 crystals. SchNet runs here without its 32-neighbour cap: a cap \
              that cuts through a shell of equidistant neighbours keeps a part chosen by atom index, which \
              symmetry-equivalent atoms need not share, and `AsymmetricUnitGraph::new` refuses such graphs \
              (64 of the 138 crystals with the cap). Building an asymmetric-unit graph costs mostly the \
              symmetry search (52 ms for the fixture, 7× its radius graph, once per crystal before training; \
-             moyo is 4× faster than spglib on one thread); the reduction itself matches every atom against \
-             every operation (`Symmetry::atom_operations`), O(atoms × operations), which is about 150 ms on one \
-             thread for the 4320-atom garnet supercell with its 2592 operations."
+             moyo is 4× faster than spglib on one thread); the reduction itself applies each operation once \
+             per orbit and looks its image up in a grid of the orbit's atoms (`Symmetry::atom_operations`), \
+             12 ms on one thread for the 4320-atom garnet supercell with its 2592 operations."
         }
         "qm9-parse" => {
             "Extended XYZ: the embedded sample written by chemgnn, read back into structures (ASE: \
