@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from harness import parse_args, time_median
+from harness import edge_rows, parse_args, time_median, version
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests" / "reference"))
 
@@ -32,10 +32,6 @@ def load(path):
             c[key] = np.array(c[key], dtype=float).reshape(-1, 3)
         c["numbers"] = np.array(c["numbers"], dtype=int)
     return crystals
-
-
-def version(module):
-    return __import__(module).__version__
 
 
 # ---- inputs of each library ------------------------------------------------------------------
@@ -60,7 +56,7 @@ def radius_implementations(crystals):
     out = {}
     try:
         pmg = pymatgen_structures(crystals)
-        v = version_of("pymatgen")
+        v = version("pymatgen")
 
         def neighbor_list(s, r):
             centre, points, images, _distances = s.get_neighbor_list(r)
@@ -99,12 +95,6 @@ def radius_implementations(crystals):
     except ImportError:
         pass
     return out
-
-
-def version_of(distribution):
-    from importlib.metadata import version as dist_version
-
-    return dist_version(distribution)
 
 
 def flatten_neighbors(lists):
@@ -173,7 +163,7 @@ def parse_implementations(kind):
         from pymatgen.io.cif import CifParser
         from pymatgen.io.vasp import Poscar
 
-        v = version_of("pymatgen")
+        v = version("pymatgen")
 
         def pmg(path):
             with warnings.catch_warnings():
@@ -204,17 +194,6 @@ def parse_implementations(kind):
 
 
 # ---- comparison ------------------------------------------------------------------------------
-
-def edge_rows(lists):
-    """(frame, i, j, S) rows of per-crystal (i, j, S) arrays, sorted like chemgnn's `.npy`."""
-    rows = []
-    for f, (i, j, S) in enumerate(lists):
-        r = np.empty((len(i), 6), dtype=np.int64)
-        r[:, 0], r[:, 1], r[:, 2], r[:, 3:] = f, i, j, np.asarray(S).reshape(-1, 3)
-        rows.append(r)
-    rows = np.concatenate(rows) if rows else np.zeros((0, 6), dtype=np.int64)
-    return rows[np.lexsort(rows.T[::-1])]
-
 
 def same(case, name, rows, ours):
     equal = bool(np.array_equal(rows, ours))
@@ -263,7 +242,7 @@ def main():
             for name in mismatches:
                 print(f"  spglib and chemgnn differ on {name}")
             seconds = time_median(args.budget, lambda: [spglib.get_symmetry_dataset(c, symprec=symprec) for c in cells])
-            record(case, f"spglib {spglib.__version__} (get_symmetry_dataset)", seconds, not mismatches)
+            record(case, f"spglib {version('spglib')} (get_symmetry_dataset)", seconds, not mismatches)
             continue
         ours = np.load(case["edges"])
         if kind == "radius":
@@ -278,7 +257,7 @@ def main():
             except ImportError:
                 continue
             k, tol = case["k"], case["tolerance"]
-            name = f"pymatgen {version_of('pymatgen')} (get_all_neighbors, sorted: kNN with ties)"
+            name = f"pymatgen {version('pymatgen')} (get_all_neighbors, sorted: kNN with ties)"
             rows = edge_rows([flatten_neighbors(knn_with_ties(s, k, tol)) for s in pmg])
             seconds = time_median(args.budget, lambda: [knn_with_ties(s, k, tol) for s in pmg])
             record(case, name, seconds, same(case, name, rows, ours))
@@ -288,12 +267,12 @@ def main():
                 from voronoi import voronoi_edges
             except ImportError:
                 continue
-            name = f"scipy {scipy.__version__} (kgcnn-style: Qhull on 3×3×3 images, ridge areas)"
+            name = f"scipy {version('scipy')} (kgcnn-style: Qhull on 3×3×3 images, ridge areas)"
             rows = voronoi_rows(crystals, case["min_area"])
             seconds = time_median(args.budget, lambda: [voronoi_edges(c["lattice"], c["frac"]) for c in crystals])
             record(case, name, seconds, same(case, name, rows, ours))
             seconds = time_median(args.budget, lambda: [voronoi_qhull_only(c["lattice"], c["frac"]) for c in crystals])
-            record(case, f"scipy {scipy.__version__} (Qhull on 3×3×3 images only, no edges or areas)", seconds)
+            record(case, f"scipy {version('scipy')} (Qhull on 3×3×3 images only, no edges or areas)", seconds)
     json.dump(out, open(args.out, "w"), indent=1)
 
 

@@ -1,7 +1,11 @@
-"""What the reference benchmark scripts share: xtask's command line and its timing rule."""
+"""What the reference benchmark scripts share: xtask's command line, its timing rule, package
+versions and edge lists in chemgnn's `.npy` row layout."""
 
 import argparse
 import time
+from importlib.metadata import version as package_version
+
+import numpy as np
 
 
 def parse_args():
@@ -12,6 +16,23 @@ def parse_args():
     ap.add_argument("manifest")
     ap.add_argument("out")
     return ap.parse_args()
+
+
+def version(package):
+    """The installed version of `package` (a distribution name such as "pymatgen")."""
+    return package_version(package)
+
+
+def edge_rows(lists):
+    """(frame, i, j, S) rows of per-frame (i, j, S, …) arrays (extra arrays ignored), sorted like
+    chemgnn's `.npy` edge lists, so the two can be compared with `np.array_equal`."""
+    rows = []
+    for f, (i, j, S, *_) in enumerate(lists):
+        r = np.empty((len(i), 6), dtype=np.int64)
+        r[:, 0], r[:, 1], r[:, 2], r[:, 3:] = f, i, j, np.asarray(S).reshape(-1, 3)
+        rows.append(r)
+    rows = np.concatenate(rows) if rows else np.zeros((0, 6), dtype=np.int64)
+    return rows[np.lexsort(rows.T[::-1])]
 
 
 def time_median(budget, fn):

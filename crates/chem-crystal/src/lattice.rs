@@ -155,6 +155,22 @@ impl Lattice {
         Structure::periodic(numbers, positions, self.rows, [true; 3])
     }
 
+    /// The lattice of a crystal: `structure` must be valid, have a cell and be periodic along all
+    /// three axes. The error says what is wrong without naming the structure (callers add where it
+    /// came from).
+    pub fn of_crystal(structure: &Structure) -> std::result::Result<Lattice, String> {
+        structure.validate().map_err(|e| e.to_string())?;
+        let Some(cell) = structure.cell else {
+            return Err(
+                "not a crystal: no cell (a crystal has three cell vectors and is periodic along all three axes)".into(),
+            );
+        };
+        if structure.pbc != [true; 3] {
+            return Err(format!("not a crystal: not periodic along all three axes (pbc = {:?})", structure.pbc));
+        }
+        Lattice::new(cell).map_err(|e| e.to_string())
+    }
+
     /// Fractional coordinates of every atom of `structure` in this lattice.
     pub fn fractional_positions(&self, structure: &Structure) -> Vec<[f64; 3]> {
         structure.positions.iter().map(|r| self.to_fractional(r)).collect()

@@ -308,17 +308,10 @@ const NEIGHBOUR_CELLS: [[i64; 3]; 27] = {
     cells
 };
 
-/// The lattice of a crystal: periodic along all three axes with a valid cell.
+/// The lattice of a crystal: periodic along all three axes with a valid cell (see
+/// [`Lattice::of_crystal`]); the error names the structure.
 pub fn crystal_lattice(structure: &Structure) -> Result<Lattice> {
-    structure.validate()?;
-    match structure.cell {
-        Some(cell) if structure.pbc == [true; 3] => Lattice::new(cell),
-        _ => Err(Error::invalid(format!(
-            "{}: not a crystal (needs a cell and periodicity along all three axes, has pbc {:?})",
-            structure.label(),
-            structure.pbc
-        ))),
-    }
+    Lattice::of_crystal(structure).map_err(|m| Error::invalid(format!("{}: {m}", structure.label())))
 }
 
 fn to_symop(rotation: &Matrix3<i32>, translation: &Vector3<f64>) -> SymOp {

@@ -1,7 +1,7 @@
 //! [`GraphTensors`]: a `chem_graph::GraphBatch` as Candle tensors on a device.
 
 use crate::autograd::enable_higher_order_gradients;
-use crate::ops::{gather, scatter_sum, SegmentIndex};
+use crate::ops::{gather, scatter_sum, segment_sizes, SegmentIndex};
 use candle_core::{DType, Device, Error, Result, Tensor};
 use chem_graph::GraphBatch;
 
@@ -118,22 +118,16 @@ impl GraphTensors {
 
     /// `Σ_i m_i·y_i / Σ_i m_i` per graph (0 for an empty graph): the mean over the full crystal.
     pub fn mean_nodes(&self, y: &Tensor) -> Result<Tensor> {
-        let total = self.atoms_per_graph()?;
-        let mut dims = vec![1usize; y.rank().max(1)];
-        dims[0] = total.dim(0)?;
-        self.sum_nodes(y)?.broadcast_div(&total.reshape(dims)?.to_dtype(y.dtype())?)
+        let total = broadcastable(&self.atoms_per_graph()?, y.rank())?;
+        self.sum_nodes(y)?.broadcast_div(&total.to_dtype(y.dtype())?)
     }
 
     /// Number of atoms each graph stands for, `[graphs]` in f64: `Σ_i m_i` with node weights,
     /// the node count otherwise, and at least 1 (so that it can divide).
     pub fn atoms_per_graph(&self) -> Result<Tensor> {
-        let device = self.numbers.device();
         match &self.node_weights {
             Some(w) => scatter_sum(&w.to_dtype(DType::F64)?, &self.node_graph)?.squeeze(1)?.clamp(1.0, f64::MAX),
-            None => {
-                let counts: Vec<f64> = self.node_graph.counts().into_iter().map(|c| c.max(1) as f64).collect();
-                Tensor::from_vec(counts, self.num_graphs(), device)
-            }
+            None => segment_sizes(&self.node_graph, DType::F64, 1),
         }
     }
 
@@ -143,7 +137,7 @@ impl GraphTensors {
     }
 }
 
-/// `w` (`[nodes, 1]`) reshaped to `[nodes, 1, …]` to broadcast against rank-`rank` rows.
+/// `w` (`[rows]` or `[rows, 1]`) reshaped to `[rows, 1, …]` to broadcast against rank-`rank` rows.
 fn broadcastable(w: &Tensor, rank: usize) -> Result<Tensor> {
     let mut dims = vec![1usize; rank.max(1)];
     dims[0] = w.dim(0)?;

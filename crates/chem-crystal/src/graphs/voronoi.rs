@@ -45,6 +45,7 @@ use rayon::prelude::*;
 use super::polyhedron::Polyhedron;
 pub use super::polyhedron::PLANE_TOLERANCE;
 use crate::error::{Error, Result};
+use crate::symmetry::crystal_lattice;
 
 /// Faces with area at most `DEGENERATE_AREA · R²` (R: the cell's circumradius about its atom) are
 /// treated as degenerate (touching, not sharing a face) and dropped.
@@ -98,7 +99,7 @@ impl VoronoiCell {
 /// [`COINCIDENT_DISTANCE`], also modulo the lattice), and the errors of the radius search (e.g. an
 /// absurdly thin cell).
 pub fn voronoi_cells(structure: &Structure) -> Result<Vec<VoronoiCell>> {
-    let cell = periodic_cell(structure)?;
+    let cell = *crystal_lattice(structure)?.rows();
     let n = structure.len();
     if n == 0 {
         return Ok(Vec::new());
@@ -158,7 +159,7 @@ pub fn voronoi_edges(structure: &Structure, min_area: f64) -> Result<(Edges, Vec
             "Voronoi graph: the minimum area must be finite and non-negative, got {min_area}"
         )));
     }
-    let cell = periodic_cell(structure)?;
+    let cell = *crystal_lattice(structure)?.rows();
     let cells = voronoi_cells(structure)?;
     let mut areas: BTreeMap<(u32, u32, [i32; 3]), f64> = BTreeMap::new();
     for (i, c) in cells.iter().enumerate() {
@@ -177,20 +178,6 @@ pub fn voronoi_edges(structure: &Structure, min_area: f64) -> Result<(Edges, Vec
         }
     }
     Ok((edges, kept))
-}
-
-/// The cell of a structure periodic along all three axes, or an error.
-fn periodic_cell(structure: &Structure) -> Result<Cell> {
-    structure.validate()?;
-    match structure.cell {
-        Some(cell) if structure.pbc == [true; 3] => Ok(cell),
-        _ => Err(Error::invalid(format!(
-            "{}: Voronoi connectivity needs a crystal periodic along all three axes (pbc {:?}, {})",
-            structure.label(),
-            structure.pbc,
-            if structure.cell.is_some() { "with a cell" } else { "no cell" }
-        ))),
-    }
 }
 
 /// A neighbour of the cell's atom, from the radius search.

@@ -14,9 +14,6 @@ pub(crate) const MAX_DENSITY: f64 = 10.0;
 /// The longest cell vector accepted, in Å (far beyond any real cell; keeps arithmetic finite).
 pub(crate) const MAX_CELL_LENGTH: f64 = 1e6;
 
-/// Brute force over images is used up to this many atoms (when few images are in reach).
-const BRUTE_FORCE_MAX_ATOMS: usize = 64;
-
 /// Two atoms closer than the minimum distance: `i ≤ j` (`i == j`: an atom and its own image).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Close {
@@ -28,20 +25,13 @@ pub(crate) struct Close {
     pub distance: f64,
 }
 
-/// The lattice of a crystal after [`Structure::validate`]: errors unless the structure has a cell,
-/// is periodic along all three axes, and the cell is non-singular and right-handed.
+/// [`Lattice::of_crystal`], also requiring a right-handed cell (what every crystal file expects).
 pub(crate) fn crystal_lattice(s: &Structure) -> Result<Lattice, String> {
-    s.validate().map_err(|e| e.to_string())?;
-    let Some(cell) = s.cell else {
-        return Err("no cell: a crystal needs three cell vectors".into());
-    };
-    if s.pbc != [true; 3] {
-        return Err(format!("not periodic along all three cell vectors (pbc = {:?})", s.pbc));
-    }
-    let lattice = Lattice::new(cell).map_err(|e| e.to_string())?;
+    let lattice = Lattice::of_crystal(s)?;
     if !lattice.is_right_handed() {
         return Err(format!(
-            "the cell {cell:?} is left-handed (a · (b × c) = {:.6} Å³ < 0); swap two cell vectors",
+            "the cell {:?} is left-handed (a · (b × c) = {:.6} Å³ < 0); swap two cell vectors",
+            lattice.rows(),
             lattice.volume()
         ));
     }
@@ -110,11 +100,7 @@ pub(crate) fn close_pairs(
             lattice.plane_spacings().into_iter().fold(f64::INFINITY, f64::min)
         ));
     }
-    if n <= BRUTE_FORCE_MAX_ATOMS && reach.iter().all(|&k| k <= 2.0) {
-        Ok(brute_force(lattice, positions, r, reach.map(|k| k as i32), first_only))
-    } else {
-        with_cell_list(lattice, positions, r, first_only)
-    }
+    with_cell_list(lattice, positions, r, first_only)
 }
 
 /// Images searched either side along one axis at most; a Niggli-reduced cell without own-image
@@ -162,43 +148,7 @@ pub(crate) fn reduce_basis(rows: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
     b
 }
 
-/// All pairs and all images within reach, `reach[k]` images either side along axis k of the
-/// wrapped difference (enough because a difference component in [−½, ½] plus `n_k` must stay
-/// within `r / spacing_k`).
-fn brute_force(lattice: &Lattice, positions: &[[f64; 3]], r: f64, reach: [i32; 3], first_only: bool) -> Vec<Close> {
-    let fractional: Vec<[f64; 3]> = positions.iter().map(|p| lattice.to_fractional(p)).collect();
-    let mut out = Vec::new();
-    for i in 0..fractional.len() {
-        for j in i..fractional.len() {
-            let d: [f64; 3] = std::array::from_fn(|k| {
-                let x = fractional[j][k] - fractional[i][k];
-                x - x.round()
-            });
-            let mut best = f64::INFINITY;
-            for a in -reach[0]..=reach[0] {
-                for b in -reach[1]..=reach[1] {
-                    for c in -reach[2]..=reach[2] {
-                        if i == j && (a, b, c) == (0, 0, 0) {
-                            continue;
-                        }
-                        let f = [d[0] + a as f64, d[1] + b as f64, d[2] + c as f64];
-                        let v = lattice.to_cartesian(&f);
-                        best = best.min((v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt());
-                    }
-                }
-            }
-            if best < r {
-                out.push(Close { i, j, distance: best });
-                if first_only {
-                    return out;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The same through chem-graph's cell-list radius graph (an edge is an overlap).
+/// The close pairs through chem-graph's cell-list radius graph (an edge is an overlap).
 fn with_cell_list(lattice: &Lattice, positions: &[[f64; 3]], r: f64, first_only: bool) -> Result<Vec<Close>, String> {
     let probe = Structure {
         numbers: vec![1; positions.len()],
@@ -226,6 +176,39 @@ fn with_cell_list(lattice: &Lattice, positions: &[[f64; 3]], r: f64, first_only:
 mod tests {
     use super::*;
 
+    /// The reference: all pairs and all images within reach, `reach[k]` images either side along
+    /// axis k of the wrapped difference (enough because a difference component in [−½, ½] plus
+    /// `n_k` must stay within `r / spacing_k`).
+    fn brute_force(lattice: &Lattice, positions: &[[f64; 3]], r: f64, reach: [i32; 3]) -> Vec<Close> {
+        let fractional: Vec<[f64; 3]> = positions.iter().map(|p| lattice.to_fractional(p)).collect();
+        let mut out = Vec::new();
+        for i in 0..fractional.len() {
+            for j in i..fractional.len() {
+                let d: [f64; 3] = std::array::from_fn(|k| {
+                    let x = fractional[j][k] - fractional[i][k];
+                    x - x.round()
+                });
+                let mut best = f64::INFINITY;
+                for a in -reach[0]..=reach[0] {
+                    for b in -reach[1]..=reach[1] {
+                        for c in -reach[2]..=reach[2] {
+                            if i == j && (a, b, c) == (0, 0, 0) {
+                                continue;
+                            }
+                            let f = [d[0] + a as f64, d[1] + b as f64, d[2] + c as f64];
+                            let v = lattice.to_cartesian(&f);
+                            best = best.min((v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt());
+                        }
+                    }
+                }
+                if best < r {
+                    out.push(Close { i, j, distance: best });
+                }
+            }
+        }
+        out
+    }
+
     #[test]
     fn brute_force_and_cell_list_agree() {
         let lattice = Lattice::from_parameters([3.0, 3.5, 4.0], [70.0, 100.0, 115.0]).unwrap();
@@ -238,7 +221,7 @@ mod tests {
         let positions: Vec<[f64; 3]> =
             (0..24).map(|_| lattice.to_cartesian(&[next() * 1.4 - 0.2, next(), next() - 0.5])).collect();
         let reach = lattice.plane_spacings().map(|s| (1.2 / s + 0.5).ceil() as i32);
-        let brute = brute_force(&lattice, &positions, 1.2, reach, false);
+        let brute = brute_force(&lattice, &positions, 1.2, reach);
         let cells = with_cell_list(&lattice, &positions, 1.2, false).unwrap();
         assert!(!brute.is_empty());
         assert_eq!(brute.len(), cells.len());
