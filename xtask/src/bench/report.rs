@@ -262,18 +262,19 @@ fn note(suite: &str) -> Option<&'static str> {
              crystals (every 4th) and of all 138, batched as full cells and as asymmetric units; the training \
              step is forward, MSE loss and backward to the weights (no optimiser update). Both passes in f32; \
              throughput in crystals/s.\n\n\
-             Reading the figures: reading files is 42–81× faster than pymatgen and ASE (CIF, POSCAR) and \
-             3.0× faster than pymatgen on a MatBench table. The asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
+             Reading the figures: reading files is 75–164× faster than pymatgen and ASE (CIF, POSCAR) and \
+             4.8× faster than pymatgen on a MatBench table. The asymmetric unit shrinks the fixture 6.3× in nodes (1.8× for triclinic to \
              12.5× for cubic crystals) and by the same factor in edges for all three connectivities; \
              supercells also fold their extra translations. SchNet's time follows the edge count (6.1–6.4× \
-             fewer edges): on one thread inference is 6.5–7.4× and a training step 6.5–7.9× faster on \
-             asymmetric units (2-thread figures are noisier on this shared machine). Predictions agree within 7.2·10⁻⁶ (relative, f32) and weight gradients within \
+             fewer edges): on one thread inference is 6.3–7.8× and a training step 5.0–8.3× faster on \
+             asymmetric units (figures from one run; on this shared machine they moved by about ±1× between \
+             runs, 2-thread ones more). Predictions agree within 7.2·10⁻⁶ (relative, f32) and weight gradients within \
              2.6·10⁻⁵ (relative L2) on all 138 crystals. SchNet runs here without its 32-neighbour cap: a cap \
              that cuts through a shell of equidistant neighbours keeps a part chosen by atom index, which \
              symmetry-equivalent atoms need not share, and `AsymmetricUnitGraph::new` refuses such graphs \
              (64 of the 138 crystals with the cap). Building an asymmetric-unit graph costs mostly the \
-             symmetry search (52 ms for the fixture, 7× its radius graph, once per crystal before training; \
-             moyo is 4× faster than spglib on one thread); the reduction itself applies each operation once \
+             symmetry search (52–82 ms for the fixture over several runs, 7–10× its radius graph, once per crystal before training; \
+             moyo is 2.8–4.2× faster than spglib on one thread over several runs); the reduction itself applies each operation once \
              per orbit and looks its image up in a grid of the orbit's atoms (`Symmetry::atom_operations`), \
              12 ms on one thread for the 4320-atom garnet supercell with its 2592 operations."
         }
