@@ -1,6 +1,7 @@
 //! [`GraphTensors`]: a `chem_graph::GraphBatch` as Candle tensors on a device.
 
 use crate::autograd::enable_higher_order_gradients;
+use crate::edge_pairs::EdgePairs;
 use crate::ops::{gather, scatter_sum, segment_sizes, SegmentIndex};
 use candle_core::{DType, Device, Error, Result, Tensor};
 use chem_graph::GraphBatch;
@@ -37,6 +38,8 @@ pub struct GraphTensors {
     /// Readout weight of each node, `[nodes, 1]` (multiplicities of asymmetric-unit nodes), when the
     /// batch has them; see [`GraphTensors::sum_nodes`].
     pub node_weights: Option<Tensor>,
+    /// The edges grouped by unordered pair (see [`EdgePairs`]), when some edges have their reverse.
+    pub pairs: Option<EdgePairs>,
 }
 
 impl GraphTensors {
@@ -44,6 +47,7 @@ impl GraphTensors {
     /// be differentiated again (see [`crate::autograd`]).
     pub fn new(batch: &GraphBatch, dtype: DType, device: &Device) -> Result<Self> {
         enable_higher_order_gradients();
+        crate::threads::configure_cpu_threads();
         if !dtype.is_float() {
             return Err(Error::Msg(format!("GraphTensors: dtype {dtype:?} is not a float type")));
         }
@@ -78,6 +82,7 @@ impl GraphTensors {
             node_features: features(&batch.node_features, nodes)?,
             edge_features: features(&batch.edge_features, edges)?,
             node_weights: batch.node_weights.as_ref().map(|w| floats(w.clone(), &[nodes, 1])).transpose()?,
+            pairs: EdgePairs::new(batch, device)?,
         })
     }
 

@@ -13,10 +13,13 @@
 //! The Candle crates it builds on are re-exported as [`candle`] and [`candle_nn`].
 
 pub mod autograd;
+mod edge_pairs;
 mod graph;
 pub mod nn;
 pub mod ops;
+pub mod threads;
 
+pub use edge_pairs::EdgePairs;
 pub use graph::GraphTensors;
 
 pub use candle_core as candle;

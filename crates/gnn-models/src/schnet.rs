@@ -21,7 +21,7 @@ use crate::state_dict::Shapes;
 use candle_core::{Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 use gnn_layers::nn::init::{xavier_uniform, ZEROS};
-use gnn_layers::nn::{linear_with_init, Activation, Embedding, GaussianBasis, InteractionBlock};
+use gnn_layers::nn::{linear_activation, linear_with_init, Activation, Embedding, GaussianBasis, InteractionBlock};
 use gnn_layers::ops::{gather, scatter_sum};
 use gnn_layers::GraphTensors;
 use serde::{Deserialize, Serialize};
@@ -219,12 +219,18 @@ impl SchNet {
     /// variable that forces are taken with respect to; usually `g.positions`).
     pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
         let distance = GraphTensors::edge_lengths(&g.edge_vectors(positions)?)?;
+        // Filters depend on the distance only: one per pair of opposite edges when the graph has them.
+        let (distance, row_of_edge) = match &g.pairs {
+            Some(pairs) => (gather(&distance, &pairs.representative)?, Some(&pairs.pair_of_edge)),
+            None => (distance, None),
+        };
         let rbf = self.distance_expansion.forward(&distance)?;
         let mut h = self.embedding.forward(&g.numbers)?;
         for block in &self.interactions {
-            h = h.add(&block.forward(&h, &rbf, &distance, &g.source, &g.target)?)?;
+            h = h.add(&block.forward_shared(&h, &rbf, &distance, &g.source, &g.target, row_of_edge)?)?;
         }
-        let y = self.lin2.forward(&self.readout_activation.apply(&self.lin1.forward(&h)?)?)?;
+        let hidden = linear_activation(&self.lin1, &h, self.readout_activation)?;
+        let y = linear_activation(&self.lin2, &hidden, Activation::Identity)?;
         let out = match (&self.atomic_mass, self.config.flavor) {
             (Some(masses), _) => self.dipole_norm(g, positions, &y, masses)?,
             (None, SchNetFlavor::Pyg) => self.pyg_readout(g, y)?,

@@ -32,8 +32,14 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Applies the activation.
+    /// Applies the activation (a fused, vectorised kernel on the CPU; see
+    /// [`bias_activation`](super::bias_activation)).
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
+        super::bias_activation(x, None, self)
+    }
+
+    /// Applies the activation with Candle's element-wise ops.
+    pub(crate) fn apply_unfused(self, x: &Tensor) -> Result<Tensor> {
         match self {
             Activation::ShiftedSoftplus => softplus(x)?.affine(1.0, -std::f64::consts::LN_2),
             Activation::ShiftedSoftplusPyg => softplus(x)?.affine(1.0, -PYG_SSP_SHIFT),

@@ -4,9 +4,9 @@
 use super::activation::Activation;
 use super::cutoff::cosine_cutoff;
 use super::init::{xavier_uniform, ZEROS};
-use super::linear::linear_with_init;
+use super::linear::{linear_activation, linear_with_init};
 use super::sequential::{Mlp, MlpConfig};
-use crate::ops::{gather_mul_scatter, SegmentIndex};
+use crate::ops::{gather_mul_scatter, gather_mul_scatter_indexed, SegmentIndex};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -39,9 +39,28 @@ impl CfConv {
         source: &SegmentIndex,
         target: &SegmentIndex,
     ) -> Result<Tensor> {
+        self.forward_shared(x, filter, distance, source, target, None)
+    }
+
+    /// [`CfConv::forward`] with filter rows shared between edges: `filter` and `distance` have one
+    /// row per group of `row_of_edge` (e.g. [`EdgePairs::pair_of_edge`](crate::EdgePairs)), or one per
+    /// edge without it.
+    pub fn forward_shared(
+        &self,
+        x: &Tensor,
+        filter: &Tensor,
+        distance: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        row_of_edge: Option<&SegmentIndex>,
+    ) -> Result<Tensor> {
         let w = filter.broadcast_mul(&cosine_cutoff(distance, self.cutoff, false)?.unsqueeze(1)?)?;
         let x = self.lin1.forward(x)?;
-        self.lin2.forward(&gather_mul_scatter(&x, &w, source, target)?)
+        let messages = match row_of_edge {
+            Some(rows) => gather_mul_scatter_indexed(&x, &w, source, target, rows)?,
+            None => gather_mul_scatter(&x, &w, source, target)?,
+        };
+        self.lin2.forward(&messages)
     }
 }
 
@@ -84,9 +103,23 @@ impl InteractionBlock {
         source: &SegmentIndex,
         target: &SegmentIndex,
     ) -> Result<Tensor> {
+        self.forward_shared(h, rbf, distance, source, target, None)
+    }
+
+    /// [`InteractionBlock::forward`] with `rbf` and `distance` given once per group of edges
+    /// (`row_of_edge`, e.g. the pairs of a symmetric graph): the filter network runs once per group.
+    pub fn forward_shared(
+        &self,
+        h: &Tensor,
+        rbf: &Tensor,
+        distance: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        row_of_edge: Option<&SegmentIndex>,
+    ) -> Result<Tensor> {
         let filter = self.mlp.forward(rbf)?;
-        let x = self.conv.forward(h, &filter, distance, source, target)?;
-        self.lin.forward(&self.activation.apply(&x)?)
+        let x = self.conv.forward_shared(h, &filter, distance, source, target, row_of_edge)?;
+        linear_activation(&self.lin, &self.activation.apply(&x)?, Activation::Identity)
     }
 }
 

@@ -1,8 +1,10 @@
 //! `nn.Linear`: parameters `weight [out, in]` and `bias [out]`, `y = x·Wᵀ + b`.
 
+use super::activation::Activation;
+use super::bias_activation::bias_activation;
 use super::init::uniform_fan_in;
-use candle_core::Result;
-use candle_nn::{Init, Linear, VarBuilder};
+use candle_core::{Result, Tensor};
+use candle_nn::{Init, Linear, Module, VarBuilder};
 
 /// A linear layer named and initialised like `torch.nn.Linear(inputs, outputs, bias)`.
 pub fn linear(inputs: usize, outputs: usize, bias: bool, vb: VarBuilder) -> Result<Linear> {
@@ -21,4 +23,13 @@ pub fn linear_with_init(
     let weight = vb.get_with_hints((outputs, inputs), "weight", weight_init)?;
     let bias = bias_init.map(|init| vb.get_with_hints(outputs, "bias", init)).transpose()?;
     Ok(Linear::new(weight, bias))
+}
+
+/// `activation(layer(x))` with the bias and the activation fused into one pass after the matrix
+/// product (see [`bias_activation`]); `x` is `[rows, in]` (other ranks go through `layer` itself).
+pub fn linear_activation(layer: &Linear, x: &Tensor, activation: Activation) -> Result<Tensor> {
+    if x.rank() != 2 {
+        return activation.apply(&layer.forward(x)?);
+    }
+    bias_activation(&x.matmul(&layer.weight().t()?)?, layer.bias(), activation)
 }

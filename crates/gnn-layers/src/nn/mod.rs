@@ -3,9 +3,11 @@
 //! `state_dict` loads without renaming (prefix with `vb.pp(…)` as the Python attribute path).
 
 mod activation;
+mod bias_activation;
 mod cfconv;
 mod cutoff;
 mod embedding;
+mod gaussian_rbf;
 pub mod init;
 mod linear;
 mod nnconv;
@@ -16,10 +18,11 @@ mod sequential;
 mod set2set;
 
 pub use activation::{softplus, Activation, PYG_SSP_SHIFT, SOFTPLUS_THRESHOLD};
+pub use bias_activation::bias_activation;
 pub use cfconv::{CfConv, InteractionBlock};
 pub use cutoff::{cosine_cutoff, polynomial_cutoff};
 pub use embedding::Embedding;
-pub use linear::{linear, linear_with_init};
+pub use linear::{linear, linear_activation, linear_with_init};
 pub use nnconv::NnConv;
 pub use norm::{BatchNorm, LayerNorm, NORM_EPS};
 pub use radial::{linspace, BesselBasis, GaussianBasis};

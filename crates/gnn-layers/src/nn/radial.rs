@@ -1,5 +1,6 @@
 //! Radial bases: expansions of edge lengths `d [edges]` into `[edges, n]` features.
 
+use super::gaussian_rbf;
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -47,8 +48,17 @@ impl GaussianBasis {
         self.len() == 0
     }
 
-    /// `[edges, n]` features of the lengths `d [edges]`.
+    /// `[edges, n]` features of the lengths `d [edges]` (a fused kernel on the CPU, differentiable in
+    /// `d` to any order).
     pub fn forward(&self, d: &Tensor) -> Result<Tensor> {
+        if d.device().is_cpu() && d.rank() == 1 {
+            return gaussian_rbf::forward(d, &self.offsets, &self.coefficients);
+        }
+        self.forward_unfused(d)
+    }
+
+    /// [`GaussianBasis::forward`] with Candle's element-wise ops.
+    fn forward_unfused(&self, d: &Tensor) -> Result<Tensor> {
         let diff = d.unsqueeze(1)?.broadcast_sub(&self.offsets)?;
         diff.sqr()?.broadcast_mul(&self.coefficients)?.exp()
     }

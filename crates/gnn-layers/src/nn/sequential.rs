@@ -3,7 +3,7 @@
 
 use super::activation::Activation;
 use super::init::uniform_fan_in;
-use super::linear::linear_with_init;
+use super::linear::{linear_activation, linear_with_init};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, Linear, VarBuilder};
 
@@ -76,10 +76,8 @@ impl Module for Mlp {
         let last = self.layers.len() - 1;
         let mut h = x.clone();
         for (k, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(&h)?;
-            if k < last || self.activate_last {
-                h = self.activation.apply(&h)?;
-            }
+            let activation = if k < last || self.activate_last { self.activation } else { Activation::Identity };
+            h = linear_activation(layer, &h, activation)?;
         }
         Ok(h)
     }

@@ -99,24 +99,52 @@ pub(crate) fn scatter_extremum<T: Real>(src: &[T], index: &SegmentIndex, row_len
     out
 }
 
-/// `out[i] = Σ_{dst[e] = i} x[src[e]] ⊙ w[e]`: a gather, an element-wise product with per-row
-/// weights and a segment sum, without materialising the gathered rows.
+/// `out[i] = Σ_{dst[e] = i} x[src[e]] ⊙ w[k(e)]` with `k(e) = w_index[e]` (or `e`): a gather, an
+/// element-wise product with per-row weights and a segment sum, without materialising the gathered
+/// rows.
 pub(crate) fn gather_mul_scatter<T: Real>(
     x: &[T],
     w: &[T],
     src: &SegmentIndex,
     dst: &SegmentIndex,
+    w_index: Option<&SegmentIndex>,
     row_len: usize,
 ) -> Vec<T> {
     let mut out = vec![T::ZERO; dst.num_segments() * row_len];
     let source = src.values();
+    let w_rows = w_index.map(SegmentIndex::values);
     for_each_row(&mut out, row_len, |i, acc| {
         for e in dst.rows(i) {
-            let j = source[e] as usize;
-            let (xj, we) = (&x[j * row_len..(j + 1) * row_len], &w[e * row_len..(e + 1) * row_len]);
-            acc.iter_mut().zip(xj.iter().zip(we)).for_each(|(a, (&xv, &wv))| *a += xv * wv);
+            let (j, k) = (source[e] as usize, w_rows.map_or(e, |rows| rows[e] as usize));
+            let (xj, wk) = (&x[j * row_len..(j + 1) * row_len], &w[k * row_len..(k + 1) * row_len]);
+            acc.iter_mut().zip(xj.iter().zip(wk)).for_each(|(a, (&xv, &wv))| *a += xv * wv);
         }
     });
+    out
+}
+
+/// `out[s] = Σ_{out_index[e] = s} a[a_index[e]] ⊙ b[b_index[e]]`, or without `out_index` one row per
+/// `e`: the weight gradient of [`gather_mul_scatter`] in one pass.
+pub(crate) fn edge_products<T: Real>(
+    a: &[T],
+    b: &[T],
+    a_index: &SegmentIndex,
+    b_index: &SegmentIndex,
+    out_index: Option<&SegmentIndex>,
+    row_len: usize,
+) -> Vec<T> {
+    let rows = out_index.map_or(a_index.len(), SegmentIndex::num_segments);
+    let mut out = vec![T::ZERO; rows * row_len];
+    let (ai, bi) = (a_index.values(), b_index.values());
+    let add = |acc: &mut [T], e: usize| {
+        let (j, i) = (ai[e] as usize, bi[e] as usize);
+        let (aj, bi) = (&a[j * row_len..(j + 1) * row_len], &b[i * row_len..(i + 1) * row_len]);
+        acc.iter_mut().zip(aj.iter().zip(bi)).for_each(|(o, (&av, &bv))| *o += av * bv);
+    };
+    match out_index {
+        Some(index) => for_each_row(&mut out, row_len, |s, acc| index.rows(s).for_each(|e| add(acc, e))),
+        None => for_each_row(&mut out, row_len, |e, acc| add(acc, e)),
+    }
     out
 }
 

@@ -9,14 +9,15 @@
 mod index;
 mod kernels;
 mod message;
+pub(crate) mod pointwise;
 mod row_matvec;
 mod scatter;
 mod softmax;
 
 pub use index::SegmentIndex;
 pub use kernels::PARALLEL_MIN_ELEMENTS;
-pub(crate) use kernels::{contiguous, with_float};
-pub use message::gather_mul_scatter;
+pub(crate) use kernels::{contiguous, with_float, Real};
+pub use message::{edge_products, gather_mul_scatter, gather_mul_scatter_indexed};
 pub use row_matvec::{row_matvec, row_matvec_transposed};
 pub use scatter::{gather, scatter, scatter_max, scatter_mean, scatter_min, scatter_sum, segment_sizes, Reduce};
 pub use softmax::{segment_softmax, PYG_SOFTMAX_EPS};
