@@ -43,7 +43,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    gnn_layers::threads::configure_cpu_threads();
+    gnn_layers::runtime::configure();
     let result = match Cli::parse().command {
         Command::Crystal(c) => commands::crystal::run(c),
         Command::Data(c) => commands::data::run(c),

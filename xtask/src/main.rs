@@ -32,7 +32,7 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
-    gnn_layers::threads::configure_cpu_threads();
+    gnn_layers::runtime::configure();
     let cli = Cli::parse();
     // Paths (the sample, target/bench, docs/) are relative to the workspace root, wherever we are run from.
     std::env::set_current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))?;

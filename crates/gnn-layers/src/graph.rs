@@ -47,7 +47,7 @@ impl GraphTensors {
     /// be differentiated again (see [`crate::autograd`]).
     pub fn new(batch: &GraphBatch, dtype: DType, device: &Device) -> Result<Self> {
         enable_higher_order_gradients();
-        crate::threads::configure_cpu_threads();
+        crate::runtime::configure();
         if !dtype.is_float() {
             return Err(Error::Msg(format!("GraphTensors: dtype {dtype:?} is not a float type")));
         }

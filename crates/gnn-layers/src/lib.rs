@@ -17,7 +17,7 @@ mod edge_pairs;
 mod graph;
 pub mod nn;
 pub mod ops;
-pub mod threads;
+pub mod runtime;
 
 pub use edge_pairs::EdgePairs;
 pub use graph::GraphTensors;

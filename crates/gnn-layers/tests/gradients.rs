@@ -5,7 +5,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use chem_graph::{neighbors::RadiusOptions, GraphBatch, Structure};
 use gnn_layers::autograd::{forces, higher_order_gradients_active};
-use gnn_layers::nn::{softplus, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig};
+use gnn_layers::nn::{bias_activation, softplus, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig};
 use gnn_layers::ops::{self, SegmentIndex};
 use gnn_layers::GraphTensors;
 
@@ -82,8 +82,66 @@ fn first_order_gradients_match_finite_differences() -> Result<()> {
         weighted_sum(&ops::row_matvec_transposed(y, w.as_tensor(), 3, 2)?, 15)
     })?;
     let x = Var::from_tensor(&tensor(&[40], 5).affine(25.0, 0.0)?)?;
-    check_gradient("softplus", &x, |x| weighted_sum(&softplus(x)?, 16))
+    check_gradient("softplus", &x, |x| weighted_sum(&softplus(x)?, 16))?;
+    fused_first_order_gradients(&nodes, &edges, &source, &target)
 }
+
+/// Edges 0..12 of `graph()` shared in groups of one or two rows (as pairs of opposite edges are).
+fn groups() -> SegmentIndex {
+    SegmentIndex::new(vec![0, 0, 1, 2, 3, 4, 4, 5, 6, 1, 7, 7], 8, &Device::Cpu).unwrap()
+}
+
+/// The fused kernels of the SchNet/MPNN fast paths.
+fn fused_first_order_gradients(nodes: &Var, edges: &Var, source: &SegmentIndex, target: &SegmentIndex) -> Result<()> {
+    let rows = groups();
+    let shared = Var::from_tensor(&tensor(&[8, 3], 6))?;
+    check_gradient("gather_mul_scatter_indexed x", nodes, |x| {
+        weighted_sum(&ops::gather_mul_scatter_indexed(x, shared.as_tensor(), source, target, &rows)?, 41)
+    })?;
+    check_gradient("gather_mul_scatter_indexed w", &shared, |w| {
+        weighted_sum(&ops::gather_mul_scatter_indexed(nodes.as_tensor(), w, source, target, &rows)?, 41)
+    })?;
+    for out in [Some(&rows), None] {
+        check_gradient("edge_products a", nodes, |a| {
+            weighted_sum(&ops::edge_products(a, &tensor(&[9, 3], 60), source, target, out)?, 42)
+        })?;
+        check_gradient("edge_products b", nodes, |b| {
+            weighted_sum(&ops::edge_products(&tensor(&[9, 3], 61), b, source, target, out)?, 42)
+        })?;
+    }
+    let (w, b) = (Var::from_tensor(&tensor(&[5, 3], 7))?, Var::from_tensor(&tensor(&[5], 8))?);
+    check_gradient("dense x", edges, |x| weighted_sum(&ops::dense(x, w.as_tensor(), Some(b.as_tensor()))?, 43))?;
+    check_gradient("dense w", &w, |w| weighted_sum(&ops::dense(edges.as_tensor(), w, Some(b.as_tensor()))?, 43))?;
+    check_gradient("dense b", &b, |b| weighted_sum(&ops::dense(edges.as_tensor(), w.as_tensor(), Some(b))?, 43))?;
+    let s = Var::from_tensor(&tensor(&[12], 9))?;
+    check_gradient("scale_rows x", edges, |x| weighted_sum(&ops::scale_rows(x, s.as_tensor())?, 44))?;
+    check_gradient("scale_rows s", &s, |s| weighted_sum(&ops::scale_rows(edges.as_tensor(), s)?, 44))?;
+    check_gradient("row_dot", edges, |x| weighted_sum(&ops::row_dot(x, &x.sin()?)?, 45))?;
+    check_gradient("column_sums", edges, |x| weighted_sum(&ops::column_sums(x)?, 46))?;
+    let bias = Var::from_tensor(&tensor(&[3], 10))?;
+    for activation in ACTIVATIONS {
+        let wide = Var::from_tensor(&edges.as_tensor().affine(6.0, 0.0)?)?;
+        check_gradient(&format!("{activation:?} x"), &wide, |x| {
+            weighted_sum(&bias_activation(x, Some(bias.as_tensor()), activation)?, 47)
+        })?;
+        check_gradient(&format!("{activation:?} bias"), &bias, |b| {
+            weighted_sum(&bias_activation(wide.as_tensor(), Some(b), activation)?, 47)
+        })?;
+    }
+    let d = Var::from_tensor(&tensor(&[12], 11).affine(1.5, 1.6)?)?;
+    let basis = GaussianBasis::pyg(0.0, 3.0, 7, VarBuilder::from_varmap(&VarMap::new(), DType::F64, &Device::Cpu))?;
+    check_gradient("gaussian basis", &d, |d| weighted_sum(&basis.forward(d)?, 48))
+}
+
+const ACTIVATIONS: [Activation; 7] = [
+    Activation::ShiftedSoftplus,
+    Activation::ShiftedSoftplusPyg,
+    Activation::Softplus,
+    Activation::Silu,
+    Activation::Sigmoid,
+    Activation::Relu,
+    Activation::Identity,
+];
 
 /// The gradient of `g(x) = Σ R ⊙ ∂(Σ S ⊙ op(x))/∂x` exercises every op's backward of the backward.
 #[test]
@@ -111,7 +169,52 @@ fn second_order_gradients_match_finite_differences() -> Result<()> {
             }),
         ),
         ("softplus", &edges, Box::new(|x| weighted_sum(&softplus(&x.affine(4.0, 0.0)?)?, 36))),
+        (
+            "gather_mul_scatter_indexed",
+            &nodes,
+            Box::new(|x| {
+                let w = ops::scatter_sum(&gather_sq(x, &source)?, &groups())?;
+                weighted_sum(&ops::gather_mul_scatter_indexed(x, &w, &source, &target, &groups())?.tanh()?, 37)
+            }),
+        ),
+        (
+            "edge_products",
+            &nodes,
+            Box::new(|x| {
+                weighted_sum(&ops::edge_products(x, &x.sin()?, &source, &target, Some(&groups()))?.sqr()?, 38)
+            }),
+        ),
+        ("scale_rows", &edges, Box::new(|x| weighted_sum(&ops::scale_rows(x, &x.sum(1)?.sin()?)?.sqr()?, 39))),
+        ("column_sums", &edges, Box::new(|x| weighted_sum(&ops::column_sums(&x.sqr()?)?.sqr()?, 40))),
+        (
+            "dense",
+            &edges,
+            Box::new(|x| {
+                weighted_sum(&ops::dense(&x.sqr()?, &tensor(&[4, 3], 51), Some(&tensor(&[4], 52)))?.tanh()?, 41)
+            }),
+        ),
+        (
+            "gaussian basis",
+            &edges,
+            Box::new(|x| {
+                let basis =
+                    GaussianBasis::pyg(0.0, 3.0, 5, VarBuilder::from_varmap(&VarMap::new(), DType::F64, &Device::Cpu))?;
+                weighted_sum(&basis.forward(&x.sum(1)?.affine(1.0, 1.5)?)?, 42)
+            }),
+        ),
     ];
+    let bias = tensor(&[3], 53);
+    for activation in ACTIVATIONS {
+        let inner = |x: &Tensor| weighted_sum(&bias_activation(&x.affine(4.0, 0.0)?, Some(&bias), activation)?, 43);
+        check_gradient(&format!("{activation:?}"), &edges, |x| twice(x, &inner))?;
+        // Third derivatives: the gradient of a loss on the second derivative.
+        let second = |x: &Tensor| -> Result<Tensor> {
+            let v = Var::from_tensor(x)?;
+            let g = gnn_layers::autograd::gradients_with_graph(&inner(v.as_tensor())?)?;
+            weighted_sum(&g.get(v.as_tensor()).expect("first gradient").sqr()?, 44)
+        };
+        check_gradient(&format!("{activation:?} (third order)"), &edges, |x| twice(x, &second))?;
+    }
     for (name, var, inner) in &cases {
         // The analytic gradient of g is taken through the graph of the first gradient.
         check_gradient(name, var, |x| twice(x, inner.as_ref()))?;
@@ -144,6 +247,8 @@ struct ToyModel {
     basis: GaussianBasis,
     interaction: InteractionBlock,
     readout: Mlp,
+    /// Whether filters are computed once per pair of opposite edges ([`GraphTensors::pairs`]).
+    paired: bool,
 }
 
 impl ToyModel {
@@ -153,13 +258,19 @@ impl ToyModel {
             basis: GaussianBasis::pyg(0.0, 3.0, 6, vb.pp("basis"))?,
             interaction: InteractionBlock::new(8, 6, 8, 3.0, Activation::ShiftedSoftplus, vb.pp("interaction"))?,
             readout: Mlp::new(&MlpConfig::new(&[8, 4, 1], Activation::ShiftedSoftplus), vb.pp("readout"))?,
+            paired: false,
         })
     }
 
     fn energy(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
         let d = GraphTensors::edge_lengths(&g.edge_vectors(positions)?)?;
+        let (d, rows) = match (&g.pairs, self.paired) {
+            (Some(pairs), true) => (ops::gather(&d, &pairs.representative)?, Some(&pairs.pair_of_edge)),
+            _ => (d, None),
+        };
         let h = self.embedding.index_select(&g.numbers, 0)?;
-        let h = h.add(&self.interaction.forward(&h, &self.basis.forward(&d)?, &d, &g.source, &g.target)?)?;
+        let rbf = self.basis.forward(&d)?;
+        let h = h.add(&self.interaction.forward_shared(&h, &rbf, &d, &g.source, &g.target, rows)?)?;
         let atomic = candle_core::Module::forward(&self.readout, &h)?;
         ops::scatter_sum(&atomic, &g.node_graph)?.squeeze(1)
     }
@@ -172,8 +283,35 @@ fn batch(structures: &[Structure]) -> GraphTensors {
 
 #[test]
 fn forces_and_force_loss_gradients_match_finite_differences() -> Result<()> {
+    force_gradients(false)?;
+    force_gradients(true)
+}
+
+/// Filters shared by the two edges of each pair give the per-edge energies and forces.
+#[test]
+fn pair_shared_filters_equal_per_edge_filters() -> Result<()> {
     let varmap = VarMap::new();
-    let model = ToyModel::new(VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu))?;
+    let mut model = ToyModel::new(VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu))?;
+    let g = batch(&molecules());
+    let pairs = g.pairs.as_ref().expect("radius graphs of molecules are symmetric");
+    assert_eq!(2 * pairs.len(), g.num_edges());
+    let run = |model: &ToyModel| -> Result<(Tensor, Tensor)> {
+        let p = Var::from_tensor(&g.positions)?;
+        let e = model.energy(&g, p.as_tensor())?;
+        Ok((e.clone(), forces(&e, &p, false)?))
+    };
+    let (e0, f0) = run(&model)?;
+    model.paired = true;
+    let (e1, f1) = run(&model)?;
+    common_close(&e0, &e1, 1e-12);
+    common_close(&f0, &f1, 1e-12);
+    Ok(())
+}
+
+fn force_gradients(paired: bool) -> Result<()> {
+    let varmap = VarMap::new();
+    let mut model = ToyModel::new(VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu))?;
+    model.paired = paired;
     let g = batch(&molecules());
     let positions = Var::from_tensor(&g.positions)?;
     // Forces are −∂E/∂r.

@@ -84,3 +84,34 @@ fn parallel_kernels_equal_sequential_sums() -> Result<()> {
     assert_eq!(gathered.dims(), [rows, width]);
     Ok(())
 }
+
+/// Every edge of a symmetric radius graph (molecule and crystal, self-images included) is paired
+/// with its reverse; a neighbour cap that cuts the reverse edges leaves those edges on their own.
+#[test]
+fn edge_pairs_group_opposite_edges() -> Result<()> {
+    let cell = [[3.0, 0.0, 0.0], [0.8, 2.9, 0.0], [0.3, 0.4, 3.3]];
+    let crystal = Structure::periodic(vec![11, 17], vec![[0.0, 0.0, 0.0], [1.9, 1.4, 1.6]], cell, [true; 3]).unwrap();
+    let molecule =
+        Structure::molecule(vec![1, 8, 1], vec![[0.0, 0.0, 0.0], [0.0, 0.0, 0.96], [0.9, 0.0, 1.2]]).unwrap();
+    let check = |options: &RadiusOptions, all_paired: bool| -> Result<()> {
+        let batch = GraphBatch::from_structures(&[molecule.clone(), crystal.clone()], options).unwrap();
+        let g = GraphTensors::new(&batch, DType::F64, &Device::Cpu)?;
+        let pairs = g.pairs.as_ref().expect("some edges have their reverse");
+        let members = pairs.pair_of_edge.counts();
+        assert!(members.iter().all(|&c| c == 1 || c == 2));
+        assert_eq!(members.iter().all(|&c| c == 2), all_paired);
+        let e = &batch.edges;
+        for (k, &rep) in pairs.representative.values().iter().enumerate() {
+            let rep = rep as usize;
+            assert_eq!(pairs.pair_of_edge.values()[rep] as usize, k);
+            for other in (0..e.len()).filter(|&o| o != rep && pairs.pair_of_edge.values()[o] as usize == k) {
+                assert_eq!((e.source[other], e.target[other]), (e.target[rep], e.source[rep]));
+                assert_eq!(e.shift[other], e.shift[rep].map(|s| -s));
+                assert!((e.distance[other] - e.distance[rep]).abs() < 1e-12);
+            }
+        }
+        Ok(())
+    };
+    check(&RadiusOptions::new(4.0), true)?;
+    check(&RadiusOptions::new(4.0).with_max_neighbors(1), false)
+}

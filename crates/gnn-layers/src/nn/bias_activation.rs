@@ -8,9 +8,10 @@
 
 use super::activation::Activation;
 use crate::ops::pointwise::{self, multiversion};
-use crate::ops::{contiguous, with_float, PARALLEL_MIN_ELEMENTS};
+use crate::ops::{column_sums, contiguous, with_float, PARALLEL_MIN_ELEMENTS};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Error, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The activations with a fused kernel.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,7 +160,7 @@ fn bias_gradient(grad_x: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
         return Ok(None);
     }
     let width = b.dim(0)?;
-    grad_x.reshape((grad_x.elem_count() / width.max(1), width))?.sum(0).map(Some)
+    column_sums(&grad_x.reshape((grad_x.elem_count() / width.max(1), width))?).map(Some)
 }
 
 /// The scalar functions of the fused kernels.
@@ -260,73 +261,93 @@ fn value<T: Scalar>(kind: Kind, order: u8, z: T) -> T {
     }
 }
 
-/// One block of rows: `out = act⁽ᵒʳᵈᵉʳ⁾(x + b)`, times `g` when given.
+/// One block of rows: `out = f(x + b)`, times `g` when given.
 #[inline(always)]
-fn block<T: Scalar>(kind: Kind, order: u8, x: &[T], b: &[T], g: Option<&[T]>, out: &mut [T]) {
+fn block_with<T: Scalar>(x: &[T], b: &[T], g: Option<&[T]>, out: &mut [MaybeUninit<T>], f: impl Fn(T) -> T) {
     let width = b.len();
     match g {
         None => {
             for (xr, or) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
                 for ((o, &xv), &bv) in or.iter_mut().zip(xr).zip(b) {
-                    *o = value(kind, order, xv + bv);
+                    o.write(f(xv + bv));
                 }
             }
         }
         Some(g) => {
             for ((xr, gr), or) in x.chunks_exact(width).zip(g.chunks_exact(width)).zip(out.chunks_exact_mut(width)) {
                 for (((o, &xv), &gv), &bv) in or.iter_mut().zip(xr).zip(gr).zip(b) {
-                    *o = gv * value(kind, order, xv + bv);
+                    o.write(gv * f(xv + bv));
                 }
             }
         }
     }
 }
 
+/// Runs [`block_with`] with the activation and derivative order fixed at compile time in each arm,
+/// so that every loop is specialised (and vectorised) on its own.
+#[inline(always)]
+fn block<T: Scalar>(kind: Kind, order: u8, x: &[T], b: &[T], g: Option<&[T]>, out: &mut [MaybeUninit<T>]) {
+    macro_rules! orders {
+        ($kind:expr) => {
+            match order {
+                0 => block_with(x, b, g, out, |z| value($kind, 0, z)),
+                1 => block_with(x, b, g, out, |z| value($kind, 1, z)),
+                2 => block_with(x, b, g, out, |z| value($kind, 2, z)),
+                _ => block_with(x, b, g, out, |z| value($kind, 3, z)),
+            }
+        };
+    }
+    match kind {
+        Kind::Softplus { shift } => orders!(Kind::Softplus { shift }),
+        Kind::Silu => orders!(Kind::Silu),
+        Kind::Sigmoid => orders!(Kind::Sigmoid),
+        Kind::Relu => orders!(Kind::Relu),
+        Kind::Identity => orders!(Kind::Identity),
+    }
+}
+
 multiversion! {
-    fn block_f32(kind: Kind, order: u8, x: &[f32], b: &[f32], g: Option<&[f32]>, out: &mut [f32]) {
-        // One monomorphised loop per activation and order, so that each vectorises on its own.
-        match (kind, order) {
-            (Kind::Softplus { .. }, 0) => block(kind, 0, x, b, g, out),
-            (Kind::Softplus { .. }, 1) => block(kind, 1, x, b, g, out),
-            (Kind::Silu, 0) => block(Kind::Silu, 0, x, b, g, out),
-            (Kind::Silu, 1) => block(Kind::Silu, 1, x, b, g, out),
-            _ => block(kind, order, x, b, g, out),
-        }
+    fn block_f32(kind: Kind, order: u8, x: &[f32], b: &[f32], g: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
+        block(kind, order, x, b, g, out)
     }
 }
 
 trait Block: Scalar {
-    fn block(kind: Kind, order: u8, x: &[Self], b: &[Self], g: Option<&[Self]>, out: &mut [Self]);
+    fn block(kind: Kind, order: u8, x: &[Self], b: &[Self], g: Option<&[Self]>, out: &mut [MaybeUninit<Self>]);
 }
 
 impl Block for f32 {
-    fn block(kind: Kind, order: u8, x: &[f32], b: &[f32], g: Option<&[f32]>, out: &mut [f32]) {
+    fn block(kind: Kind, order: u8, x: &[f32], b: &[f32], g: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
         block_f32(kind, order, x, b, g, out)
     }
 }
 
 impl Block for f64 {
-    fn block(kind: Kind, order: u8, x: &[f64], b: &[f64], g: Option<&[f64]>, out: &mut [f64]) {
+    fn block(kind: Kind, order: u8, x: &[f64], b: &[f64], g: Option<&[f64]>, out: &mut [MaybeUninit<f64>]) {
         block(kind, order, x, b, g, out)
     }
 }
 
-/// Evaluates the kernel over all rows, in parallel blocks of whole rows for large inputs.
+/// Evaluates the kernel over all rows, in parallel blocks of whole rows for large inputs. The output
+/// is written once, without zero-initialising it first.
 fn evaluate<T: Block>(kind: Kind, order: u8, x: &[T], b: &[T], g: Option<&[T]>) -> Vec<T> {
-    let mut out = vec![T::ZERO; x.len()];
-    let width = b.len().max(1);
-    if b.is_empty() {
-        return out;
+    let width = b.len();
+    if width == 0 || x.is_empty() {
+        return vec![T::ZERO; x.len()];
     }
+    let mut out = Vec::with_capacity(x.len());
+    let spare = &mut out.spare_capacity_mut()[..x.len()];
     if x.len() < PARALLEL_MIN_ELEMENTS {
-        T::block(kind, order, x, b, g, &mut out);
-        return out;
+        T::block(kind, order, x, b, g, spare);
+    } else {
+        let chunk = (PARALLEL_MIN_ELEMENTS / width).max(1) * width;
+        spare.par_chunks_mut(chunk).enumerate().for_each(|(task, o)| {
+            let range = task * chunk..task * chunk + o.len();
+            T::block(kind, order, &x[range.clone()], b, g.map(|g| &g[range]), o);
+        });
     }
-    let rows_per_task = (PARALLEL_MIN_ELEMENTS / width).max(1);
-    let chunk = rows_per_task * width;
-    out.par_chunks_mut(chunk).enumerate().for_each(|(task, o)| {
-        let range = task * chunk..task * chunk + o.len();
-        T::block(kind, order, &x[range.clone()], b, g.map(|g| &g[range]), o);
-    });
+    // SAFETY: `block` wrote every element of the first `x.len()` (whole rows: `x.len()` is a
+    // multiple of `width`, and each chunk is).
+    unsafe { out.set_len(x.len()) };
     out
 }

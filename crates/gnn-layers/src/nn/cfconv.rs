@@ -6,7 +6,7 @@ use super::cutoff::cosine_cutoff;
 use super::init::{xavier_uniform, ZEROS};
 use super::linear::{linear_activation, linear_with_init};
 use super::sequential::{Mlp, MlpConfig};
-use crate::ops::{gather_mul_scatter, gather_mul_scatter_indexed, SegmentIndex};
+use crate::ops::{gather_mul_scatter, gather_mul_scatter_indexed, scale_rows, SegmentIndex};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -54,13 +54,13 @@ impl CfConv {
         target: &SegmentIndex,
         row_of_edge: Option<&SegmentIndex>,
     ) -> Result<Tensor> {
-        let w = filter.broadcast_mul(&cosine_cutoff(distance, self.cutoff, false)?.unsqueeze(1)?)?;
-        let x = self.lin1.forward(x)?;
+        let w = scale_rows(filter, &cosine_cutoff(distance, self.cutoff, false)?)?;
+        let x = linear_activation(&self.lin1, x, Activation::Identity)?;
         let messages = match row_of_edge {
             Some(rows) => gather_mul_scatter_indexed(&x, &w, source, target, rows)?,
             None => gather_mul_scatter(&x, &w, source, target)?,
         };
-        self.lin2.forward(&messages)
+        linear_activation(&self.lin2, &messages, Activation::Identity)
     }
 }
 

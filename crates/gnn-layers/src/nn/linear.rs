@@ -1,8 +1,8 @@
 //! `nn.Linear`: parameters `weight [out, in]` and `bias [out]`, `y = x·Wᵀ + b`.
 
 use super::activation::Activation;
-use super::bias_activation::bias_activation;
 use super::init::uniform_fan_in;
+use crate::ops::dense;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, Linear, Module, VarBuilder};
 
@@ -25,11 +25,15 @@ pub fn linear_with_init(
     Ok(Linear::new(weight, bias))
 }
 
-/// `activation(layer(x))` with the bias and the activation fused into one pass after the matrix
-/// product (see [`bias_activation`]); `x` is `[rows, in]` (other ranks go through `layer` itself).
+/// `activation(layer(x))`: the bias folded into the matrix product ([`dense`]) and the activation
+/// a fused pass after it; `x` is `[rows, in]` (other ranks go through `layer` itself).
 pub fn linear_activation(layer: &Linear, x: &Tensor, activation: Activation) -> Result<Tensor> {
     if x.rank() != 2 {
         return activation.apply(&layer.forward(x)?);
     }
-    bias_activation(&x.matmul(&layer.weight().t()?)?, layer.bias(), activation)
+    let y = dense(x, layer.weight(), layer.bias())?;
+    match activation {
+        Activation::Identity => Ok(y),
+        _ => activation.apply(&y),
+    }
 }

@@ -6,18 +6,22 @@
 //! of Candle's `index_select`/`index_add`. Candle's `scatter_add` is never used: its backward is
 //! wrong whenever the source has more rows than the target.
 
+mod dense;
 mod index;
 mod kernels;
 mod message;
 pub(crate) mod pointwise;
 mod row_matvec;
+mod rows;
 mod scatter;
 mod softmax;
 
+pub use dense::{dense, PARALLEL_MIN_FLOPS};
 pub use index::SegmentIndex;
 pub use kernels::PARALLEL_MIN_ELEMENTS;
 pub(crate) use kernels::{contiguous, with_float, Real};
 pub use message::{edge_products, gather_mul_scatter, gather_mul_scatter_indexed};
 pub use row_matvec::{row_matvec, row_matvec_transposed};
+pub use rows::{column_sums, row_dot, scale_rows};
 pub use scatter::{gather, scatter, scatter_max, scatter_mean, scatter_min, scatter_sum, segment_sizes, Reduce};
 pub use softmax::{segment_softmax, PYG_SOFTMAX_EPS};

@@ -1,0 +1,51 @@
+//! The CPU runtime policy, chosen by measurement (docs/benchmarks.md, `models` and `ops` suites):
+//! which thread pool runs what, and how large buffers are recycled.
+//!
+//! - **Threads.** chemgnn's kernels (graph ops, fused activations, radial bases, dense layers) and
+//!   Candle's matmul run on the rayon pool (`RAYON_NUM_THREADS`, default: one thread per core).
+//!   Candle also keeps a second pool of spinning workers for its own element-wise ops above 64 K
+//!   elements; on a machine with few cores they compete with rayon's threads for the same cores (a
+//!   2-core training step ran 2× slower on 2 threads than on 1). [`configure`] switches that pool off
+//!   (`CANDLE_NUM_THREADS=1`) unless the user set `CANDLE_NUM_THREADS`. Kernels stay on the calling
+//!   thread below [`PARALLEL_MIN_ELEMENTS`](crate::ops::PARALLEL_MIN_ELEMENTS) output elements, dense
+//!   products below [`PARALLEL_MIN_FLOPS`](crate::ops::PARALLEL_MIN_FLOPS) multiply–adds.
+//! - **Allocation** (Linux with glibc). Every tensor op allocates its output; glibc serves the
+//!   `[edges, features]` buffers of a message-passing layer (MBs each) with fresh `mmap`s and returns
+//!   them on free, so every pass paid page faults on all of its output (40 % of a SchNet force
+//!   evaluation). [`configure`] raises glibc's mmap threshold to 32 MiB and turns trimming off, so
+//!   that freed buffers are reused from the heap, unless `MALLOC_MMAP_THRESHOLD_`,
+//!   `MALLOC_TRIM_THRESHOLD_` or `CHEMGNN_KEEP_MALLOC` is set in the environment.
+
+use std::sync::Once;
+
+const CANDLE_NUM_THREADS: &str = "CANDLE_NUM_THREADS";
+
+/// Applies the runtime policy (process-wide; idempotent). Must run before Candle's first large
+/// element-wise op, which creates its pool: the library calls it whenever a
+/// [`GraphTensors`](crate::GraphTensors) is built, and the `chemgnn` binary at start.
+pub fn configure() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os(CANDLE_NUM_THREADS).is_none() {
+            std::env::set_var(CANDLE_NUM_THREADS, "1");
+        }
+        keep_freed_buffers();
+    });
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_buffers() {
+    let user_set = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "CHEMGNN_KEEP_MALLOC"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if !user_set {
+        // SAFETY: mallopt only changes glibc's tuning parameters; any values are valid.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_buffers() {}
