@@ -4,7 +4,7 @@ the PyG QM9 example's MPNN, in float32 with 1 and 2 threads, on the batches xtas
     python benches/reference/gnn_models.py --suite models [--budget S] MANIFEST.json OUT.json
 
 MANIFEST: [{"prefix", "file": safetensors with z, pos, batch, edge_index, mpnn_edge_index, x,
-edge_attr, "molecules"}]. SchNet receives the same radius graph through `interaction_graph` (the
+edge_attr, "molecules"}] and one {"gemm": [m, k, n], "case"} entry: the matmul that sets the roofline. SchNet receives the same radius graph through `interaction_graph` (the
 reference environment has no torch-cluster); inference runs under `torch.no_grad()`, forces with
 `torch.autograd.grad`, a training step is forward, MSE loss, backward and `Adam.step()`.
 Writes [] when torch or torch_geometric is missing.
@@ -36,6 +36,10 @@ def cases(entry):
     from torch_geometric.nn.models import SchNet
     from pyg_qm9_net import QM9Net
 
+    if "gemm" in entry:
+        m, k, n = entry["gemm"]
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        return [(entry["case"], lambda: torch.mm(a, b))]
     t = load_file(entry["file"])
     z, pos, batch = t["z"], t["pos"], t["batch"]
     graphs = int(batch.max()) + 1

@@ -58,6 +58,24 @@ def cases(entry):
     distance = (pos[source] - pos[target]).norm(dim=-1)
     add(f"{p}SchNet interaction (CFConv) 128 features, 50 Gaussians, 128 filters",
         lambda h: block(h, edge_index, distance, rbf), var(n, 128), torch.randn(n, 128))
+
+    # The fused kernels of chemgnn's SchNet path against the PyTorch ops PyG runs for the same work.
+    from torch_geometric.nn.models.schnet import GaussianSmearing, ShiftedSoftplus
+    ssp, bias = ShiftedSoftplus(), torch.randn(128)
+    add(f"{p}bias + shifted softplus [{e},128]", lambda x: ssp(x + bias), var(e, 128), torch.randn(e, 128))
+    smearing = GaussianSmearing(0.0, 10.0, 50)
+    d = (torch.rand(e) * 9.0 + 0.5).requires_grad_()
+    add(f"{p}Gaussian expansion [{e}] → [{e},50]", smearing, d, torch.randn(e, 50))
+    mlp = torch.nn.Sequential(torch.nn.Linear(50, 128), ShiftedSoftplus(), torch.nn.Linear(128, 128))
+
+    def filter_network(d):
+        cutoff = 0.5 * (torch.cos(d * torch.pi / 10.0) + 1.0)
+        return mlp(smearing(d)) * cutoff.view(-1, 1)
+
+    add(f"{p}SchNet filter network per edge (Gaussians → 50→128→128 MLP → cosine cutoff)",
+        filter_network, d, torch.randn(e, 128))
+    lin = torch.nn.Linear(128, 128)
+    add(f"{p}linear [{e},128]·[128,128]ᵀ + bias", lin, var(e, 128), torch.randn(e, 128))
     return out
 
 

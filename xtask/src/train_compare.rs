@@ -266,7 +266,7 @@ fn find_python(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// Builds the `chemgnn` binary in release mode and returns its path.
-fn build_chemgnn() -> anyhow::Result<PathBuf> {
+pub(crate) fn build_chemgnn() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("building chemgnn (cargo build --release -p chemgnn)");
     let status = Command::new(cargo).args(["build", "--release", "-p", "chemgnn"]).status()?;

@@ -2,6 +2,7 @@
 //! reference packages is found, against them on the same inputs in the same run; writes
 //! `docs/benchmarks.json` (all suites' latest results) and regenerates `docs/benchmarks.md`.
 
+mod cli;
 mod crystals;
 mod inputs;
 mod models;
@@ -16,7 +17,7 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, cli.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
     /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
@@ -87,7 +88,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.render {
         return report::render();
     }
-    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models", "crystals"];
+    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models", "crystals", "cli"];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
     if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {
@@ -105,9 +106,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut tables = std::collections::BTreeMap::new();
     for suite in &suites {
         eprintln!("== {suite}");
-        let (mut cases, suite_tables) = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
+        let (mut cases, mut suite_tables) = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
         if let Some(py) = &python {
             cases.extend(python::run(py, suite, &work_dir, budget)?);
+        }
+        if *suite == "models" {
+            suite_tables.extend(models::roofline_table(&cases));
         }
         for m in &cases {
             eprintln!(

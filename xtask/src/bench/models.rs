@@ -29,6 +29,10 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
     let sizes: &[usize] = if quick { &[8] } else { &[32, 128] };
     let mut cases = Vec::new();
     let mut manifest = Vec::new();
+    let [m, k, n] = GEMM;
+    let (a, b) = (Tensor::randn(0f32, 1f32, (m, k), &Device::Cpu)?, Tensor::randn(0f32, 1f32, (k, n), &Device::Cpu)?);
+    cases.push(((gemm_case(), Box::new(move || drop(a.matmul(&b).expect("matmul"))) as Box<dyn FnMut() + Send>), 1.0));
+    manifest.push(json!({"prefix": "gemm", "gemm": GEMM, "case": gemm_case(), "molecules": 1}));
     for &b in sizes {
         let molecules = qm9_molecules(b)?;
         let schnet_batch = GraphBatch::from_structures(&molecules, &RadiusOptions::new(10.0).with_max_neighbors(32))?;
@@ -43,11 +47,13 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
         let schnet = ModelConfig::Schnet(SchNetConfig::default());
         let g = GraphTensors::new(&schnet_batch, DType::F32, &Device::Cpu)?;
         let name = format!("{prefix}: SchNet (PyG defaults, {} edges)", schnet_batch.num_edges());
+        record_flops(&name, schnet_gflop(schnet_batch.num_nodes(), schnet_batch.num_edges()));
         cases.extend(model_cases(&name, &schnet, g, true)?.into_iter().map(|c| (c, n)));
 
         let mpnn = ModelConfig::Mpnn(MpnnConfig::pyg_qm9());
         let g = GraphTensors::new(&mpnn_batch, DType::F32, &Device::Cpu)?;
         let name = format!("{prefix}: MPNN (PyG QM9 example, {} edges)", mpnn_batch.num_edges());
+        record_flops(&name, mpnn_gflop(mpnn_batch.num_nodes(), mpnn_batch.num_edges()));
         cases.extend(model_cases(&name, &mpnn, g, false)?.into_iter().map(|c| (c, n)));
     }
     Ok((cases, manifest))
@@ -146,4 +152,88 @@ fn write_inputs(path: &Path, schnet: &GraphBatch, mpnn: &GraphBatch) -> anyhow::
     ]);
     gnn_layers::candle::safetensors::save(&tensors, path)?;
     Ok(())
+}
+
+/// The matmul whose speed is the roofline: `[m, k]·[k, n]`, a SchNet filter layer on a 128-molecule
+/// batch.
+const GEMM: [usize; 3] = [40_000, 128, 128];
+
+/// The name of the matmul case (the same on both sides).
+fn gemm_case() -> String {
+    let [m, k, n] = GEMM;
+    format!("matmul [{m}×{k}]·[{k}×{n}] f32 (the roofline)")
+}
+
+/// Matmul GFLOP of one forward pass of each model case, as PyG computes it.
+static FLOPS: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
+
+fn record_flops(case: &str, gflop: f64) {
+    FLOPS.lock().expect("not poisoned").push((case.to_string(), gflop));
+}
+
+/// SchNet with PyG's defaults (H = F = 128, G = 50, 6 interactions): per interaction the filter
+/// network `E·(G·F + F·F)` and the node linears `N·3·H·F` multiply–adds, then the readout.
+fn schnet_gflop(nodes: usize, edges: usize) -> f64 {
+    let (n, e) = (nodes as f64, edges as f64);
+    let interaction = e * (50.0 * 128.0 + 128.0 * 128.0) + n * 3.0 * 128.0 * 128.0;
+    2.0 * (6.0 * interaction + n * (128.0 * 64.0 + 64.0)) / 1e9
+}
+
+/// PyG's QM9 MPNN: per step (3) the edge network `E·(5·128 + 128·4096)` (PyG recomputes it), the
+/// messages `E·64·64`, the GRU `N·6·64·64`; plus `lin0`.
+fn mpnn_gflop(nodes: usize, edges: usize) -> f64 {
+    let (n, e) = (nodes as f64, edges as f64);
+    let step = e * (5.0 * 128.0 + 128.0 * 4096.0 + 64.0 * 64.0) + n * 6.0 * 64.0 * 64.0;
+    2.0 * (3.0 * step + n * 11.0 * 64.0) / 1e9
+}
+
+/// Matmul FLOPs of a pass relative to a forward pass: the backward of a product costs two products
+/// (inputs and weights); forces need only the input side.
+fn pass_factor(case: &str) -> f64 {
+    if case.ends_with("inference + forces") {
+        2.0
+    } else if case.contains("training step") {
+        3.0
+    } else {
+        1.0
+    }
+}
+
+/// The fraction of the matmul roofline each model case reaches: its matmul FLOPs (as PyG computes
+/// the model) ÷ its time ÷ the GFLOP/s the same implementation reaches on [`GEMM`] with the same
+/// thread count. Above 100 %: the implementation does less arithmetic than PyG's formulation.
+pub fn roofline_table(results: &[super::Measurement]) -> Option<super::report::Table> {
+    let gemm = gemm_case();
+    let [m, k, n] = GEMM;
+    let gemm_gflop = 2.0 * (m * k * n) as f64 / 1e9;
+    let rates: HashMap<&str, f64> = results
+        .iter()
+        .filter(|r| r.case == gemm)
+        .map(|r| (r.implementation.as_str(), gemm_gflop / r.seconds))
+        .collect();
+    if rates.is_empty() {
+        return None;
+    }
+    let flops = FLOPS.lock().expect("not poisoned").clone();
+    let mut table = super::report::Table::new(
+        format!(
+            "Fraction of the matmul roofline: model matmul GFLOP (PyG's formulation) ÷ time ÷ the implementation's own GFLOP/s on {gemm} at the same thread count"
+        ),
+        &["case", "implementation", "model GFLOP", "GFLOP/s reached", "matmul GFLOP/s", "fraction"],
+    );
+    for r in results {
+        let Some(rate) = rates.get(r.implementation.as_str()) else { continue };
+        let Some((_, base)) = flops.iter().find(|(name, _)| r.case.starts_with(name.as_str())) else { continue };
+        let gflop = base * pass_factor(&r.case);
+        let reached = gflop / r.seconds;
+        table.rows.push(vec![
+            r.case.clone(),
+            r.implementation.clone(),
+            format!("{gflop:.2}"),
+            format!("{reached:.1}"),
+            format!("{rate:.1}"),
+            format!("{:.0} %", 100.0 * reached / rate),
+        ]);
+    }
+    Some(table)
 }

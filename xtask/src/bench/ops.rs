@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use chem_graph::neighbors::RadiusOptions;
 use chem_graph::GraphBatch;
+use gnn_layers::candle::Module;
 use gnn_layers::candle::{DType, Device, Tensor, Var};
 use gnn_layers::candle_nn::{VarBuilder, VarMap};
-use gnn_layers::nn::{Activation, InteractionBlock, MlpConfig, NnConv};
+use gnn_layers::nn::{
+    bias_activation, cosine_cutoff, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig, NnConv,
+};
 use gnn_layers::ops::{self, Reduce};
 use gnn_layers::GraphTensors;
 use serde_json::json;
@@ -78,10 +81,53 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<Case>, serde_json:
     let block = InteractionBlock::new(128, 50, 128, 10.0, Activation::ShiftedSoftplusPyg, vb.pp("interaction"))?;
     let (h, rbf) = (var(n, 128)?, randn(e, 50)?);
     let distance = GraphTensors::edge_lengths(&g.edge_vectors(&g.positions)?)?;
+    let (b, hs, rbfs, ds, s, t) = (block.clone(), h.clone(), rbf.clone(), distance.clone(), src.clone(), tgt.clone());
     add(
         format!("{prefix}SchNet interaction (CFConv) 128 features, 50 Gaussians, 128 filters"),
         randn(n, 128)?,
-        Arc::new(move || block.forward(&h, &rbf, &distance, &src, &tgt).unwrap()),
+        Arc::new(move || b.forward(&hs, &rbfs, &ds, &s, &t).unwrap()),
+    );
+    // The same block with one filter per pair of opposite edges (chemgnn only: PyG has no such path).
+    let pairs = g.pairs.clone().expect("a radius graph is symmetric");
+    let (pair_rbf, pair_distance) =
+        (ops::gather(&rbf, &pairs.representative)?, ops::gather(&distance, &pairs.representative)?);
+    add(
+        format!("{prefix}SchNet interaction (CFConv), filters shared by the {} pairs of opposite edges", pairs.len()),
+        randn(n, 128)?,
+        Arc::new(move || {
+            block.forward_shared(&h, &pair_rbf, &pair_distance, &src, &tgt, Some(&pairs.pair_of_edge)).unwrap()
+        }),
+    );
+
+    // The fused kernels of the SchNet path, against the PyTorch ops PyG runs for the same work.
+    let (x, bias) = (var(e, 128)?, randn(1, 128)?.squeeze(0)?);
+    add(
+        format!("{prefix}bias + shifted softplus [{e},128]"),
+        randn(e, 128)?,
+        Arc::new(move || bias_activation(&x, Some(&bias), Activation::ShiftedSoftplusPyg).unwrap()),
+    );
+    let d = Var::from_tensor(&Tensor::rand(0.5f32, 9.5f32, e, &Device::Cpu)?)?;
+    let basis = GaussianBasis::pyg(0.0, 10.0, 50, vb.pp("expansion"))?;
+    let (dd, bb) = (d.clone(), basis.clone());
+    add(
+        format!("{prefix}Gaussian expansion [{e}] → [{e},50]"),
+        randn(e, 50)?,
+        Arc::new(move || bb.forward(&dd).unwrap()),
+    );
+    let mlp = Mlp::new(&MlpConfig::new(&[50, 128, 128], Activation::ShiftedSoftplusPyg), vb.pp("filter"))?;
+    add(
+        format!("{prefix}SchNet filter network per edge (Gaussians → 50→128→128 MLP → cosine cutoff)"),
+        randn(e, 128)?,
+        Arc::new(move || {
+            let filter = mlp.forward(&basis.forward(&d).unwrap()).unwrap();
+            ops::scale_rows(&filter, &cosine_cutoff(&d, 10.0, false).unwrap()).unwrap()
+        }),
+    );
+    let (x, w, b) = (var(e, 128)?, randn(128, 128)?, randn(1, 128)?.squeeze(0)?);
+    add(
+        format!("{prefix}linear [{e},128]·[128,128]ᵀ + bias"),
+        randn(e, 128)?,
+        Arc::new(move || ops::dense(&x, &w, Some(&b)).unwrap()),
     );
     Ok((cases, manifest))
 }

@@ -13,6 +13,7 @@ fn script(suite: &str) -> &'static str {
         "ops" => "benches/reference/gnn_ops.py",
         "models" => "benches/reference/gnn_models.py",
         "crystals" => "benches/reference/chem_crystal.py",
+        "cli" => "benches/reference/cli_pyg.py",
         _ => "benches/reference/chem_graph.py",
     }
 }

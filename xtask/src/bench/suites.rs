@@ -110,6 +110,11 @@ pub fn run(
             }
             manifest.extend(entries);
         }
+        "cli" => {
+            let (measurements, entry) = super::cli::run(work, quick, budget)?;
+            out.extend(measurements);
+            manifest.push(entry);
+        }
         "crystals" => {
             let run = super::crystals::run(work, quick, budget)?;
             out.extend(run.measurements);
