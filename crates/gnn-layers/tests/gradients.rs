@@ -81,6 +81,28 @@ fn first_order_gradients_match_finite_differences() -> Result<()> {
     check_gradient("row_matvec_transposed", &wide, |y| {
         weighted_sum(&ops::row_matvec_transposed(y, w.as_tensor(), 3, 2)?, 15)
     })?;
+    // One 3×2 matrix per node, shared by the edges leaving it.
+    let m = Var::from_tensor(&tensor(&[9, 6], 6))?;
+    check_gradient("row_matvec_indexed x", &edges, |x| {
+        weighted_sum(&ops::row_matvec_indexed(x, m.as_tensor(), &source, 3, 2)?, 17)
+    })?;
+    check_gradient("row_matvec_indexed m", &m, |m| {
+        weighted_sum(&ops::row_matvec_indexed(edges.as_tensor(), m, &source, 3, 2)?, 17)
+    })?;
+    check_gradient("row_matvec_indexed_transposed y", &wide, |y| {
+        weighted_sum(&ops::row_matvec_indexed_transposed(y, m.as_tensor(), &target, 3, 2)?, 18)
+    })?;
+    check_gradient("row_matvec_indexed_transposed m", &m, |m| {
+        weighted_sum(&ops::row_matvec_indexed_transposed(wide.as_tensor(), m, &target, 3, 2)?, 18)
+    })?;
+    for (name, index) in [("outer_products", None), ("outer_products indexed", Some(&target))] {
+        check_gradient(&format!("{name} a"), &edges, |a| {
+            weighted_sum(&ops::outer_products(a, wide.as_tensor(), index)?, 19)
+        })?;
+        check_gradient(&format!("{name} b"), &wide, |b| {
+            weighted_sum(&ops::outer_products(edges.as_tensor(), b, index)?, 19)
+        })?;
+    }
     let x = Var::from_tensor(&tensor(&[40], 5).affine(25.0, 0.0)?)?;
     check_gradient("softplus", &x, |x| weighted_sum(&softplus(x)?, 16))?;
     fused_first_order_gradients(&nodes, &edges, &source, &target)
@@ -150,6 +172,7 @@ fn second_order_gradients_match_finite_differences() -> Result<()> {
     let (source, target) = graph();
     let nodes = Var::from_tensor(&tensor(&[9, 3], 21))?;
     let edges = Var::from_tensor(&tensor(&[12, 3], 22))?;
+    let matrices = Var::from_tensor(&tensor(&[9, 6], 23))?;
     // Non-linear inner functions so that the second derivative is not trivially zero.
     let twice = |x: &Tensor, inner: &dyn Fn(&Tensor) -> Result<Tensor>| -> Result<Tensor> {
         let v = Var::from_tensor(x)?;
@@ -200,6 +223,39 @@ fn second_order_gradients_match_finite_differences() -> Result<()> {
                 let basis =
                     GaussianBasis::pyg(0.0, 3.0, 5, VarBuilder::from_varmap(&VarMap::new(), DType::F64, &Device::Cpu))?;
                 weighted_sum(&basis.forward(&x.sum(1)?.affine(1.0, 1.5)?)?, 42)
+            }),
+        ),
+        (
+            "row_matvec",
+            &matrices,
+            Box::new(|m| {
+                let x = ops::gather(&m.narrow(1, 0, 3)?.sqr()?, &source)?;
+                weighted_sum(&ops::row_matvec(&x, &ops::gather(m, &target)?, 3, 2)?.tanh()?, 37)
+            }),
+        ),
+        (
+            "row_matvec_indexed",
+            &matrices,
+            Box::new(|m| {
+                let x = ops::gather(&m.narrow(1, 0, 3)?.sqr()?, &source)?;
+                weighted_sum(&ops::row_matvec_indexed(&x, m, &source, 3, 2)?.tanh()?, 38)
+            }),
+        ),
+        (
+            "row_matvec_indexed_transposed",
+            &matrices,
+            Box::new(|m| {
+                let y = ops::gather(&m.narrow(1, 1, 2)?.sin()?, &target)?;
+                weighted_sum(&ops::row_matvec_indexed_transposed(&y, m, &source, 3, 2)?.tanh()?, 39)
+            }),
+        ),
+        (
+            "outer_products",
+            &nodes,
+            Box::new(|x| {
+                let (a, b) = (ops::gather(&x.sqr()?, &source)?, ops::gather(&x.sin()?.narrow(1, 0, 2)?, &target)?);
+                let summed = ops::outer_products(&a, &b, Some(&target))?.tanh()?;
+                weighted_sum(&summed, 40)?.add(&weighted_sum(&ops::outer_products(&a, &b, None)?.tanh()?, 41)?)
             }),
         ),
     ];

@@ -8,7 +8,7 @@ use candle_core::{Module, Result, Tensor};
 use common::{assert_close, fixtures, tolerance};
 use gnn_layers::nn::{
     cosine_cutoff, polynomial_cutoff, Activation, BatchNorm, BesselBasis, Embedding, GaussianBasis, Gru, GruCell,
-    InteractionBlock, LayerNorm, Lstm, LstmState, Mlp, MlpConfig, NnConv, Set2Set, NORM_EPS,
+    InteractionBlock, LayerNorm, Lstm, LstmState, Mlp, MlpConfig, NnConv, NnConvMode, Set2Set, NORM_EPS,
 };
 use gnn_layers::ops::{self, Reduce};
 
@@ -112,9 +112,12 @@ fn nnconv_matches_torch_geometric() -> Result<()> {
         for (name, reduce) in [("nnconv_mean", Reduce::Mean), ("nnconv_add", Reduce::Sum)] {
             let case = f.case(name);
             let net = MlpConfig::new(&[2, 8, 12], Activation::Relu);
-            let conv = NnConv::new(3, 4, &net, reduce, true, true, case.vb())?;
-            let out = conv.forward(&case.input("x"), &case.input("edge_attr"), &f.source(), &f.target())?;
-            case.check(&[("", out)])?;
+            let mut conv = NnConv::new(3, 4, &net, reduce, true, true, case.vb())?;
+            for mode in [NnConvMode::Auto, NnConvMode::Direct, NnConvMode::Factorised] {
+                conv.set_mode(mode);
+                let out = conv.forward(&case.input("x"), &case.input("edge_attr"), &f.source(), &f.target())?;
+                case.check(&[("", out)])?;
+            }
         }
     }
     Ok(())

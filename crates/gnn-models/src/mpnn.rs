@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::featurize::MpnnFeatures;
 use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
-use gnn_layers::nn::{linear, Activation, Gru, Mlp, MlpConfig, NnConv, Set2Set};
+use gnn_layers::nn::{linear, Activation, EdgeTerms, Gru, Mlp, MlpConfig, NnConv, NnConvMode, Set2Set};
 use gnn_layers::ops::{gather, scatter_mean, Reduce};
 use gnn_layers::GraphTensors;
 use serde::{Deserialize, Serialize};
@@ -235,6 +235,11 @@ impl Mpnn {
         &self.config
     }
 
+    /// Sets how every message function computes its messages (default [`NnConvMode::Auto`]).
+    pub fn set_nnconv_mode(&mut self, mode: NnConvMode) {
+        self.towers.iter_mut().flat_map(|t| &mut t.convs).for_each(|conv| conv.set_mode(mode));
+    }
+
     /// Predictions `[graphs, outputs]` for graphs with atom features `g.node_features` and edge
     /// features `g.edge_features`.
     pub fn forward(&self, g: &GraphTensors) -> Result<Tensor> {
@@ -261,9 +266,10 @@ impl Mpnn {
             None => x.pad_with_zeros(1, 0, d - cfg.node_features)?,
         };
         let width = d / cfg.towers;
-        // With tied weights the per-edge matrices are the same at every step: compute them once.
-        let tied_weights: Vec<Tensor> = if cfg.tied_weights {
-            self.towers.iter().map(|t| t.conv(0).edge_weights(e)).collect::<candle_core::Result<_>>()?
+        // With tied weights the edge terms are the same at every step: compute them once.
+        let nodes = x.dim(0)?;
+        let tied_terms: Vec<EdgeTerms> = if cfg.tied_weights {
+            self.towers.iter().map(|t| t.conv(0).edge_terms(e, nodes, cfg.steps)).collect::<candle_core::Result<_>>()?
         } else {
             vec![]
         };
@@ -280,11 +286,10 @@ impl Mpnn {
                 .enumerate()
                 .map(|(k, (tower, part))| {
                     let conv = tower.conv(step);
-                    let weights = match tied_weights.get(k) {
-                        Some(w) => w.clone(),
-                        None => conv.edge_weights(e)?,
-                    };
-                    conv.forward_with_weights(part, &weights, &g.source, &g.target)
+                    match tied_terms.get(k) {
+                        Some(terms) => conv.forward_with(part, terms, &g.source, &g.target),
+                        None => conv.forward_with(part, &conv.edge_terms(e, nodes, 1)?, &g.source, &g.target),
+                    }
                 })
                 .collect::<candle_core::Result<Vec<_>>>()?;
             let mut m = Tensor::cat(&messages, 1)?;

@@ -5,6 +5,7 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use chem_graph::{Features, Graph, GraphBatch, Structure};
+use gnn_layers::nn::NnConvMode;
 use gnn_layers::GraphTensors;
 use gnn_models::{
     Checkpoint, CheckpointConfig, Model, ModelConfig, Mpnn, MpnnConfig, SchNetConfig, SchNetFlavor, Target,
@@ -223,6 +224,15 @@ fn mpnn_variants_are_permutation_invariant_and_name_their_parameters() {
         let b = run(&[3, 6, 0, 5, 1, 4, 2]);
         assert!(a.iter().zip(&b).all(|(x, y)| close(*x, *y, 1e-10)), "{config:?}: {a:?} vs {b:?}");
         assert!(a[0] != 0.0 && close(a[0], a[1], 1e-12));
+        // The factorised and direct messages give the same predictions.
+        let g = GraphTensors::new(&mpnn_batch(&[0, 1, 2, 3, 4, 5, 6]), DType::F64, &Device::Cpu).unwrap();
+        let predict = |mode: NnConvMode| -> Vec<f64> {
+            let mut model = model.clone();
+            model.set_nnconv_mode(mode);
+            model.forward(&g).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+        };
+        let (direct, factorised) = (predict(NnConvMode::Direct), predict(NnConvMode::Factorised));
+        assert!(direct.iter().zip(&factorised).all(|(x, y)| close(*x, *y, 1e-12)), "{direct:?} vs {factorised:?}");
     }
 }
 

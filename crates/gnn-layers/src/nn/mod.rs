@@ -23,7 +23,7 @@ pub use cfconv::{CfConv, InteractionBlock};
 pub use cutoff::{cosine_cutoff, polynomial_cutoff};
 pub use embedding::Embedding;
 pub use linear::{linear, linear_activation, linear_with_init};
-pub use nnconv::NnConv;
+pub use nnconv::{EdgeTerms, NnConv, NnConvMode};
 pub use norm::{BatchNorm, LayerNorm, NORM_EPS};
 pub use radial::{linspace, BesselBasis, GaussianBasis};
 pub use rnn::{Gru, GruCell, Lstm, LstmState};

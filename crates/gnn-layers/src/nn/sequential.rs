@@ -69,16 +69,27 @@ impl Mlp {
     pub fn layers(&self) -> &[Linear] {
         &self.layers
     }
+
+    /// Whether an activation (other than the identity) follows the last linear layer; when not, the
+    /// output is affine in [`Mlp::forward_hidden`].
+    pub fn activates_last(&self) -> bool {
+        self.activate_last && self.activation != Activation::Identity
+    }
+
+    /// The input of the last linear layer: `x` through all the other layers and their activations.
+    pub fn forward_hidden(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        for layer in &self.layers[..self.layers.len() - 1] {
+            h = linear_activation(layer, &h, self.activation)?;
+        }
+        Ok(h)
+    }
 }
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let last = self.layers.len() - 1;
-        let mut h = x.clone();
-        for (k, layer) in self.layers.iter().enumerate() {
-            let activation = if k < last || self.activate_last { self.activation } else { Activation::Identity };
-            h = linear_activation(layer, &h, activation)?;
-        }
-        Ok(h)
+        let last = self.layers.last().expect("an MLP has at least one layer");
+        let activation = if self.activate_last { self.activation } else { Activation::Identity };
+        linear_activation(last, &self.forward_hidden(x)?, activation)
     }
 }

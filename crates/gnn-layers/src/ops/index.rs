@@ -95,6 +95,12 @@ impl SegmentIndex {
         self.inner.offsets.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
+    /// All rows grouped by segment (each segment's rows in their original order), or `None` when
+    /// the index is sorted and the grouping is the identity.
+    pub(crate) fn grouped_order(&self) -> Option<&[u32]> {
+        self.inner.order.as_deref()
+    }
+
     /// The rows of segment `s`, in their original order.
     pub(crate) fn rows(&self, s: usize) -> SegmentRows<'_> {
         let range = self.inner.offsets[s]..self.inner.offsets[s + 1];

@@ -1,5 +1,6 @@
 //! Parallel CPU kernels behind the custom ops: row gathers, segment reductions, fused
-//! gather–multiply–scatter and per-row matrix–vector products, for `f32` and `f64`.
+//! gather–multiply–scatter, per-row matrix–vector products and their outer-product gradients, for
+//! `f32` and `f64`.
 //!
 //! Work is split over output rows, so every kernel is deterministic and needs no atomics; below
 //! [`PARALLEL_MIN_ELEMENTS`] output elements it runs on the calling thread, because rayon's fork/join
@@ -148,26 +149,94 @@ pub(crate) fn edge_products<T: Real>(
     out
 }
 
-/// Per-row matrix–vector products with row-major `[inputs, outputs]` matrices `w[e]`:
-/// `out[e] = x[e] · w[e]` (length `outputs`), or with `transpose`, `out[e] = w[e] · x[e]` (length
-/// `inputs`, `x[e]` of length `outputs`).
-pub(crate) fn row_matvec<T: Real>(x: &[T], w: &[T], inputs: usize, outputs: usize, transpose: bool) -> Vec<T> {
+#[inline]
+fn axpy<T: Real>(acc: &mut [T], a: T, x: &[T]) {
+    acc.iter_mut().zip(x).for_each(|(o, &v)| *o += a * v);
+}
+
+/// `Σ a[k]·b[k]` with eight independent partial sums, so that the loop vectorises.
+#[inline]
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ac.remainder().iter().zip(bc.remainder()).fold(T::ZERO, |s, (&x, &y)| s + x * y);
+    let mut lanes = [T::ZERO; 8];
+    for (ca, cb) in ac.zip(bc) {
+        for ((l, &x), &y) in lanes.iter_mut().zip(ca).zip(cb) {
+            *l += x * y;
+        }
+    }
+    lanes.iter().fold(tail, |s, &l| s + l)
+}
+
+/// Per-row matrix–vector products with row-major `[inputs, outputs]` matrices `w[m(e)]`, where
+/// `m(e) = index[e]` (or `e` without an index): `out[e] = x[e] · w[m(e)]` (length `outputs`), or
+/// with `transpose`, `out[e] = w[m(e)] · x[e]` (length `inputs`, `x[e]` of length `outputs`).
+///
+/// With an unsorted index, rows are computed grouped by matrix (so that each matrix is read into
+/// cache once) and then put back in order; every row is computed the same way either way.
+pub(crate) fn row_matvec<T: Real>(
+    x: &[T],
+    w: &[T],
+    index: Option<&SegmentIndex>,
+    inputs: usize,
+    outputs: usize,
+    transpose: bool,
+) -> Vec<T> {
     let matrix = inputs * outputs;
-    let rows = w.len().checked_div(matrix).unwrap_or(0);
     let (x_len, out_len) = if transpose { (outputs, inputs) } else { (inputs, outputs) };
-    let mut out = vec![T::ZERO; rows * out_len];
-    for_each_row(&mut out, out_len, |e, acc| {
-        let (xe, we) = (&x[e * x_len..(e + 1) * x_len], &w[e * matrix..(e + 1) * matrix]);
+    let rows = match index {
+        Some(index) => index.len(),
+        None => w.len().checked_div(matrix).unwrap_or(0),
+    };
+    let product = |e: usize, acc: &mut [T]| {
+        let m = index.map_or(e, |index| index.values()[e] as usize);
+        let (xe, we) = (&x[e * x_len..(e + 1) * x_len], &w[m * matrix..(m + 1) * matrix]);
         if transpose {
             for (a, w_row) in acc.iter_mut().zip(we.chunks_exact(outputs)) {
-                *a = w_row.iter().zip(xe).fold(T::ZERO, |s, (&wv, &xv)| s + wv * xv);
+                *a = dot(w_row, xe);
             }
         } else {
             for (&xv, w_row) in xe.iter().zip(we.chunks_exact(outputs)) {
-                acc.iter_mut().zip(w_row).for_each(|(a, &wv)| *a += xv * wv);
+                axpy(acc, xv, w_row);
             }
         }
-    });
+    };
+    let mut out = vec![T::ZERO; rows * out_len];
+    match index.and_then(SegmentIndex::grouped_order) {
+        Some(order) if out_len > 0 => {
+            let mut grouped = vec![T::ZERO; rows * out_len];
+            for_each_row(&mut grouped, out_len, |p, acc| product(order[p] as usize, acc));
+            for (&e, row) in order.iter().zip(grouped.chunks_exact(out_len)) {
+                let e = e as usize;
+                out[e * out_len..(e + 1) * out_len].copy_from_slice(row);
+            }
+        }
+        _ => for_each_row(&mut out, out_len, product),
+    }
+    out
+}
+
+/// `out[s] = Σ_{index[e] = s} a[e] ⊗ b[e]` (row-major `[a_len, b_len]` blocks), or without an index
+/// one outer product per row: the matrix gradient of [`row_matvec`].
+pub(crate) fn outer_products<T: Real>(
+    a: &[T],
+    b: &[T],
+    index: Option<&SegmentIndex>,
+    a_len: usize,
+    b_len: usize,
+) -> Vec<T> {
+    let rows = index.map_or(a.len().checked_div(a_len).unwrap_or(0), SegmentIndex::num_segments);
+    let mut out = vec![T::ZERO; rows * a_len * b_len];
+    let add = |acc: &mut [T], e: usize| {
+        let (ae, be) = (&a[e * a_len..(e + 1) * a_len], &b[e * b_len..(e + 1) * b_len]);
+        for (&av, acc_row) in ae.iter().zip(acc.chunks_exact_mut(b_len)) {
+            axpy(acc_row, av, be);
+        }
+    };
+    match index {
+        Some(index) => for_each_row(&mut out, a_len * b_len, |s, acc| index.rows(s).for_each(|e| add(acc, e))),
+        None => for_each_row(&mut out, a_len * b_len, |e, acc| add(acc, e)),
+    }
     out
 }
 

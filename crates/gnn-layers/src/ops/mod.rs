@@ -21,7 +21,9 @@ pub use index::SegmentIndex;
 pub use kernels::PARALLEL_MIN_ELEMENTS;
 pub(crate) use kernels::{contiguous, with_float, Real};
 pub use message::{edge_products, gather_mul_scatter, gather_mul_scatter_indexed};
-pub use row_matvec::{row_matvec, row_matvec_transposed};
+pub use row_matvec::{
+    outer_products, row_matvec, row_matvec_indexed, row_matvec_indexed_transposed, row_matvec_transposed,
+};
 pub use rows::{column_sums, row_dot, scale_rows};
 pub use scatter::{gather, scatter, scatter_max, scatter_mean, scatter_min, scatter_sum, segment_sizes, Reduce};
 pub use softmax::{segment_softmax, PYG_SOFTMAX_EPS};
