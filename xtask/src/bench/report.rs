@@ -246,7 +246,9 @@ fn note(suite: &str) -> Option<&'static str> {
              Candle's autograd — for every gradient a zero tensor and an add over `[pairs, 128]` (single-\
              threaded element-wise ops, page faults on fresh buffers) — which is why forces gain least and \
              why 2 threads do not beat 1 on the 32-molecule batch (inference 52 vs 59 ms, forces 143 vs \
-             172 ms, training 172 vs 183 ms: each op is too small to split well). Owning the backward of \
+             172 ms, training 172 vs 183 ms: each op is too small to split well; a rerun of our side gave \
+             46 vs 37, 142 vs 134 and 150 vs 160 ms — inference and forces move with the machine's state, \
+             the training step stays slower on 2 threads). Owning the backward of \
              the whole filter network (one blocked kernel that keeps intermediates in cache) is the next \
              step. PyG ran 2–4× slower on this machine than in the previous run on an AMD EPYC \
              (e.g. SchNet inference on 128 molecules 895 ms here, 284 ms there); the ratios are from one run \
