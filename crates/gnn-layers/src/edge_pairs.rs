@@ -22,15 +22,18 @@ pub struct EdgePairs {
 impl EdgePairs {
     /// Groups the edges of `batch`: edge `e = (j → i, S)` is paired with the first unpaired edge
     /// `(i → j, −S)` whose vector is `−vector[e]` and whose distance is the same (both to 1e-9 Å·(1 + d)).
-    /// Returns `None` for graphs reduced to an asymmetric unit (their edges have no reverse) and for
-    /// graphs in which no edge has a partner.
-    pub fn new(batch: &GraphBatch, device: &Device) -> Result<Option<Self>> {
+    /// `by_target` is the batch's edges grouped by target node (`GraphTensors::target`). Returns
+    /// `None` for graphs reduced to an asymmetric unit (their edges have no reverse) and for graphs in
+    /// which no edge has a partner.
+    pub fn new(batch: &GraphBatch, by_target: &SegmentIndex, device: &Device) -> Result<Option<Self>> {
         let edges = &batch.edges;
         let count = edges.len();
+        if by_target.len() != count {
+            candle_core::bail!("EdgePairs: the target index has {} rows for {count} edges", by_target.len());
+        }
         if batch.node_weights.is_some() || count == 0 {
             return Ok(None);
         }
-        let by_target = SegmentIndex::new(edges.target.clone(), batch.num_nodes(), &Device::Cpu)?;
         let mut pair_of_edge = vec![u32::MAX; count];
         let mut representative = Vec::with_capacity(count / 2 + 1);
         let mut paired = 0usize;

@@ -70,19 +70,21 @@ impl GraphTensors {
         let features = |f: &Option<chem_graph::Features>, rows: usize| -> Result<Option<Tensor>> {
             f.as_ref().map(|f| floats(f.data.clone(), &[rows, f.width])).transpose()
         };
+        let target = SegmentIndex::new(batch.edges.target.clone(), nodes, device)?;
+        let pairs = EdgePairs::new(batch, &target, device)?;
         Ok(Self {
             numbers: Tensor::from_vec(numbers, nodes, device)?,
             positions: floats(batch.positions.iter().flatten().copied().collect(), &[nodes, 3])?,
             node_graph: SegmentIndex::new(batch.node_graph.clone(), graphs, device)?,
             source: SegmentIndex::new(batch.edges.source.clone(), nodes, device)?,
-            target: SegmentIndex::new(batch.edges.target.clone(), nodes, device)?,
+            target,
             shifts: floats(batch.edges.shift.iter().flatten().map(|&s| s as f64).collect(), &[edges, 3])?,
             offsets: floats(offsets, &[edges, 3])?,
             cells: floats(batch.cells.iter().flatten().flatten().copied().collect(), &[graphs, 3, 3])?,
             node_features: features(&batch.node_features, nodes)?,
             edge_features: features(&batch.edge_features, edges)?,
             node_weights: batch.node_weights.as_ref().map(|w| floats(w.clone(), &[nodes, 1])).transpose()?,
-            pairs: EdgePairs::new(batch, device)?,
+            pairs,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Activation functions, with PyTorch's numerics (softplus switches to the identity above 20) and
 //! gradients that can be differentiated again.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Module, Result, Shape, Tensor, WithDType};
+use candle_core::{Module, Result, Tensor};
 
 /// `ln 2` rounded to `f32`, the shift PyG's `ShiftedSoftplus` uses (`torch.log(torch.tensor(2.0)).item()`).
 pub const PYG_SSP_SHIFT: f64 = 0.693_147_182_464_599_6;
@@ -41,9 +41,9 @@ impl Activation {
     /// Applies the activation with Candle's element-wise ops.
     pub(crate) fn apply_unfused(self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Activation::ShiftedSoftplus => softplus(x)?.affine(1.0, -std::f64::consts::LN_2),
-            Activation::ShiftedSoftplusPyg => softplus(x)?.affine(1.0, -PYG_SSP_SHIFT),
-            Activation::Softplus => softplus(x),
+            Activation::ShiftedSoftplus => softplus_composed(x)?.affine(1.0, -std::f64::consts::LN_2),
+            Activation::ShiftedSoftplusPyg => softplus_composed(x)?.affine(1.0, -PYG_SSP_SHIFT),
+            Activation::Softplus => softplus_composed(x),
             Activation::Silu => x.silu(),
             Activation::Relu => x.relu(),
             Activation::Tanh => x.tanh(),
@@ -59,76 +59,14 @@ impl Module for Activation {
     }
 }
 
-/// `softplus(x) = ln(1 + eˣ)` computed with `ln_1p` like PyTorch, and `x` above
-/// [`SOFTPLUS_THRESHOLD`]; its derivative (`σ(x)`, or 1 above the threshold) is differentiable.
+/// `softplus(x) = ln(1 + eˣ)`, and `x` above [`SOFTPLUS_THRESHOLD`] (PyTorch's numerics): the fused
+/// kernel of [`bias_activation`](super::bias_activation) on the CPU, differentiable to any order.
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype().is_float() {
-        x.contiguous()?.apply_op1(Softplus)
-    } else {
-        let above = x.gt(SOFTPLUS_THRESHOLD)?;
-        above.where_cond(x, &x.exp()?.affine(1.0, 1.0)?.log()?)
-    }
+    Activation::Softplus.apply(x)
 }
 
-/// Derivative of [`softplus`]: `σ(x)`, and 1 above the threshold.
-fn softplus_derivative(x: &Tensor) -> Result<Tensor> {
+/// [`softplus`] composed from Candle's ops (other devices and dtypes).
+fn softplus_composed(x: &Tensor) -> Result<Tensor> {
     let above = x.gt(SOFTPLUS_THRESHOLD)?;
-    above.where_cond(&x.ones_like()?, &candle_nn::ops::sigmoid(x)?)
-}
-
-struct Softplus;
-
-/// `ln(1 + eˣ)` as `max(x, 0) + log1p(e^−|x|)`, with log1p by Goldberg's `y·ln(u)/(u − 1)`, `u = 1 + y`
-/// (a few ulps, and several times faster than libm's `log1pf`).
-fn softplus_f32(x: f32) -> f32 {
-    let y = (-x.abs()).exp();
-    let u = 1.0 + y;
-    let log1p = if u == 1.0 { y } else { u.ln() * (y / (u - 1.0)) };
-    x.max(0.0) + log1p
-}
-
-impl CustomOp1 for Softplus {
-    fn name(&self) -> &'static str {
-        "chemgnn-softplus"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        // f32 is computed in f32, as PyTorch does (and 3× faster than going through f64).
-        if let CpuStorage::F32(_) = storage {
-            let x = crate::ops::contiguous::<f32>(storage, layout, self.name())?;
-            let out = x.iter().map(|&v| softplus_f32(v)).collect();
-            return Ok((CpuStorage::F32(out), layout.shape().clone()));
-        }
-        fn map<T: WithDType>(x: &[T]) -> Vec<T> {
-            x.iter()
-                .map(|&v| {
-                    let v = v.to_f64();
-                    T::from_f64(if v > SOFTPLUS_THRESHOLD { v } else { v.exp().ln_1p() })
-                })
-                .collect()
-        }
-        let out = crate::ops::with_float!(storage, self.name(), |T| {
-            T::to_cpu_storage_owned(map(crate::ops::contiguous::<T>(storage, layout, self.name())?))
-        });
-        Ok((out, layout.shape().clone()))
-    }
-
-    fn bwd(&self, x: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        grad.mul(&softplus_derivative(x)?).map(Some)
-    }
-}
-
-#[cfg(test)]
-mod softplus_tests {
-    use super::softplus_f32;
-
-    #[test]
-    fn fast_f32_softplus_is_accurate_over_the_whole_range() {
-        for i in -4000..=4000 {
-            let x = i as f32 * 0.01;
-            let exact = (x as f64).exp().ln_1p();
-            let err = (softplus_f32(x) as f64 - exact).abs() / exact.max(1e-30);
-            assert!(err < 4.0 * f32::EPSILON as f64, "x = {x}: {} vs {exact} ({err:e})", softplus_f32(x));
-        }
-    }
+    above.where_cond(x, &x.exp()?.affine(1.0, 1.0)?.log()?)
 }

@@ -3,9 +3,8 @@
 //! fused kernel. Second derivatives (a loss on forces) are composed from Candle's ops.
 
 use crate::ops::pointwise::{self, multiversion};
-use crate::ops::{contiguous, with_float, Real, PARALLEL_MIN_ELEMENTS};
+use crate::ops::{contiguous, for_each_row, with_float, Real};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType};
-use rayon::prelude::*;
 
 /// `[edges, n]` Gaussians of `d [edges]` with centres `offsets [n]` and `coefficients [n]` (`c_k`).
 pub(crate) fn forward(d: &Tensor, offsets: &Tensor, coefficients: &Tensor) -> Result<Tensor> {
@@ -102,20 +101,10 @@ impl CustomOp2 for Slope {
     }
 }
 
-/// Fills `[d.len(), width]` output rows with `fill(p, row)`, in parallel for large outputs.
+/// `[d.len(), width]` rows filled by `fill(p, row)` (in parallel for large outputs).
 fn rows<T: Real>(d: &[T], width: usize, fill: impl Fn(usize, &mut [T]) + Sync + Send) -> Vec<T> {
     let mut out = vec![T::ZERO; d.len() * width];
-    if width == 0 {
-        return out;
-    }
-    if out.len() < PARALLEL_MIN_ELEMENTS {
-        out.chunks_mut(width).enumerate().for_each(|(p, row)| fill(p, row));
-    } else {
-        let per_task = (PARALLEL_MIN_ELEMENTS / width).max(1);
-        out.par_chunks_mut(per_task * width).enumerate().for_each(|(task, block)| {
-            block.chunks_mut(width).enumerate().for_each(|(k, row)| fill(task * per_task + k, row));
-        });
-    }
+    for_each_row(&mut out, width, fill);
     out
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn contiguous<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Lay
 
 /// Calls `fill(row, out_row)` for every row of `out` (rows of `row_len` elements), in parallel when
 /// the output is large enough.
-fn for_each_row<T: Real>(out: &mut [T], row_len: usize, fill: impl Fn(usize, &mut [T]) + Sync + Send) {
+pub(crate) fn for_each_row<T: Real>(out: &mut [T], row_len: usize, fill: impl Fn(usize, &mut [T]) + Sync + Send) {
     if row_len == 0 {
         return;
     }

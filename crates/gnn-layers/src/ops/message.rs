@@ -10,7 +10,7 @@
 
 use super::index::SegmentIndex;
 use super::kernels::{self, contiguous, with_float};
-use super::scatter::{check, gather, scatter_sum};
+use super::scatter::{check, gather, row_len, scatter_sum, with_rows};
 use candle_core::{CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor, WithDType};
 
 /// `out[i] = Σ_{e : target[e] = i} x[source[e]] ⊙ w[e]` for node rows `x` (`[nodes, …]`) and edge
@@ -99,16 +99,6 @@ fn apply_gms(
         };
         scatter_sum(&gather(x, source)?.mul(&w)?, target)
     }
-}
-
-fn row_len(layout: &Layout) -> usize {
-    layout.dims()[1..].iter().product()
-}
-
-fn with_rows(layout: &Layout, rows: usize) -> Shape {
-    let mut dims = layout.dims().to_vec();
-    dims[0] = rows;
-    dims.into()
 }
 
 struct GatherMulScatter {

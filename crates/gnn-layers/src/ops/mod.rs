@@ -19,7 +19,7 @@ mod softmax;
 pub use dense::{dense, PARALLEL_MIN_FLOPS};
 pub use index::SegmentIndex;
 pub use kernels::PARALLEL_MIN_ELEMENTS;
-pub(crate) use kernels::{contiguous, with_float, Real};
+pub(crate) use kernels::{contiguous, for_each_row, with_float, Real};
 pub use message::{edge_products, gather_mul_scatter, gather_mul_scatter_indexed};
 pub use row_matvec::{
     outer_products, row_matvec, row_matvec_indexed, row_matvec_indexed_transposed, row_matvec_transposed,

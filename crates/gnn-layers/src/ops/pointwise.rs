@@ -108,7 +108,7 @@ pub(crate) fn log1p_unit(y: f32) -> f32 {
 }
 
 /// Above this, PyTorch's `softplus` returns its input (and its derivative is 1).
-pub(crate) const SOFTPLUS_THRESHOLD_F32: f32 = 20.0;
+pub(crate) const SOFTPLUS_THRESHOLD_F32: f32 = crate::nn::SOFTPLUS_THRESHOLD as f32;
 
 /// `ln(1 + eˣ)`, and `x` above 20 (PyTorch's threshold).
 #[inline(always)]

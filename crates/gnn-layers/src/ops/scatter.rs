@@ -116,11 +116,13 @@ pub(crate) fn check(t: &Tensor, rows: usize, index: &SegmentIndex, op: &str, nam
     Ok(())
 }
 
-fn row_len(layout: &Layout) -> usize {
+/// Elements per row (all dimensions after the first).
+pub(crate) fn row_len(layout: &Layout) -> usize {
     layout.dims()[1..].iter().product()
 }
 
-fn with_rows(layout: &Layout, rows: usize) -> Shape {
+/// The layout's shape with `rows` rows.
+pub(crate) fn with_rows(layout: &Layout, rows: usize) -> Shape {
     let mut dims = layout.dims().to_vec();
     dims[0] = rows;
     Shape::from(dims)
