@@ -212,14 +212,15 @@ fn note(suite: &str) -> Option<&'static str> {
              Gaussian expansion, the filter network Gaussians → MLP → cutoff, the dense layer) are timed \
              against the PyTorch ops PyG runs for the same work; the pair-shared interaction has no PyG \
              counterpart (compare it with the per-edge interaction above it).\n\n\
-             Reading the figures: forward passes are now faster than PyTorch's — the Gaussian expansion 7×, \
-             the filter network 1.8× (1 thread), bias + shifted softplus 1.2–1.4×, NNConv 5× (factorised: \
+             Reading the figures: forward passes are now faster than PyTorch's — the Gaussian expansion \
+             5–7×, the filter network 1.5–1.8×, bias + shifted softplus 1.5×, NNConv 5.6–5.9× (factorised: \
              per-node products, no [E, 4096] tensor) — and the interaction block with pair-shared filters \
-             runs in a third of PyG's time. Backward passes through Candle's autograd remain the weak \
-             point: `sum(out ⊙ R)` and the gradient bookkeeping (a zero tensor plus an add for every \
-             gradient, single-threaded element-wise ops) cost more than the fused kernels themselves, so \
-             small ops (gather, scatter, bias + activation, a lone dense layer) lose 1.5–7× forward + backward, while the layers \
-             whose work is in our kernels (NNConv 4.6×, the filter network 3.0×) win."
+             is 2.8× faster than PyG's per-edge block on one thread (1.4× on two). Backward passes through \
+             Candle's autograd remain the weak point: `sum(out ⊙ R)` and the gradient bookkeeping (a zero \
+             tensor plus an add for every gradient, single-threaded element-wise ops) cost more than the \
+             fused kernels themselves, so small ops (gather, scatter, bias + activation, a lone dense \
+             layer) lose 1.8–5.4× forward + backward, while the layers whose work is in our kernels \
+             (NNConv 4.2–4.9×, the filter network 1.9–2.6×) win."
         }
         "models" => {
             "Whole models in f32 on QM9 batches of 32 and 128 molecules spread over the embedded sample, \
