@@ -339,12 +339,24 @@ fn cif_symmetry_operations_accept_variants_and_reject_garbage() {
 }
 
 #[test]
-fn cif_space_group_without_operations_is_refused() {
+fn cif_space_group_without_operations_expands_from_the_symbol() {
     let text = RUTILE.split("loop_\n_symmetry_equiv_pos_site_id").next().unwrap().to_owned()
         + "loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\nTi1 0 0 0\n";
-    assert_error(cif(&text), "test.cif:16:", &["space group 'P 42/m n m' but no symmetry operations"]);
+    // 'P 42/m n m' (number 136): Ti at 2a, (0, 0, 0) and (1/2, 1/2, 1/2).
+    let s = &cif(&text).unwrap()[0];
+    assert_same_sites(&fractional(s), &sites(&[(22, [0.0, 0.0, 0.0]), (22, [0.5, 0.5, 0.5])]), 1e-12);
     let p1 = text.replace("'P 42/m n m'", "'P 1'").replace("136", "1");
     assert_eq!(cif(&p1).unwrap()[0].len(), 1);
+    // Only the number: its standard setting.
+    let number_only = text.replace("_symmetry_space_group_name_H-M   'P 42/m n m'\n", "");
+    assert_eq!(cif(&number_only).unwrap()[0].len(), 2);
+    // An unknown symbol, or a symbol and a number that disagree, cannot be expanded.
+    assert_error(cif(&text.replace("'P 42/m n m'", "'Q 42'")), "test.cif:16:", &["space group 'Q 42' is not a Hall"]);
+    assert_error(
+        cif(&text.replace("136", "12")),
+        "test.cif:16:",
+        &["space group 'P 42/m n m' is number 136, but the block gives number 12"],
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chem_graph::{AtomArray, Property, Structure};
 
 use super::blocks::{Block, Values};
+use super::spacegroup;
 use super::symop::parse_symop;
 use super::tokens::Token;
 use crate::error::{Error, Result};
@@ -23,6 +24,8 @@ const MAX_OPERATIONS: usize = 192;
 const SYMOP_TAGS: [&str; 2] = ["_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz"];
 /// Tags of the Hermann–Mauguin symbol.
 const HM_TAGS: [&str; 3] = ["_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt", "_space_group_name_h-m"];
+/// Tags of the Hall symbol.
+const HALL_TAGS: [&str; 2] = ["_symmetry_space_group_name_hall", "_space_group_name_hall"];
 /// Tags of the space-group number.
 const NUMBER_TAGS: [&str; 2] = ["_symmetry_int_tables_number", "_space_group_it_number"];
 
@@ -65,7 +68,7 @@ impl Builder<'_, '_> {
         let (lattice, cell_line) = self.lattice()?;
         let mut properties = BTreeMap::new();
         properties.insert("cif_block".to_owned(), Property::Str(block.name.to_owned()));
-        let operations = self.operations(&mut properties)?;
+        let operations = self.operations(&mut properties, &lattice)?;
         let sites = self.sites()?;
         let atoms = self.expand(&lattice, &sites, &operations);
         let positions: Vec<[f64; 3]> = atoms.iter().map(|a| lattice.to_cartesian(&a.fractional)).collect();
@@ -192,18 +195,14 @@ impl Builder<'_, '_> {
             .ok_or_else(|| self.err(v.line, format!("{tag}: expected a number, found '{}'", super::shown(v.text))))
     }
 
-    /// The symmetry operations (the identity when none are given, allowed only for P 1), and the
-    /// space-group symbol and number into `properties`.
-    fn operations(&self, properties: &mut BTreeMap<String, Property>) -> Result<Vec<SymOp>> {
-        let mut symbol = None;
-        for tag in HM_TAGS {
-            if let Some(v) = self.single(tag)?.filter(|v| !v.is_missing()) {
-                let text = v.text.split_whitespace().collect::<Vec<_>>().join(" ");
-                properties.insert("space_group".to_owned(), Property::Str(text.clone()));
-                symbol = Some((text, v.line));
-                break;
-            }
+    /// The symmetry operations: the listed ones, else those of the space group the block names (see
+    /// [`spacegroup`]), else the identity. The space-group symbol and number go into `properties`.
+    fn operations(&self, properties: &mut BTreeMap<String, Property>, lattice: &Lattice) -> Result<Vec<SymOp>> {
+        let hm = self.first_text(&HM_TAGS)?;
+        if let Some((text, _)) = &hm {
+            properties.insert("space_group".to_owned(), Property::Str(text.clone()));
         }
+        let hall = self.first_text(&HALL_TAGS)?;
         let mut number = None;
         for tag in NUMBER_TAGS {
             if let Some(v) = self.single(tag)?.filter(|v| !v.is_missing()) {
@@ -219,26 +218,7 @@ impl Builder<'_, '_> {
             }
         }
         let Some(column) = SYMOP_TAGS.iter().find_map(|t| self.block.get(t)) else {
-            let not_p1 = symbol.as_ref().filter(|(s, _)| !s.replace([' ', '_'], "").eq_ignore_ascii_case("p1"));
-            if let Some((s, line)) = not_p1 {
-                return Err(self.err(
-                    *line,
-                    format!(
-                        "space group '{s}' but no symmetry operations (_symmetry_equiv_pos_as_xyz or \
-                     _space_group_symop_operation_xyz); without them only P 1 can be assumed"
-                    ),
-                ));
-            }
-            if let Some((n, line)) = number.filter(|(n, _)| *n != 1) {
-                return Err(self.err(
-                    line,
-                    format!(
-                        "space group number {n} but no symmetry operations (_symmetry_equiv_pos_as_xyz or \
-                     _space_group_symop_operation_xyz); without them only P 1 can be assumed"
-                    ),
-                ));
-            }
-            return Ok(vec![SymOp::IDENTITY]);
+            return self.operations_of_group(hm, hall, number, lattice);
         };
         let mut operations: Vec<SymOp> = Vec::new();
         for v in column.iter() {
@@ -257,6 +237,76 @@ impl Builder<'_, '_> {
             operations.push(SymOp::IDENTITY);
         }
         Ok(operations)
+    }
+
+    /// The value (whitespace runs made single spaces) and line of the first of `tags` the block has.
+    fn first_text(&self, tags: &[&str]) -> Result<Option<(String, usize)>> {
+        for tag in tags {
+            if let Some(v) = self.single(tag)?.filter(|v| !v.is_missing() && !v.text.trim().is_empty()) {
+                return Ok(Some((v.text.split_whitespace().collect::<Vec<_>>().join(" "), v.line)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The operations of the group named by the Hall symbol, the Hermann–Mauguin symbol or the
+    /// number, for a block without operations. Symbols that name different settings, a number that
+    /// is not the symbol's group, or a symbol other than P 1 that is not in the table are errors.
+    fn operations_of_group(
+        &self,
+        hm: Option<(String, usize)>,
+        hall: Option<(String, usize)>,
+        number: Option<(i64, usize)>,
+        lattice: &Lattice,
+    ) -> Result<Vec<SymOp>> {
+        let rhombohedral = has_rhombohedral_axes(lattice);
+        let by_hall = hall.as_ref().and_then(|(s, line)| spacegroup::from_hall(s).map(|e| (e, s, *line)));
+        let by_hm =
+            hm.as_ref().and_then(|(s, line)| spacegroup::from_hermann_mauguin(s, rhombohedral).map(|e| (e, s, *line)));
+        let found = match (by_hall, by_hm) {
+            (Some((a, hall_text, line)), Some((b, hm_text, _))) if a.hall_number != b.hall_number => {
+                return Err(self.err(
+                    line,
+                    format!(
+                        "the Hall symbol '{hall_text}' (space group {}) and the Hermann–Mauguin symbol '{hm_text}' \
+                         (space group {}, setting '{}') name different settings, and the block lists no symmetry \
+                         operations to decide",
+                        a.number, b.number, b.setting
+                    ),
+                ));
+            }
+            (Some(found), _) | (None, Some(found)) => Some(found),
+            (None, None) => {
+                let unknown = [&hm, &hall].into_iter().flatten().find(|(s, _)| !is_p1(s));
+                if let Some((s, line)) = unknown {
+                    return Err(self.err(
+                        *line,
+                        format!(
+                            "space group '{s}' is not a Hall or Hermann–Mauguin symbol of the 530 settings we know, \
+                             and without symmetry operations ({}) the atoms cannot be expanded",
+                            SYMOP_TAGS.join(" or ")
+                        ),
+                    ));
+                }
+                None
+            }
+        };
+        let entry = match (found, number) {
+            (Some((entry, text, line)), Some((n, _))) if i64::from(entry.number) != n => {
+                return Err(self.err(
+                    line,
+                    format!(
+                        "space group '{text}' is number {}, but the block gives number {n}, and it lists no \
+                         symmetry operations to decide",
+                        entry.number
+                    ),
+                ));
+            }
+            (Some((entry, _, _)), _) => Some(entry),
+            (None, Some((n, _))) => spacegroup::from_number(n, rhombohedral),
+            (None, None) => None,
+        };
+        Ok(entry.map_or_else(|| vec![SymOp::IDENTITY], |e| spacegroup::operations(&e)))
     }
 
     /// The rows of the `_atom_site_` loop.
@@ -379,6 +429,18 @@ impl Builder<'_, '_> {
         }
         atoms
     }
+}
+
+/// True for `P 1` however spelled (`P1`, `P_1`, `p 1`).
+fn is_p1(symbol: &str) -> bool {
+    symbol.replace([' ', '_'], "").eq_ignore_ascii_case("p1")
+}
+
+/// True for a cell with rhombohedral axes: a = b = c and α = β = γ ≠ 90° (relative tolerance 10⁻³).
+fn has_rhombohedral_axes(lattice: &Lattice) -> bool {
+    let (l, a) = (lattice.lengths(), lattice.angles());
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-3 * x.abs().max(y.abs());
+    close(l[0], l[1]) && close(l[1], l[2]) && close(a[0], a[1]) && close(a[1], a[2]) && !close(a[0], 90.0)
 }
 
 /// `x` wrapped into [0, 1).

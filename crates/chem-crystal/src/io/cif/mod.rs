@@ -44,6 +44,7 @@
 
 mod blocks;
 mod build;
+mod spacegroup;
 mod symop;
 mod tokens;
 mod writer;
