@@ -58,13 +58,14 @@ fn parse_oxidation(rest: &str) -> Option<Option<f64>> {
     Some(Some(sign * value))
 }
 
-/// The element of a CIF site label such as `Fe1`, `O2a` or `CA1`: the first two letters when they
-/// spell an element with a lower-case second letter, otherwise the first letter.
+/// The element of a CIF site label such as `Fe1`, `O2a`, `CO(1)` or `OW1`, read as pymatgen reads
+/// labels: the first two letters when they spell an element in any case (`CO` is cobalt, `CA`
+/// calcium), otherwise the first letter.
 pub(crate) fn element_from_label(label: &str) -> Option<u8> {
     let letters: Vec<u8> = label.bytes().take_while(u8::is_ascii_alphabetic).collect();
-    if letters.len() >= 2 && letters[1].is_ascii_lowercase() {
-        let two = std::str::from_utf8(&letters[..2]).ok()?;
-        if let Some(z) = element_z(two) {
+    if letters.len() >= 2 {
+        let two = [letters[0].to_ascii_uppercase(), letters[1].to_ascii_lowercase()];
+        if let Some(z) = std::str::from_utf8(&two).ok().and_then(element_z) {
             return Some(z);
         }
     }
@@ -108,7 +109,10 @@ mod tests {
         assert_eq!(element_from_label("O2a"), Some(8));
         assert_eq!(element_from_label("OW1"), Some(8));
         assert_eq!(element_from_label("Ca"), Some(20));
-        assert_eq!(element_from_label("CA1"), Some(6));
+        assert_eq!(element_from_label("CA1"), Some(20));
+        assert_eq!(element_from_label("CO(1)"), Some(27));
+        assert_eq!(element_from_label("HC1"), Some(1));
+        assert_eq!(element_from_label("Dw1"), Some(1));
         assert_eq!(element_from_label("1"), None);
         assert_eq!(element_from_potcar_name("Fe_pv"), Some(26));
         assert_eq!(element_from_potcar_name("Si/abc"), Some(14));

@@ -68,8 +68,8 @@ impl Builder<'_, '_> {
         let (lattice, cell_line) = self.lattice()?;
         let mut properties = BTreeMap::new();
         properties.insert("cif_block".to_owned(), Property::Str(block.name.to_owned()));
-        let operations = self.operations(&mut properties, &lattice)?;
         let sites = self.sites()?;
+        let operations = self.operations(&mut properties, &lattice)?;
         let atoms = self.expand(&lattice, &sites, &operations);
         let positions: Vec<[f64; 3]> = atoms.iter().map(|a| lattice.to_cartesian(&a.fractional)).collect();
         let close =
