@@ -233,3 +233,99 @@ fn every_corpus_file_reads_as_pymatgen_reads_it_or_fails_clearly() {
     }
     assert_eq!((refused, compared), (3, files.len() - 3));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Focused tests of the idioms the corpus needed, on small blocks.
+
+mod idioms {
+    use chem_crystal::io::{parse_cif, CifOptions};
+    use chem_graph::Structure;
+
+    /// A block with `cell` (a b c alpha beta gamma), `symmetry` items and an `_atom_site_` loop of
+    /// `columns` and `rows`.
+    fn block(cell: [f64; 6], symmetry: &str, columns: &str, rows: &str) -> String {
+        let [a, b, c, alpha, beta, gamma] = cell;
+        let columns: String = columns.split_whitespace().map(|c| format!("_atom_site_{c}\n")).collect();
+        format!(
+            "data_t\n_cell_length_a {a}\n_cell_length_b {b}\n_cell_length_c {c}\n_cell_angle_alpha {alpha}\n\
+             _cell_angle_beta {beta}\n_cell_angle_gamma {gamma}\n{symmetry}\nloop_\n{columns}{rows}\n"
+        )
+    }
+
+    fn read(text: &str) -> chem_graph::Result<Vec<Structure>> {
+        parse_cif(text, "t.cif", &CifOptions::default())
+    }
+
+    const MONOCLINIC: [f64; 6] = [6.341, 16.88, 5.7798, 90.0, 97.6, 90.0];
+
+    #[test]
+    fn hall_symbols_in_cif_spellings_give_the_operations() {
+        // COD 1000002's Sr site, general position of P 1 21/n 1: four atoms.
+        let row = "Sr1 Sr 0.8786(5) 0.4184(2) 0.7385(6)";
+        for hall in ["'-P 2yn'", "-P_2yn", "'-p 2YN'"] {
+            let text = block(
+                MONOCLINIC,
+                &format!("_space_group_name_Hall {hall}"),
+                "label type_symbol fract_x fract_y fract_z",
+                row,
+            );
+            assert_eq!(read(&text).unwrap()[0].len(), 4, "{hall}");
+        }
+        // Hermann–Mauguin spellings of the same setting, and the number alone (P 1 21/c 1: four too).
+        for hm in ["'P 1 21/n 1'", "P21/n", "'P 1 2_1/n 1'"] {
+            let text = block(
+                MONOCLINIC,
+                &format!("_symmetry_space_group_name_H-M {hm}"),
+                "label fract_x fract_y fract_z",
+                row.replace(" Sr ", " ").as_str(),
+            );
+            assert_eq!(read(&text).unwrap()[0].len(), 4, "{hm}");
+        }
+    }
+
+    #[test]
+    fn contradictory_or_unknown_symbols_without_operations_are_errors() {
+        let row = "Sr1 0.1 0.2 0.3";
+        let both = "_symmetry_space_group_name_H-M 'P 1 21/c 1'\n_symmetry_space_group_name_Hall '-P 2yn'";
+        let e = read(&block(MONOCLINIC, both, "label fract_x fract_y fract_z", row)).unwrap_err().to_string();
+        assert!(e.starts_with("t.cif:9: data block 't': the Hall symbol '-P 2yn' (space group 14)"), "{e}");
+        assert!(e.contains("name different settings"), "{e}");
+        let unknown = "_symmetry_space_group_name_H-M 'Xmc21'";
+        let e = read(&block(MONOCLINIC, unknown, "label fract_x fract_y fract_z", row)).unwrap_err().to_string();
+        assert!(e.contains("space group 'Xmc21' is not a Hall or Hermann–Mauguin symbol"), "{e}");
+        // With operations the symbol is not needed: Xmc21 files list theirs.
+        let listed = format!("{unknown}\nloop_\n_symmetry_equiv_pos_as_xyz\nx,y,z\n-x,-y,z+1/2");
+        assert_eq!(read(&block(MONOCLINIC, &listed, "label fract_x fract_y fract_z", row)).unwrap()[0].len(), 2);
+    }
+
+    #[test]
+    fn rhombohedral_symbols_take_the_axes_of_the_cell() {
+        let row = "Al1 0.1 0.1 0.1";
+        let columns = "label fract_x fract_y fract_z";
+        // Rhombohedral axes: R 3 has three operations, so (x, x, x) stays one atom.
+        let rhombohedral = [5.0, 5.0, 5.0, 55.0, 55.0, 55.0];
+        assert_eq!(
+            read(&block(rhombohedral, "_symmetry_space_group_name_H-M 'R 3'", columns, row)).unwrap()[0].len(),
+            1
+        );
+        // Hexagonal axes: the same site (3a, on the threefold axis) is (0, 0, z); the R centring makes
+        // three.
+        let axis_row = "Al1 0 0 0.1";
+        let hexagonal = [5.0, 5.0, 13.0, 90.0, 90.0, 120.0];
+        for symbol in ["'R 3'", "'R 3 :H'", "'R 3 H'"] {
+            let text = block(hexagonal, &format!("_symmetry_space_group_name_H-M {symbol}"), columns, axis_row);
+            assert_eq!(read(&text).unwrap()[0].len(), 3, "{symbol}");
+        }
+        // The number alone follows the cell too.
+        assert_eq!(read(&block(rhombohedral, "_space_group_IT_number 146", columns, row)).unwrap()[0].len(), 1);
+    }
+
+    #[test]
+    fn labels_in_capitals_and_missing_occupancies() {
+        let cubic = [5.0, 5.0, 5.0, 90.0, 90.0, 90.0];
+        let rows = "CO(1) 0 0 0 ?\nCA1 0.5 0.5 0.5 .\nOW1 0.5 0 0 1\nHC1 0 0.5 0 1";
+        let s = &read(&block(cubic, "", "label fract_x fract_y fract_z occupancy", rows)).unwrap()[0];
+        assert_eq!(s.numbers, vec![27, 20, 8, 1]);
+        assert!(!s.atom_arrays.contains_key("occupancy"));
+    }
+}

@@ -10,15 +10,21 @@
 //!   built by [`Lattice::from_parameters`](crate::Lattice::from_parameters) (a along x, b in the
 //!   xy-plane).
 //! * **Sites**: the `_atom_site_` loop. The element comes from `_atom_site_type_symbol` (oxidation
-//!   suffixes `Fe3+`, `O2-`, `Fe+3` stripped) or, without one, the letters of `_atom_site_label`.
+//!   suffixes `Fe3+`, `O2-`, `Fe+3` stripped) or, without one, the letters of `_atom_site_label`
+//!   as pymatgen reads them (`CO(1)` is cobalt, `OW1` oxygen; `D` is hydrogen).
 //!   Coordinates must be fractional (`_atom_site_fract_x/y/z`); `_atom_site_occupancy` defaults to 1.
 //!   Oxidation states (from the type symbol or the `_atom_type_oxidation_number` loop) go into the
 //!   per-atom real array `"oxidation_state"` when any site has one (NaN for sites without).
 //! * **Symmetry**: every site is mapped by every operation of `_symmetry_equiv_pos_as_xyz` or
 //!   `_space_group_symop_operation_xyz` and wrapped into [0, 1); images of one site closer than
 //!   [`ReadOptions::merge_tolerance`](crate::io::ReadOptions::merge_tolerance) (Å, periodic distance) to an earlier image are dropped, so the
-//!   first operation's image (usually the identity) is kept. Without operations the block must be
-//!   P 1: a named space group other than P 1 is an error rather than a silently wrong structure.
+//!   first operation's image (usually the identity) is kept. A block without operations gets those
+//!   of the group it names: its Hall symbol (`_symmetry_space_group_name_Hall`,
+//!   `_space_group_name_Hall`), else its Hermann–Mauguin symbol, else its number, looked up in
+//!   moyo's table of the 530 settings (spellings and settings: the `spacegroup` module). A symbol
+//!   other than P 1 that is not in the table, a Hall and an H-M symbol naming different settings,
+//!   or a number that is not the symbol's group, are errors rather than a silently wrong
+//!   structure; a block naming no group is P 1.
 //! * **Checks**: atoms of different sites (or images of one site) closer than
 //!   [`ReadOptions::min_distance`](crate::io::ReadOptions::min_distance) are an error naming both sites and lines, unless both sites are
 //!   partially occupied: then they share a position and [`ReadOptions::partial_occupancy`](crate::io::ReadOptions::partial_occupancy) decides
