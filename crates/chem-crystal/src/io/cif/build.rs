@@ -264,14 +264,18 @@ impl Builder<'_, '_> {
         let by_hm =
             hm.as_ref().and_then(|(s, line)| spacegroup::from_hermann_mauguin(s, rhombohedral).map(|e| (e, s, *line)));
         let found = match (by_hall, by_hm) {
-            (Some((a, hall_text, line)), Some((b, hm_text, _))) if a.hall_number != b.hall_number => {
+            (Some((a, hall_text, line)), Some((b, hm_text, _))) if a.hall_symbol != b.hall_symbol => {
                 return Err(self.err(
                     line,
                     format!(
                         "the Hall symbol '{hall_text}' (space group {}) and the Hermann–Mauguin symbol '{hm_text}' \
                          (space group {}, setting '{}') name different settings, and the block lists no symmetry \
                          operations to decide",
-                        a.number, b.number, b.setting
+                        a.number,
+                        b.number,
+                        b.setting,
+                        hall_text = super::shown(hall_text),
+                        hm_text = super::shown(hm_text),
                     ),
                 ));
             }
@@ -284,7 +288,8 @@ impl Builder<'_, '_> {
                         format!(
                             "space group '{s}' is not a Hall or Hermann–Mauguin symbol of the 530 settings we know, \
                              and without symmetry operations ({}) the atoms cannot be expanded",
-                            SYMOP_TAGS.join(" or ")
+                            SYMOP_TAGS.join(" or "),
+                            s = super::shown(s),
                         ),
                     ));
                 }
@@ -298,7 +303,8 @@ impl Builder<'_, '_> {
                     format!(
                         "space group '{text}' is number {}, but the block gives number {n}, and it lists no \
                          symmetry operations to decide",
-                        entry.number
+                        entry.number,
+                        text = super::shown(text),
                     ),
                 ));
             }
