@@ -63,7 +63,8 @@ def symbol(old, new):
 
 # file: (description of the edit, edit)
 FIXUPS = {
-    "codtools_1000002-occupancy-questionmarks.cif": ("_atom_site_attached_hydrogens '?' -> 0", attached_hydrogens_unknown_to_zero),
+    "codtools_1000002-occupancy-questionmarks.cif": (
+        "_atom_site_attached_hydrogens '?' -> 0", attached_hydrogens_unknown_to_zero),
     "codtools_1000002-test-hall.cif": ("_atom_site_attached_hydrogens '?' -> 0", attached_hydrogens_unknown_to_zero),
     "codtools_1000002-test-hm.cif": ("_atom_site_attached_hydrogens '?' -> 0", attached_hydrogens_unknown_to_zero),
     "codtools_2000380-example-of-R3-H.cif": (
@@ -72,10 +73,22 @@ FIXUPS = {
 }
 
 
+def sorted_dicts(message):
+    """pymatgen prints some element dicts in set order ("ratios={'O': 2.0, 'H': ...}"): sort them so
+    reruns give the same text."""
+    def ordered(m):
+        items = sorted(x.strip() for x in m[2].split(","))
+        return m[1] + "{" + ", ".join(items) + "}"
+    return re.sub(r"(\w+=)\{([^{}]*)\}", ordered, message)
+
+
 def entry(path):
     """crystals.py's manifest entry, or only the error when CifParser refuses the text outright."""
     try:
-        return cif_entry(path)
+        e = cif_entry(path)
+        for part in [e] + e["blocks"]:
+            part["warnings"] = [sorted_dicts(w) for w in part["warnings"]]
+        return e
     except Exception as exc:  # CifParser's constructor raised: the whole file is refused
         return {"file": path.name, "n_blocks": None, "n_structures": 0, "warnings": [],
                 "error": f"{type(exc).__name__}: {exc}", "blocks": []}
