@@ -328,4 +328,26 @@ mod idioms {
         assert_eq!(s.numbers, vec![27, 20, 8, 1]);
         assert!(!s.atom_arrays.contains_key("occupancy"));
     }
+
+    #[test]
+    fn degenerate_cells_fail_fast_with_the_cell_named() {
+        // Flat, collapsed or absurd cells: an error, quickly (pymatgen once looped for ever on one).
+        let rows = "Fe1 0 0 0\nFe2 0.5 0.5 0.5";
+        let columns = "label fract_x fract_y fract_z";
+        for cell in [
+            [5.0, 5.0, 5.0, 120.0, 120.0, 120.0],
+            [5.0, 5.0, 5.0, 0.0, 90.0, 90.0],
+            [5.0, 5.0, 5.0, 180.0, 90.0, 90.0],
+            [1e-9, 5.0, 5.0, 90.0, 90.0, 90.0],
+            [1e300, 1e300, 1e300, 90.0, 90.0, 90.0],
+            [1.5, 3.8, 30.4, 20.6212921, 83.6156845, 62.9943924],
+        ] {
+            let start = std::time::Instant::now();
+            let e = read(&block(cell, "", columns, rows)).unwrap_err().to_string();
+            assert!(e.starts_with("t.cif:"), "{cell:?}: {e}");
+            assert!(start.elapsed().as_secs_f64() < 1.0, "{cell:?}");
+        }
+        // A huge but sound cell is fine.
+        assert_eq!(read(&block([1e4, 1e4, 1e4, 90.0, 90.0, 90.0], "", columns, rows)).unwrap()[0].len(), 2);
+    }
 }
