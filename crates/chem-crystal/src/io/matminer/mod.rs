@@ -11,8 +11,8 @@
 //! * `flla_2015.csv` stores each structure as pymatgen's `Structure.as_dict()` written as a Python
 //!   literal (single quotes, `True`, `None`), converted here to JSON and read by
 //!   [`structure_from_dict_with`](super::pymatgen::structure_from_dict_with). The other three are
-//!   read from their `poscar` column (their `structure` column is a CIF whose line breaks were lost
-//!   in two of them), as matminer's own loaders do.
+//!   read from their `poscar` column, as matminer's own loaders do (their `structure` column is a
+//!   CIF).
 //!
 //! Each structure is named by its `material_id` and gets every target column of its set as a
 //! [`Property::Float`]. Errors name the file, the line where the row starts, the column and the
