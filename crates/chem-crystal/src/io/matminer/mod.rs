@@ -10,7 +10,7 @@
 //!   pandas index, which is skipped (any row with one field more than the header is read so).
 //! * `flla_2015.csv` stores each structure as pymatgen's `Structure.as_dict()` written as a Python
 //!   literal (single quotes, `True`, `None`), converted here to JSON and read by
-//!   [`structure_from_dict_with`](super::pymatgen::structure_from_dict_with). The other three are
+//!   [`structure_from_dict_with`]. The other three are
 //!   read from their `poscar` column, as matminer's own loaders do (their `structure` column is a
 //!   CIF).
 //!
