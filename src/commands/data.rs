@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use chem_crystal::io::matminer::{default_cache_dir, fetch_matminer};
 use chem_crystal::io::CrystalFormat;
 use chem_graph::neighbors::{radius_graph, RadiusOptions};
 use chem_graph::qm9::{default_cache_path, fetch_qm9, Qm9Dataset};
@@ -57,6 +58,23 @@ pub enum FetchCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The four Materials Project sets bundled in the matminer 0.4.0 source distribution (formation
+    /// energies, elastic, dielectric and piezoelectric data of 941–3,938 crystals each), checked
+    /// against pinned SHA-256 hashes and converted to MatBench-style tables: `<set>.json.gz` with
+    /// the main target and `<set>_<target>.json.gz` for each further one.
+    Matminer {
+        /// Output directory [default: $CHEMGNN_DATA_DIR/matminer, else data/cache/matminer].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// matminer-0.4.0.tar.gz or a directory holding its four CSVs [default: downloaded with
+        /// `python3 -m pip download --no-deps matminer==0.4.0`].
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Convert again even if the output directory already holds all tables (an explicit
+        /// --source is always converted).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
@@ -66,6 +84,13 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             let out = out.unwrap_or_else(default_cache_path);
             let d = fetch_qm9(source.as_deref(), &out, force, &mut |m| eprintln!("{m}"))?;
             println!("{}: {} molecules, {} atoms", out.display(), d.len(), d.numbers.len());
+            Ok(())
+        }
+        DataCommand::Fetch(FetchCommand::Matminer { out, source, force }) => {
+            let out = out.unwrap_or_else(default_cache_dir);
+            for t in fetch_matminer(source.as_deref(), &out, force, &mut |m| eprintln!("{m}"))? {
+                println!("{}: {} structures, target {}", t.path.display(), t.structures, t.target);
+            }
             Ok(())
         }
     }

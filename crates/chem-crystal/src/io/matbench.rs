@@ -9,13 +9,18 @@
 //! `is_metal`); [`MatbenchDataset::targets`] holds them as numbers (logical values as 0 and 1).
 //! Errors name the file and the 0-based entry (row of `data`).
 
+use std::io::Write;
 use std::path::Path;
 
 use chem_graph::{Property, Structure};
-use serde_json::Value;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use rayon::prelude::*;
+use serde_json::{json, Value};
 
 use super::json::{read_json, JsonContent, Target};
 use super::options::ReadOptions;
+use super::pymatgen::structure_to_dict;
 use crate::error::{Error, Result};
 
 /// A MatBench task: ids, structures and one target per structure.
@@ -51,6 +56,35 @@ impl MatbenchDataset {
                 "not a MatBench table: expected {\"index\", \"columns\", \"data\"}, found structure dict(s)",
             )),
         }
+    }
+
+    /// Writes the table as MatBench ships it (see the [module docs](self)), gzip-compressed when
+    /// the name ends in `.gz`; the file is replaced atomically. Each structure is written as its
+    /// pymatgen dict without the target property.
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let data = self
+            .structures
+            .par_iter()
+            .zip(&self.targets)
+            .map(|(s, &t)| {
+                let mut s = s.clone();
+                let target = match s.properties.remove(&self.target_name) {
+                    Some(Property::Bool(b)) => json!(b),
+                    _ => json!(t),
+                };
+                Ok(json!([structure_to_dict(&s)?, target]))
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        let table = json!({"index": self.ids, "columns": ["structure", self.target_name], "data": data});
+        let text = serde_json::to_vec(&table).map_err(|e| Error::invalid(e.to_string()))?;
+        let bytes = if path.to_string_lossy().to_lowercase().ends_with(".gz") {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+            gz.write_all(&text).and_then(|()| gz.finish()).map_err(|e| Error::io(path, e))?
+        } else {
+            text
+        };
+        chem_graph::io::write_atomically(path, &bytes)
     }
 
     /// Number of structures.

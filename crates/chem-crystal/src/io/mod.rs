@@ -1,5 +1,6 @@
 //! Crystal files: CIF ([`cif`]), VASP POSCAR/CONTCAR ([`poscar`]), pymatgen structure JSON
-//! ([`pymatgen`]) and MatBench task tables ([`matbench`]), plus [`read_crystals`] /
+//! ([`pymatgen`]), MatBench task tables ([`matbench`]) and the CSVs of the matminer 0.4.0 sdist
+//! ([`matminer`]), plus [`read_crystals`] /
 //! [`write_crystal`], which pick the format from the file name.
 //!
 //! # Conventions
@@ -22,6 +23,7 @@ mod check;
 pub mod cif;
 mod json;
 pub mod matbench;
+pub mod matminer;
 mod occupancy;
 mod options;
 pub mod poscar;
