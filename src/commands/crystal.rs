@@ -5,8 +5,8 @@ use std::path::Path;
 use anyhow::Context;
 use chem_crystal::io::read_crystals_with;
 use chem_crystal::{
-    crystal_lattice, periodic_graph, AsymmetricUnitGraph, Connectivity, PartialOccupancy, ReadOptions, Structure,
-    Symmetry, SymmetryOptions,
+    crystal_lattice, periodic_graph, AsymmetricUnitGraph, Connectivity, PartialOccupancy, Positions, PreparedCrystal,
+    ReadOptions, Structure, SymmetryOptions,
 };
 use chem_graph::element;
 use clap::{Args, Subcommand};
@@ -36,6 +36,10 @@ pub struct InfoArgs {
     /// Connectivity whose edge counts are reported: `knn:K[:TOL]`, `radius:R` or `voronoi[:MIN_AREA]`.
     #[arg(long, default_value = "knn:24")]
     graph: Connectivity,
+    /// Positions the graphs are built from: `symmetrized` (snapped to the symmetry found, so that
+    /// the asymmetric unit always stands for the cell) or `original` (as read).
+    #[arg(long, default_value_t = Positions::Symmetrized)]
+    positions: Positions,
     /// Accept partially occupied sites by keeping the majority species (else they are an error).
     #[arg(long)]
     majority_occupancy: bool,
@@ -58,9 +62,17 @@ struct CrystalInfo {
     atoms: usize,
     lattice: LatticeInfo,
     space_group: SpaceGroupInfo,
+    symmetrization: SymmetrizationInfo,
     sites: Vec<Site>,
     orbits: Vec<Orbit>,
     graph: GraphInfo,
+}
+
+#[derive(Serialize)]
+struct SymmetrizationInfo {
+    positions: String,
+    max_displacement: f64,
+    max_lattice_change: f64,
 }
 
 #[derive(Serialize)]
@@ -128,8 +140,7 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
             anyhow::anyhow!("{e}{hint}")
         })?;
         for s in &structures {
-            let info =
-                describe(file, s, &symmetry_options, &args.graph).with_context(|| format!("{file}: {}", s.name))?;
+            let info = describe(file, s, &symmetry_options, args).with_context(|| format!("{file}: {}", s.name))?;
             if !args.json {
                 print!("{}", render(&info));
             }
@@ -146,14 +157,12 @@ fn symbol(z: u8) -> &'static str {
     element::by_number(z).map_or("?", |e| e.symbol)
 }
 
-fn describe(
-    file: &str,
-    s: &Structure,
-    options: &SymmetryOptions,
-    connectivity: &Connectivity,
-) -> anyhow::Result<CrystalInfo> {
+/// What `crystal info` reports for one structure: the lattice, sites and graphs are those of the
+/// structure the graphs are built from (symmetrised unless `--positions original`).
+fn describe(file: &str, input: &Structure, options: &SymmetryOptions, args: &InfoArgs) -> anyhow::Result<CrystalInfo> {
+    let prepared = PreparedCrystal::new(input, options, args.positions)?;
+    let (s, symmetry) = (&prepared.structure, &prepared.symmetry);
     let lattice = crystal_lattice(s)?;
-    let symmetry = Symmetry::find(s, options)?;
     let multiplicities = symmetry.multiplicities();
     let sites = lattice
         .fractional_positions(s)
@@ -177,8 +186,9 @@ fn describe(
             multiplicity: multiplicities[r],
         })
         .collect::<Vec<_>>();
+    let connectivity = &args.graph;
     let full = periodic_graph(s, connectivity)?;
-    let (asu_edges, asu_error) = match AsymmetricUnitGraph::new(&full, s, &symmetry) {
+    let (asu_edges, asu_error) = match AsymmetricUnitGraph::new(&full, s, symmetry) {
         Ok(asu) => (Some(asu.num_edges()), None),
         Err(e) => (None, Some(e.to_string())),
     };
@@ -200,6 +210,11 @@ fn describe(
             operations: symmetry.operations.len(),
             symprec: symmetry.symprec,
             fallback: symmetry.fallback.clone(),
+        },
+        symmetrization: SymmetrizationInfo {
+            positions: args.positions.to_string(),
+            max_displacement: prepared.max_displacement,
+            max_lattice_change: prepared.max_lattice_change,
         },
         sites,
         graph: GraphInfo {
@@ -233,7 +248,16 @@ fn render(c: &CrystalInfo) -> String {
         sg.symbol, sg.number, sg.crystal_system, sg.operations, sg.symprec
     ));
     if let Some(reason) = &sg.fallback {
-        line(format!("               symmetry detection failed ({reason}); treated as P1"));
+        line(format!("               symmetry not used ({reason}); treated as P1"));
+    }
+    let sym = &c.symmetrization;
+    if sym.positions == Positions::Symmetrized.to_string() && sg.fallback.is_none() {
+        line(format!(
+            "  symmetrized  atoms moved by at most {:.2e} Å, cell vectors by at most {:.2e} Å",
+            sym.max_displacement, sym.max_lattice_change
+        ));
+    } else {
+        line(format!("  positions    {}", sym.positions));
     }
     line(format!(
         "  orbits       {} (atoms per orbit {:.2})",

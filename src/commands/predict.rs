@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chem_crystal::{AsymmetricUnitGraph, Symmetry, SymmetryOptions};
+use chem_crystal::{AsymmetricUnitGraph, Positions, PreparedCrystal, SymmetryOptions};
 use chem_graph::qm9::Qm9Dataset;
 use chem_graph::{Graph, GraphBatch, Structure};
 use clap::{Args, ValueEnum};
@@ -67,11 +67,17 @@ pub struct PredictArgs {
     #[arg(long, conflicts_with = "asu")]
     forces: bool,
     /// Run crystals through their asymmetric-unit graphs (one node per symmetry orbit, weighted by
-    /// its multiplicity): the same predictions from fewer atoms. SchNet only.
+    /// its multiplicity): the same predictions from fewer atoms. The crystals are symmetrised first
+    /// (as with --symmetrize), so that the asymmetric unit stands for the cell. SchNet only.
     #[arg(long)]
     asu: bool,
-    /// Distance tolerance in Å of the symmetry search behind --asu.
-    #[arg(long, default_value_t = 1e-3, requires = "asu")]
+    /// Snap crystals to the symmetry found at --symprec before predicting on the full cell (the
+    /// structures --asu predicts on). A crystal whose atoms would move by more than --symprec is
+    /// predicted as given, with a warning.
+    #[arg(long)]
+    symmetrize: bool,
+    /// Distance tolerance in Å of the symmetry search behind --asu and --symmetrize.
+    #[arg(long, default_value_t = 1e-3)]
     symprec: f64,
     /// Structures per batch.
     #[arg(long, default_value_t = 64)]
@@ -132,13 +138,27 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
     } else {
         load_structures(input)?
     };
-    let names = structures
+    let names: Vec<String> = structures
         .iter()
         .enumerate()
         .map(|(k, s)| if s.name.is_empty() { format!("{input}#{k}") } else { s.name.clone() })
         .collect();
-    let predictions = if args.asu {
-        predict_asu(model, &structures, args).with_context(|| format!("predicting {input} through asymmetric units"))?
+    let predictions = if args.asu || args.symmetrize {
+        let crystals = symmetrize(&structures, args.symprec).with_context(|| format!("symmetrising {input}"))?;
+        for (c, name) in crystals.iter().zip(&names) {
+            if let Some(reason) = &c.symmetry.fallback {
+                eprintln!("warning: {name}: {reason}; predicted as P1 from the positions given");
+            }
+        }
+        if args.asu {
+            predict_asu(model, &crystals, args)
+                .with_context(|| format!("predicting {input} through asymmetric units"))?
+        } else {
+            let symmetrized: Vec<Structure> = crystals.into_iter().map(|c| c.structure).collect();
+            model
+                .predict_structures(&symmetrized, args.forces, args.batch_size)
+                .with_context(|| format!("predicting {input}"))?
+        }
     } else {
         model
             .predict_structures(&structures, args.forces, args.batch_size)
@@ -147,18 +167,21 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
     Ok((names, predictions))
 }
 
-/// Predictions from the asymmetric-unit graphs of `structures` (the model's own full-cell graph,
-/// reduced with the symmetry found at `--symprec`), in batches of `--batch-size`.
-fn predict_asu(model: &Model, structures: &[Structure], args: &PredictArgs) -> anyhow::Result<Vec<Prediction>> {
-    let options = SymmetryOptions { symprec: args.symprec, angle_tolerance: None };
-    let full = build_graph_list(&model.config().model, structures)?;
-    let reduced = structures
+/// Each crystal with the symmetry found at `symprec`, snapped to it (P1 where that is refused).
+fn symmetrize(structures: &[Structure], symprec: f64) -> chem_crystal::Result<Vec<PreparedCrystal>> {
+    let options = SymmetryOptions { symprec, angle_tolerance: None };
+    structures.par_iter().map(|s| PreparedCrystal::new(s, &options, Positions::Symmetrized)).collect()
+}
+
+/// Predictions from the asymmetric-unit graphs of symmetrised crystals (the model's own full-cell
+/// graph, reduced with the crystal's symmetry), in batches of `--batch-size`.
+fn predict_asu(model: &Model, crystals: &[PreparedCrystal], args: &PredictArgs) -> anyhow::Result<Vec<Prediction>> {
+    let structures: Vec<Structure> = crystals.iter().map(|c| c.structure.clone()).collect();
+    let full = build_graph_list(&model.config().model, &structures)?;
+    let reduced = crystals
         .par_iter()
         .zip(&full)
-        .map(|(s, g)| {
-            let symmetry = Symmetry::find(s, &options)?;
-            Ok(AsymmetricUnitGraph::new(g, s, &symmetry)?.graph)
-        })
+        .map(|(c, g)| Ok(AsymmetricUnitGraph::new(g, &c.structure, &c.symmetry)?.graph))
         .collect::<chem_crystal::Result<Vec<Graph>>>()?;
     let mut predictions = Vec::with_capacity(structures.len());
     for chunk in reduced.chunks(args.batch_size.max(1)) {

@@ -156,7 +156,9 @@ fn check_neighbourhoods(full: &Graph, structure: &Structure, symmetry: &Symmetry
             && n.iter().zip(&neighbourhoods[r]).all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() <= tolerance);
         if !same {
             return Err(Error::invalid(format!(
-                "{}: the graph is not symmetric: atom {j} has {} neighbours, its symmetry-equivalent atom {r} has                  {} or different ones, so the asymmetric unit cannot stand for the cell (is a neighbour cap cutting                  through a shell of equal distances? use a radius, k-NN-with-ties or Voronoi graph without a cap)",
+                "{}: the graph is not symmetric: atom {j} has {} neighbours, its symmetry-equivalent atom {r} has \
+                 {} or different ones, so the asymmetric unit cannot stand for the cell (were the positions not \
+                 symmetrised, or does a neighbour cap cut through a shell of equal distances?)",
                 structure.label(),
                 n.len(),
                 neighbourhoods[r].len()

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use chem_crystal::io::parse_cif;
-//! use chem_crystal::{periodic_graph, AsymmetricUnitGraph, CifOptions, Connectivity, Symmetry, SymmetryOptions};
+//! use chem_crystal::{CifOptions, CrystalGraphs, Positions, SymmetryOptions};
 //!
 //! # fn main() -> chem_crystal::Result<()> {
 //! let cif = "data_rutile
@@ -35,10 +35,12 @@
 //! ";
 //! let rutile = &parse_cif(cif, "rutile.cif", &CifOptions::default())?[0];
 //! assert_eq!(rutile.len(), 6); // 2 Ti + 4 O after applying the 16 operations
-//! let symmetry = Symmetry::find(rutile, &SymmetryOptions::default())?;
-//! assert_eq!((symmetry.number, symmetry.operations.len()), (136, 16));
-//! let full = periodic_graph(rutile, &"voronoi:1e-6".parse::<Connectivity>()?)?;
-//! let asu = AsymmetricUnitGraph::new(&full, rutile, &symmetry)?;
+//! // Symmetry search, symmetrisation (snapping to exact symmetry), full-cell graph, reduction.
+//! let voronoi = "voronoi:1e-6".parse()?;
+//! let CrystalGraphs { crystal, full, asu } =
+//!     CrystalGraphs::new(rutile, &voronoi, &SymmetryOptions::default(), Positions::Symmetrized)?;
+//! assert_eq!((crystal.symmetry.number, crystal.symmetry.operations.len()), (136, 16));
+//! assert!(crystal.max_displacement < 1e-5); // the CIF's positions were already symmetric
 //! assert_eq!(asu.multiplicities(), &[2.0, 4.0]); // one Ti and one O node
 //! // Each node keeps its whole neighbourhood: Σ multiplicity × in-degree = the full cell's edges.
 //! let degrees = asu.graph.edges.in_degrees(2);
@@ -48,21 +50,25 @@
 //! ```
 
 pub mod asu;
+pub mod crystal_graphs;
 pub mod graphs;
 pub mod io;
 pub mod lattice;
+pub mod symmetrize;
 pub mod symmetry;
 
 pub use asu::AsymmetricUnitGraph;
 pub use chem_graph::neighbors::{knn_graph, radius_graph, RadiusOptions};
 pub use chem_graph::{Error, Location, Result, Structure};
+pub use crystal_graphs::{CrystalGraphs, Positions, PreparedCrystal};
 pub use graphs::{
     knn_graph_with_ties, periodic_edges, periodic_graph, voronoi_cells, voronoi_edges, Connectivity, PeriodicEdges,
     VoronoiCell, VoronoiFace,
 };
 pub use io::{read_crystals, write_crystal, CifOptions, MatbenchDataset, PartialOccupancy, ReadOptions};
 pub use lattice::Lattice;
-pub use symmetry::{crystal_lattice, SymOp, Symmetry, SymmetryOptions};
+pub use symmetrize::Symmetrized;
+pub use symmetry::{crystal_lattice, RefinedCell, SymOp, Symmetry, SymmetryOptions};
 
 /// The error types, shared with chem-graph.
 pub(crate) mod error {

@@ -145,6 +145,27 @@ pub struct Symmetry {
     pub symprec: f64,
     /// Why the result is P1 when detection failed; `None` when detection succeeded.
     pub fallback: Option<String>,
+    /// The input cell snapped to exact symmetry (see [`RefinedCell`]); the input itself for P1.
+    pub refined: RefinedCell,
+}
+
+/// The input cell made exactly symmetric under the found space group, in the input's own basis,
+/// origin, orientation and atom order: what [`Symmetry::symmetrize`] builds a structure from.
+///
+/// moyo refines its primitive standardised cell (spglib's refinement): every position is replaced
+/// by the average of its images under the space group's exact operations from the Hall-symbol
+/// database, each image pulled back onto the atom it maps to (so each orbit is regenerated exactly
+/// from its representative), and the metric tensor `G = A·Aᵀ` is averaged over the point group,
+/// `G' = Σ_R Rᵀ·G·R / |P|`. moyo applies the new metric as a pure stretch (no rotation) when it is
+/// asked not to rotate the basis, as here. The refined cell is then transformed back with moyo's
+/// `prim_std_linear` and `prim_std_origin_shift`, and each atom takes the lattice image of its refined
+/// position nearest to its input position, so positions are not wrapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefinedCell {
+    /// Cell vectors in Å (rows).
+    pub lattice: [[f64; 3]; 3],
+    /// Fractional coordinates of every input atom in `lattice`, in input order.
+    pub positions: Vec<[f64; 3]>,
 }
 
 impl Symmetry {
@@ -173,10 +194,14 @@ impl Symmetry {
         };
         // moyo is not documented to be panic-free on every input; a panic becomes a P1 fallback.
         let found = std::panic::catch_unwind(|| {
-            moyo::MoyoDataset::new(&cell, options.symprec, angle, moyo::data::Setting::Spglib, true)
+            moyo::MoyoDataset::new(&cell, options.symprec, angle, moyo::data::Setting::Spglib, false)
         });
-        Ok(match found {
-            Ok(Ok(ds)) => Symmetry {
+        let refined = match &found {
+            Ok(Ok(ds)) => refined_cell(ds, &frac),
+            _ => None,
+        };
+        Ok(match (found, refined) {
+            (Ok(Ok(ds)), Some(refined)) => Symmetry {
                 number: ds.number as u8,
                 symbol: ds.hm_symbol.clone(),
                 hall_number: ds.hall_number as u16,
@@ -186,15 +211,20 @@ impl Symmetry {
                 site_symmetry: ds.site_symmetry_symbols.clone(),
                 symprec: ds.symprec,
                 fallback: None,
+                refined,
             },
-            Ok(Err(e)) => Symmetry::p1(structure.len(), options.symprec, format!("moyo: {e}")),
-            Err(_) => Symmetry::p1(structure.len(), options.symprec, "moyo panicked".into()),
+            (Ok(Ok(_)), None) => Symmetry::p1(structure, options.symprec, "moyo's refined cell is singular".into())?,
+            (Ok(Err(e)), _) => Symmetry::p1(structure, options.symprec, format!("moyo: {e}"))?,
+            (Err(_), _) => Symmetry::p1(structure, options.symprec, "moyo panicked".into())?,
         })
     }
 
-    /// The trivial symmetry of `n` atoms: P1, identity only, every atom its own orbit.
-    pub fn p1(n: usize, symprec: f64, reason: String) -> Symmetry {
-        Symmetry {
+    /// The trivial symmetry of a crystal: P1, identity only, every atom its own orbit, the input as
+    /// its own refined cell, and `reason` as [`Symmetry::fallback`]. Errors: not a crystal.
+    pub fn p1(structure: &Structure, symprec: f64, reason: String) -> Result<Symmetry> {
+        let lattice = crystal_lattice(structure)?;
+        let n = structure.len();
+        Ok(Symmetry {
             number: 1,
             symbol: "P 1".into(),
             hall_number: 1,
@@ -204,7 +234,8 @@ impl Symmetry {
             site_symmetry: vec!["1".into(); n],
             symprec,
             fallback: Some(reason),
-        }
+            refined: RefinedCell { lattice: *lattice.rows(), positions: lattice.fractional_positions(structure) },
+        })
     }
 
     /// Input indices of the orbit representatives, in increasing order.
@@ -312,6 +343,29 @@ const NEIGHBOUR_CELLS: [[i64; 3]; 27] = {
 /// [`Lattice::of_crystal`]); the error names the structure.
 pub fn crystal_lattice(structure: &Structure) -> Result<Lattice> {
     Lattice::of_crystal(structure).map_err(|m| Error::invalid(format!("{}: {m}", structure.label())))
+}
+
+/// moyo's refined primitive standardised cell brought back to the input cell (see [`RefinedCell`]);
+/// `None` when a transformation is singular or not finite.
+fn refined_cell(ds: &moyo::MoyoDataset, input: &[[f64; 3]]) -> Option<RefinedCell> {
+    let linear = ds.prim_std_linear;
+    let inverse = linear.try_inverse()?;
+    let origin = ds.prim_std_origin_shift;
+    // Lattice bases are columns in moyo: A_prim_std = A_input · linear.
+    let basis = ds.prim_std_cell.lattice.basis * inverse;
+    let positions: Vec<[f64; 3]> = input
+        .iter()
+        .zip(&ds.mapping_std_prim)
+        .map(|(x, &m)| {
+            let refined = ds.prim_std_cell.positions[m];
+            let image = (inverse * (Vector3::from(*x) - origin) - refined).map(f64::round);
+            let x = linear * (refined + image) + origin;
+            [x[0], x[1], x[2]]
+        })
+        .collect();
+    let lattice = std::array::from_fn(|i| std::array::from_fn(|j| basis[(j, i)]));
+    let finite = positions.iter().flatten().chain(basis.iter()).all(|v| v.is_finite());
+    finite.then_some(RefinedCell { lattice, positions })
 }
 
 fn to_symop(rotation: &Matrix3<i32>, translation: &Vector3<f64>) -> SymOp {
