@@ -8,6 +8,7 @@ mod inputs;
 mod models;
 mod ops;
 mod python;
+mod real_crystals;
 pub mod report;
 mod suites;
 
@@ -17,7 +18,7 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, cli.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, real-crystals, cli.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
     /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
@@ -88,7 +89,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.render {
         return report::render();
     }
-    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models", "crystals", "cli"];
+    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models", "crystals", "real-crystals", "cli"];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
     if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {

@@ -1,21 +1,23 @@
 //! Runs the reference script of a suite on its manifest: `benches/reference/chem_graph.py` (ASE,
 //! vesin, matscipy), for the `ops` and `models` suites `benches/reference/gnn_{ops,models}.py` (PyTorch,
 //! PyG), for the `crystals` suite `benches/reference/chem_crystal.py` (pymatgen, ASE, vesin, scipy, spglib).
+//! The `real-crystals` suite has no reference run (kgcnn's figure is quoted from the notes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::Measurement;
 
-/// The reference script of `suite`.
-fn script(suite: &str) -> &'static str {
-    match suite {
+/// The reference script of `suite`, if it has one.
+fn script(suite: &str) -> Option<&'static str> {
+    Some(match suite {
         "ops" => "benches/reference/gnn_ops.py",
         "models" => "benches/reference/gnn_models.py",
         "crystals" => "benches/reference/chem_crystal.py",
         "cli" => "benches/reference/cli_pyg.py",
+        "real-crystals" => return None,
         _ => "benches/reference/chem_graph.py",
-    }
+    })
 }
 
 /// The first Python that imports ase: `explicit`, `$CHEMGNN_REF_PYTHON`,
@@ -34,11 +36,11 @@ pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Times the reference implementations on `suite`'s manifest (neighbour-list edge sets are
-/// compared with ours).
+/// compared with ours); nothing for a suite without a reference script.
 pub fn run(python: &Path, suite: &str, work: &Path, budget: f64) -> anyhow::Result<Vec<Measurement>> {
+    let Some(script) = script(suite) else { return Ok(Vec::new()) };
     let manifest = work.join(format!("{suite}.json"));
     let out = work.join(format!("{suite}.python.json"));
-    let script = script(suite);
     let status = Command::new(python)
         .args([script, "--suite", suite, "--budget", &budget.to_string()])
         .arg(&manifest)

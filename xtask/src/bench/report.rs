@@ -311,6 +311,22 @@ fn note(suite: &str) -> Option<&'static str> {
              per orbit and looks its image up in a grid of the orbit's atoms (`Symmetry::atom_operations`), \
              12 ms on one thread for the 4320-atom garnet supercell with its 2592 operations."
         }
+        "real-crystals" => {
+            "The 7,116 Materials Project crystals of the `matminer==0.4.0` sdist (`flla_2015`, \
+             `elastic_tensor`, `dielectric_constant`, `piezoelectric_tensor`; fetched once by \
+             `chemgnn data fetch matminer`'s code into its cache) through chem-crystal's pipeline: symmetry \
+             search (moyo, symprec 1e-3), symmetrisation (`Symmetry::symmetrize`), periodic graph and reduction \
+             to the asymmetric unit (`PreparedCrystal`, `CrystalGraphs`). The first table counts the crystals \
+             whose asymmetric-unit graph cannot be built, from the positions as given and symmetrised. The \
+             times are per crystal over a whole set mapped over the rayon pool; kgcnn's preprocessing (pyxtal, \
+             spglib, pymatgen) is not rerun here, its ~47 ms per crystal are from `../shared/notes/ngn.md` §2. \
+             The SchNet table runs gnn-train's default SchNet (seeded weights, no neighbour cap) on every \
+             crystal as full cell and as asymmetric unit (the run fails if any prediction differs by more than \
+             1e-5 of the set's largest); its last column shows how much symmetrising moved the predictions. \
+             The per-crystal times are from one run on a shared 2-core machine and moved by up to 2× between \
+             steps (some sets time search + symmetrisation below the search alone): read them as orders of \
+             magnitude against kgcnn's."
+        }
         "qm9-parse" => {
             "Extended XYZ: the embedded sample written by chemgnn, read back into structures (ASE: \
              `ase.io.read(..., index=':')`). Full QM9: chemgnn parses coordinates, charges and frequencies \

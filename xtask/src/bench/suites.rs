@@ -121,6 +121,11 @@ pub fn run(
             manifest.extend(run.manifest);
             tables.extend(run.tables);
         }
+        "real-crystals" => {
+            let (measurements, suite_tables) = super::real_crystals::run(quick, budget)?;
+            out.extend(measurements);
+            tables.extend(suite_tables);
+        }
         other => anyhow::bail!("unknown suite '{other}'"),
     }
     std::fs::write(work.join(format!("{suite}.json")), serde_json::to_string_pretty(&manifest)?)?;
