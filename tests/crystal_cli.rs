@@ -12,6 +12,10 @@ fn crystal(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crystals").join(file).display().to_string()
 }
 
+fn fixture_file(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()
+}
+
 fn stdout_json(out: &std::process::Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -105,7 +109,45 @@ fn predict_through_the_asymmetric_unit_matches_the_full_cell() {
     for (k, (a, b)) in full.iter().zip(&asu).enumerate() {
         assert!((a - b).abs() <= 1e-5 * a.abs().max(b.abs()), "{}: {a} vs {b}", files[k]);
     }
+    // Real crystals whose positions as given do not reduce: --asu symmetrises them, and predicts what
+    // the full cells predict once symmetrised (--symmetrize).
+    let hard = fixture_file("matminer_asu_hard.json.gz");
+    let predict_hard = |flag: &str| -> Vec<f64> {
+        let args = ["predict", "--model", checkpoint.to_str().unwrap(), &hard, flag];
+        stdout_json(&chemgnn(&args)).as_array().unwrap().iter().map(|r| r["prediction"].as_f64().unwrap()).collect()
+    };
+    let (full, asu) = (predict_hard("--symmetrize"), predict_hard("--asu"));
+    assert_eq!(full.len(), 35);
+    let scale = full.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (k, (a, b)) in full.iter().zip(&asu).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * scale, "crystal {k}: {a} vs {b}");
+    }
     // Forces need every atom; the flags exclude each other.
     let out = chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), &files[0], "--asu", "--forces"]);
     assert!(!out.status.success());
+}
+
+#[test]
+fn crystal_info_symmetrises_by_default_and_says_so() {
+    let hard = fixture_file("matminer_asu_hard.json.gz");
+    let info = |positions: &str| -> Vec<serde_json::Value> {
+        let args = ["crystal", "info", "--json", "--graph", "knn:24", "--positions", positions, &hard];
+        stdout_json(&chemgnn(&args)).as_array().unwrap().clone()
+    };
+    let failures =
+        |crystals: &[serde_json::Value]| crystals.iter().filter(|c| c["graph"]["asu_error"].is_string()).count();
+    let (original, symmetrized) = (info("original"), info("symmetrized"));
+    assert_eq!((original.len(), failures(&original)), (35, 20));
+    assert_eq!(failures(&symmetrized), 0);
+    let moved: Vec<f64> =
+        symmetrized.iter().map(|c| c["symmetrization"]["max_displacement"].as_f64().unwrap()).collect();
+    assert!(moved.iter().all(|&d| d <= 1e-3) && moved.iter().any(|&d| d > 1e-5), "{moved:?}");
+    assert!(original.iter().all(|c| c["symmetrization"]["max_displacement"] == 0.0));
+
+    // MgGeP2 (mp-34903): moyo found its group only after tightening the tolerance; the text says so.
+    let out = chemgnn(&["crystal", "info", &fixture_file("matminer_spglib_differences.json.gz")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("failed at the requested symprec 0.001 and succeeded at 0.00025"), "{text}");
+    assert!(text.contains("symmetrized  atoms moved by at most"), "{text}");
 }

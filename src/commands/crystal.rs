@@ -89,7 +89,9 @@ struct SpaceGroupInfo {
     symbol: String,
     crystal_system: &'static str,
     operations: usize,
+    /// The tolerance the search ended with (moyo halves it when the requested one fails).
     symprec: f64,
+    requested_symprec: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     fallback: Option<String>,
 }
@@ -209,6 +211,7 @@ fn describe(file: &str, input: &Structure, options: &SymmetryOptions, args: &Inf
             crystal_system: symmetry.crystal_system(),
             operations: symmetry.operations.len(),
             symprec: symmetry.symprec,
+            requested_symprec: options.symprec,
             fallback: symmetry.fallback.clone(),
         },
         symmetrization: SymmetrizationInfo {
@@ -247,6 +250,13 @@ fn render(c: &CrystalInfo) -> String {
         "  space group  {} ({}), {}, {} operations, symprec {}",
         sg.symbol, sg.number, sg.crystal_system, sg.operations, sg.symprec
     ));
+    if sg.symprec < sg.requested_symprec {
+        line(format!(
+            "               the search failed at the requested symprec {} and succeeded at {}: a subgroup of \
+             what the requested tolerance allows is possible (docs/spglib_comparison.md, class B)",
+            sg.requested_symprec, sg.symprec
+        ));
+    }
     if let Some(reason) = &sg.fallback {
         line(format!("               symmetry not used ({reason}); treated as P1"));
     }
