@@ -140,7 +140,13 @@ fn load(quick: bool) -> anyhow::Result<Vec<(MatminerSet, Vec<Structure>)>> {
             .collect();
     }
     let dir = default_cache_dir();
-    fetch_matminer(None, &dir, false, &mut |m| eprintln!("  {m}"))?;
+    fetch_matminer(None, &dir, false, &mut |m| eprintln!("  {m}")).map_err(|e| {
+        anyhow::anyhow!(
+            "the real-crystals suite needs the matminer sets in {} ({e}); fetch them with `chemgnn data fetch \
+             matminer --source matminer-0.4.0.tar.gz`, or leave the suite out with --suites",
+            dir.display()
+        )
+    })?;
     MATMINER_SETS.iter().map(|set| Ok((*set, read_crystals(dir.join(set.table_file(set.targets[0])))?))).collect()
 }
 
