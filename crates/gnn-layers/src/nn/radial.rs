@@ -10,6 +10,10 @@ use candle_nn::VarBuilder;
 ///   `offset`; `σ` = the spacing, shared).
 /// - [`GaussianBasis::schnetpack`]: schnetpack's `GaussianRBF(n_rbf, cutoff, start)` (buffers
 ///   `offsets`, `widths`; `σ_k` per Gaussian, the spacing by default).
+/// - [`GaussianBasis::kgcnn`]: kgcnn's `GaussBasisExpansion.from_bounds(n, low, high, variance)`
+///   (coGN, coNGN): centres `linspace(low, high, n + 1)[1:]`, `σ_k = √(spacing_k · variance)` —
+///   the *square root* of the spacing, so 32 Gaussians over (0, 8] Å have σ = 0.5 Å. kgcnn keeps
+///   both as float32 constants; here they are computed in f64 (no buffers).
 ///
 /// Buffers are read from the `VarBuilder` when present (so checkpoints round-trip exactly) and
 /// otherwise computed.
@@ -36,6 +40,20 @@ impl GaussianBasis {
         let widths = buffer(&vb, "widths", n, || vec![width; n])?;
         let coefficients = widths.sqr()?.recip()?.affine(-0.5, 0.0)?;
         Ok(Self { offsets, coefficients })
+    }
+
+    /// kgcnn's `GaussBasisExpansion.from_bounds(n, low, high, variance)` (see the type's docs).
+    pub fn kgcnn(n: usize, low: f64, high: f64, variance: f64, vb: VarBuilder) -> Result<Self> {
+        // numpy's linspace: start + k·step, the last point exactly `high`.
+        let step = (high - low) / n as f64;
+        let mut points: Vec<f64> = (0..=n).map(|k| low + k as f64 * step).collect();
+        if let Some(last) = points.last_mut() {
+            *last = high;
+        }
+        let offsets: Vec<f64> = points[1..].to_vec();
+        let coefficients: Vec<f64> = points.windows(2).map(|w| -0.5 / ((w[1] - w[0]) * variance)).collect();
+        let tensor = |v: Vec<f64>| Tensor::new(v, &Device::Cpu)?.to_dtype(vb.dtype())?.to_device(vb.device());
+        Ok(Self { offsets: tensor(offsets)?, coefficients: tensor(coefficients)? })
     }
 
     /// Number of Gaussians.
@@ -115,4 +133,27 @@ fn buffer(vb: &VarBuilder, name: &str, len: usize, compute: impl FnOnce() -> Vec
 fn spacing(offsets: &Tensor) -> Result<f64> {
     let values = offsets.to_dtype(DType::F64)?.to_vec1::<f64>()?;
     Ok(if values.len() > 1 { values[1] - values[0] } else { 1.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_nn::VarMap;
+
+    #[test]
+    fn kgcnn_gaussians_have_the_root_of_the_spacing_as_width() {
+        let vb = VarBuilder::from_varmap(&VarMap::new(), DType::F64, &Device::Cpu);
+        let basis = GaussianBasis::kgcnn(32, 0.0, 8.0, 1.0, vb).unwrap();
+        assert_eq!(basis.len(), 32);
+        let d = Tensor::new(&[0.0f64, 0.3, 2.25, 7.9][..], &Device::Cpu).unwrap();
+        let out = basis.forward(&d).unwrap().to_vec2::<f64>().unwrap();
+        for (row, &d) in out.iter().zip(&[0.0, 0.3, 2.25, 7.9]) {
+            for (k, &v) in row.iter().enumerate() {
+                // Centres 0.25, 0.5, …, 8; σ = √0.25 = 0.5.
+                let mu = 0.25 * (k + 1) as f64;
+                let expected = (-(d - mu) * (d - mu) / (2.0 * 0.25)).exp();
+                assert!((v - expected).abs() < 1e-14, "d {d}, k {k}: {v} vs {expected}");
+            }
+        }
+    }
 }

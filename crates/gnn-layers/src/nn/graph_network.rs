@@ -1,0 +1,264 @@
+//! The graph-network (GN) block (Battaglia et al. 2018) in the form the crystal networks of Ruff et
+//! al. 2023 (coGN, coNGN; kgcnn's `GraphNetwork`) use, without a global state:
+//!
+//! 1. **message** (edge update φE): `m_ji = MLP_E([e_ji, h_i, h_j])` for every edge j → i, from the
+//!    edge features, the receiving (target) node and the sending (source) node, in that order —
+//!    kgcnn's `[edge, receiver, sender]` (its `edge_indices[:, 0]` is the receiver);
+//! 2. **aggregate** (ρE→V): `a_i = ⊕_j m_ji` at the target, with [`Reduce`] (sum, mean, max, min);
+//! 3. **update** (φV): `h'_i = MLP_V(a_i)` or `MLP_V([a_i, h_i])`;
+//!
+//! with optional residual connections around both updates (`e' = e + m`, `h' = h + φV(…)`; each
+//! needs equal widths). Gather → message → aggregate → update are visible in [`GraphNetwork::forward`].
+
+use candle_core::{Module, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+use super::sequential::{Mlp, MlpConfig};
+use crate::ops::{gather, scatter, Reduce, SegmentIndex};
+
+/// The architecture of a [`GraphNetwork`] block.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GraphNetworkConfig {
+    /// φE: input width = edge width + 2 × node width.
+    pub edge_mlp: MlpConfig,
+    /// φV: input width = message width (+ node width with `update_sees_node`).
+    pub node_mlp: MlpConfig,
+    /// ρE→V, the aggregation of messages at their target.
+    pub aggregation: Reduce,
+    /// Whether φV also receives the node's own features, `[a_i, h_i]` (coGN: no).
+    #[serde(default)]
+    pub update_sees_node: bool,
+    /// `e' = e + m` instead of `e' = m`.
+    #[serde(default)]
+    pub edge_residual: bool,
+    /// `h' = h + φV(…)` instead of `h' = φV(…)` (coGN: yes).
+    #[serde(default)]
+    pub node_residual: bool,
+}
+
+/// Updated edges (messages, with the residual when configured) and nodes.
+#[derive(Clone, Debug)]
+pub struct GraphNetworkOutput {
+    /// `[edges, message width]`.
+    pub edges: Tensor,
+    /// `[nodes, node width]`.
+    pub nodes: Tensor,
+}
+
+/// One GN block (see the [module docs](self)); parameters `edge_mlp.*` and `node_mlp.*` laid out
+/// as [`Mlp`]'s.
+#[derive(Clone, Debug)]
+pub struct GraphNetwork {
+    edge_mlp: Mlp,
+    node_mlp: Mlp,
+    config: GraphNetworkConfig,
+}
+
+impl GraphNetwork {
+    /// Builds the block; widths are checked against each other here and against the inputs in
+    /// [`GraphNetwork::forward`].
+    pub fn new(config: &GraphNetworkConfig, vb: VarBuilder) -> Result<Self> {
+        let message = *config.edge_mlp.widths.last().unwrap_or(&0);
+        let update_in = *config.node_mlp.widths.first().unwrap_or(&0);
+        if update_in < message || (!config.update_sees_node && update_in != message) {
+            candle_core::bail!(
+                "graph network: the node MLP takes {update_in} inputs, but messages have {message} features{}",
+                if config.update_sees_node { " plus the node's own" } else { "" }
+            );
+        }
+        Ok(Self {
+            edge_mlp: Mlp::new(&config.edge_mlp, vb.pp("edge_mlp"))?,
+            node_mlp: Mlp::new(&config.node_mlp, vb.pp("node_mlp"))?,
+            config: config.clone(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GraphNetworkConfig {
+        &self.config
+    }
+
+    /// One block on edge features `[E, ·]` and node features `[N, ·]`; `source` and `target` map
+    /// edges to their sending and receiving nodes (both with N segments).
+    pub fn forward(
+        &self,
+        edges: &Tensor,
+        nodes: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+    ) -> Result<GraphNetworkOutput> {
+        let expected = self.config.edge_mlp.widths[0];
+        let (edge_width, node_width) = (edges.dim(D::Minus1)?, nodes.dim(D::Minus1)?);
+        if edge_width + 2 * node_width != expected {
+            candle_core::bail!(
+                "graph network: the edge MLP takes {expected} inputs, but edges have {edge_width} and nodes \
+                 {node_width} features (edge + receiver + sender = {})",
+                edge_width + 2 * node_width
+            );
+        }
+        // Gather → message.
+        let receiver = gather(nodes, target)?;
+        let sender = gather(nodes, source)?;
+        let messages = self.edge_mlp.forward(&Tensor::cat(&[edges, &receiver, &sender], D::Minus1)?)?;
+        // Aggregate at the target.
+        let aggregated = scatter(&messages, target, self.config.aggregation)?;
+        // Update.
+        let update_in =
+            if self.config.update_sees_node { Tensor::cat(&[&aggregated, nodes], D::Minus1)? } else { aggregated };
+        let update = self.node_mlp.forward(&update_in)?;
+        let nodes = if self.config.node_residual { nodes.add(&update)? } else { update };
+        let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
+        Ok(GraphNetworkOutput { edges, nodes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Activation;
+    use candle_core::{DType, Device, Var};
+    use candle_nn::VarMap;
+
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn tensor(shape: &[usize], seed: u64) -> Tensor {
+        Tensor::from_vec(values(shape.iter().product(), seed), shape, &Device::Cpu).unwrap()
+    }
+
+    fn config(update_sees_node: bool) -> GraphNetworkConfig {
+        let mut edge_mlp = MlpConfig::new(&[3 + 2 * 4, 5, 6], Activation::Silu);
+        edge_mlp.activate_last = true;
+        let mut node_mlp = MlpConfig::new(&[6 + if update_sees_node { 4 } else { 0 }, 4], Activation::Silu);
+        node_mlp.activate_last = true;
+        GraphNetworkConfig {
+            edge_mlp,
+            node_mlp,
+            aggregation: Reduce::Sum,
+            update_sees_node,
+            edge_residual: false,
+            node_residual: true,
+        }
+    }
+
+    /// 5 nodes, 7 edges j → i; node 4 receives nothing.
+    fn graph(perm: &[u32]) -> (SegmentIndex, SegmentIndex) {
+        let source = [1u32, 2, 0, 3, 0, 4, 2].map(|j| perm[j as usize]).to_vec();
+        let target = [0u32, 0, 1, 1, 2, 3, 3].map(|i| perm[i as usize]).to_vec();
+        let dev = Device::Cpu;
+        (SegmentIndex::new(source, 5, &dev).unwrap(), SegmentIndex::new(target, 5, &dev).unwrap())
+    }
+
+    fn network(config: &GraphNetworkConfig) -> GraphNetwork {
+        let varmap = VarMap::new();
+        let net = GraphNetwork::new(config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
+        let mut data = varmap.data().lock().unwrap();
+        let mut names: Vec<String> = data.keys().cloned().collect();
+        names.sort();
+        for (k, name) in names.iter().enumerate() {
+            let var = data.get_mut(name).unwrap();
+            var.set(&tensor(var.dims(), 100 + k as u64)).unwrap();
+        }
+        drop(data);
+        net
+    }
+
+    #[test]
+    fn messages_aggregate_at_the_receiver_and_update_with_a_residual() {
+        for sees in [false, true] {
+            let config = config(sees);
+            let net = network(&config);
+            let (e, h) = (tensor(&[7, 3], 1), tensor(&[5, 4], 2));
+            let (source, target) = graph(&[0, 1, 2, 3, 4]);
+            let out = net.forward(&e, &h, &source, &target).unwrap();
+            // The same by hand, edge by edge.
+            let (e_rows, h_rows) = (e.to_vec2::<f64>().unwrap(), h.to_vec2::<f64>().unwrap());
+            let (src, tgt) = ([1usize, 2, 0, 3, 0, 4, 2], [0usize, 0, 1, 1, 2, 3, 3]);
+            let mut aggregated = vec![vec![0.0; 6]; 5];
+            for k in 0..7 {
+                let input: Vec<f64> = [&e_rows[k][..], &h_rows[tgt[k]], &h_rows[src[k]]].concat();
+                let m = net.edge_mlp.forward(&Tensor::new(&input[..], &Device::Cpu).unwrap().unsqueeze(0).unwrap());
+                let m = m.unwrap().squeeze(0).unwrap().to_vec1::<f64>().unwrap();
+                aggregated[tgt[k]].iter_mut().zip(&m).for_each(|(a, x)| *a += x);
+            }
+            let nodes = out.nodes.to_vec2::<f64>().unwrap();
+            for i in 0..5 {
+                let mut input = aggregated[i].clone();
+                if sees {
+                    input.extend(&h_rows[i]);
+                }
+                let u = net.node_mlp.forward(&Tensor::new(&input[..], &Device::Cpu).unwrap().unsqueeze(0).unwrap());
+                let u = u.unwrap().squeeze(0).unwrap().to_vec1::<f64>().unwrap();
+                for c in 0..4 {
+                    assert!((nodes[i][c] - (h_rows[i][c] + u[c])).abs() < 1e-12, "node {i} feature {c}");
+                }
+            }
+            assert_eq!(out.edges.dims(), &[7, 6]);
+        }
+    }
+
+    #[test]
+    fn relabelling_nodes_permutes_the_output() {
+        let net = network(&config(true));
+        let (e, h) = (tensor(&[7, 3], 1), tensor(&[5, 4], 2));
+        let perm = [3u32, 0, 4, 1, 2];
+        let (source, target) = graph(&[0, 1, 2, 3, 4]);
+        let (p_source, p_target) = graph(&perm);
+        // Node i becomes node perm[i]: h_p[perm[i]] = h[i].
+        let mut inverse = [0u32; 5];
+        for (i, &p) in perm.iter().enumerate() {
+            inverse[p as usize] = i as u32;
+        }
+        let h_p = h.index_select(&Tensor::new(&inverse[..], &Device::Cpu).unwrap(), 0).unwrap();
+        let out = net.forward(&e, &h, &source, &target).unwrap().nodes.to_vec2::<f64>().unwrap();
+        let out_p = net.forward(&e, &h_p, &p_source, &p_target).unwrap().nodes.to_vec2::<f64>().unwrap();
+        for i in 0..5 {
+            for c in 0..4 {
+                assert!((out[i][c] - out_p[perm[i] as usize][c]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let net = network(&config(true));
+        let (source, target) = graph(&[0, 1, 2, 3, 4]);
+        let e = tensor(&[7, 3], 1);
+        let h = Var::from_tensor(&tensor(&[5, 4], 2)).unwrap();
+        let weights = tensor(&[5, 4], 3);
+        let loss = |h: &Tensor| net.forward(&e, h, &source, &target)?.nodes.mul(&weights)?.sum_all();
+        let grad = loss(h.as_tensor()).unwrap().backward().unwrap();
+        let analytic = grad.get(h.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = h.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let step = 1e-6;
+        for (k, &a) in analytic.iter().enumerate() {
+            let at = |delta: f64| {
+                let mut v = base.clone();
+                v[k] += delta;
+                loss(&Tensor::from_vec(v, (5, 4), &Device::Cpu).unwrap()).unwrap().to_scalar::<f64>().unwrap()
+            };
+            let numeric = (at(step) - at(-step)) / (2.0 * step);
+            assert!((a - numeric).abs() <= 1e-7 * (1.0 + numeric.abs()), "h[{k}]: {a} vs {numeric}");
+        }
+    }
+
+    #[test]
+    fn mismatched_widths_are_errors() {
+        let mut bad = config(false);
+        bad.node_mlp.widths[0] = 5;
+        let varmap = VarMap::new();
+        let err = GraphNetwork::new(&bad, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap_err();
+        assert!(err.to_string().contains("takes 5 inputs, but messages have 6"), "{err}");
+        let net = network(&config(false));
+        let (source, target) = graph(&[0, 1, 2, 3, 4]);
+        let err = net.forward(&tensor(&[7, 2], 1), &tensor(&[5, 4], 2), &source, &target).unwrap_err();
+        assert!(err.to_string().contains("edges have 2 and nodes 4"), "{err}");
+    }
+}
