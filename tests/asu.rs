@@ -266,3 +266,65 @@ fn a_line_graph_network_predicts_the_same_from_the_asymmetric_unit() {
         .count();
     assert_eq!(repeated, pairs.len(), "in rock salt every pair repeats (source, target)");
 }
+
+/// A coGN or coNGN with reproducible weights as trainable variables (so gradients can be taken).
+fn crystal_network(config: &ModelConfig, dtype: DType) -> (Network, VarMap) {
+    let weights = initial_weights(config, 11).unwrap();
+    let varmap = VarMap::new();
+    let network = Network::new(config, VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu)).unwrap();
+    for (name, var) in varmap.data().lock().unwrap().iter() {
+        var.set(&weights.tensors[name].to_dtype(dtype).unwrap()).unwrap();
+    }
+    (network, varmap)
+}
+
+/// Predictions of `network` on `graphs`, and the gradient of `Σ_g c_g·y_g` with respect to every
+/// weight (c fixed per crystal), flattened in name order.
+fn predictions_and_gradients(
+    network: &Network,
+    varmap: &VarMap,
+    graphs: &[Graph],
+    dtype: DType,
+) -> (Vec<f64>, Vec<f64>) {
+    let batch = GraphBatch::from_graphs(graphs).unwrap().with_line_graph().unwrap();
+    let g = GraphTensors::new(&batch, dtype, &Device::Cpu).unwrap();
+    let y = network.forward(&g, &g.positions).unwrap();
+    let c: Vec<f64> = (0..graphs.len()).map(|k| 1.0 + (k % 7) as f64 / 7.0).collect();
+    let c = Tensor::from_vec(c, (graphs.len(), 1), &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
+    let grads = y.mul(&c).unwrap().sum_all().unwrap().backward().unwrap();
+    let data = varmap.data().lock().unwrap();
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    let gradients = names.iter().flat_map(|n| values(grads.get(data[*n].as_tensor()).unwrap())).collect();
+    (values(&y), gradients)
+}
+
+/// coGN (kNN-24 graphs) and coNGN (Voronoi graphs with the line graph, which keeps pairs of
+/// symmetry-equivalent edges) predict the same from the asymmetric unit as from the full cell, and
+/// so do the gradients of the predictions with respect to every weight: training on asymmetric
+/// units is training on the crystal.
+#[test]
+fn cogn_and_congn_predict_and_train_the_same_on_the_asymmetric_unit() {
+    let crystals: Vec<(String, Structure)> = crystals().into_iter().step_by(3).collect();
+    let models = [
+        ("cogn", ModelConfig::Cogn(gnn_models::CoGnConfig::cogn(16))),
+        ("congn", ModelConfig::Congn(gnn_models::CoGnConfig::congn(12))),
+    ];
+    for (name, config) in models {
+        let connectivity = match &config {
+            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => c.connectivity.clone(),
+            _ => unreachable!(),
+        };
+        let (full, asu) = graph_pairs(&crystals, &connectivity);
+        for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::F64, 1e-10)] {
+            let (network, varmap) = crystal_network(&config, dtype);
+            let (y_full, grad_full) = predictions_and_gradients(&network, &varmap, &full, dtype);
+            let (y_asu, grad_asu) = predictions_and_gradients(&network, &varmap, &asu, dtype);
+            let worst = worst_relative(&y_full, &y_asu);
+            assert!(worst <= tolerance, "{name} {dtype:?}: predictions differ by {worst:e}");
+            assert!(y_full.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-4), "{name}: constant predictions");
+            let worst = worst_relative(&grad_full, &grad_asu);
+            assert!(worst <= 10.0 * tolerance, "{name} {dtype:?}: gradients differ by {worst:e}");
+        }
+    }
+}

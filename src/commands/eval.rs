@@ -17,7 +17,8 @@ pub struct EvalArgs {
     /// Checkpoint directory, or a run directory (its `best/` checkpoint is used).
     #[arg(long)]
     model: PathBuf,
-    /// `qm9-sample`, `qm9`, an extended-xyz file, or a QM9 / graph-batch `.safetensors` file.
+    /// `qm9-sample`, `qm9`, an extended-xyz file, a QM9 / graph-batch `.safetensors` file, or
+    /// crystals (`crystal-sample`, `matminer:<set>[:<target>]`, a MatBench `.json.gz` table).
     dataset: String,
     /// Only this split of the run directory's `split.json` (`train`, `val`, `test`).
     #[arg(long)]
@@ -34,6 +35,13 @@ pub struct EvalArgs {
     /// Device.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
+    /// Predict crystals from their asymmetric units (symmetrised at --symprec), as trained with
+    /// `--asu`.
+    #[arg(long)]
+    asu: bool,
+    /// Distance tolerance in Å of the symmetry search behind --asu.
+    #[arg(long, default_value_t = 1e-3)]
+    symprec: f64,
     /// Print the metrics as JSON.
     #[arg(long)]
     json: bool,
@@ -49,6 +57,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         forces: args.forces.clone(),
         units: model.config().targets.iter().map(|t| t.unit.clone()).collect(),
         lazy: false,
+        asu: args.asu,
+        symprec: args.symprec,
     };
     let dataset: Arc<dyn Dataset> = open_dataset(&data)?.into();
     let indices = match &args.split {
@@ -65,7 +75,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let metrics = gnn_train::evaluate_model(&model, dataset, &indices, args.batch_size)?;
+    let metrics =
+        gnn_train::evaluate_model(&model, dataset, &indices, args.batch_size, data.asu.then_some(data.symprec))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&metrics)?);
         return Ok(());

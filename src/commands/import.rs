@@ -16,6 +16,8 @@ pub enum From {
     Pyg,
     /// schnetpack 2.
     Schnetpack,
+    /// kgcnn 3.1.0 (Keras `{w.name: w.numpy()}`).
+    Kgcnn,
 }
 
 /// Architectures that can be imported.
@@ -25,6 +27,10 @@ pub enum Kind {
     Schnet,
     /// MPNN (PyG `examples/qm9_nn_conv.py`).
     Mpnn,
+    /// coGN (kgcnn `model_default`, `crystal_unit_graphs`).
+    Cogn,
+    /// coNGN (kgcnn `model_default_nested`).
+    Congn,
 }
 
 #[derive(Args)]
@@ -36,17 +42,19 @@ pub struct ImportArgs {
     #[arg(long)]
     model: Kind,
     /// JSON object of the Python constructor's keyword arguments (e.g. {"hidden_channels": 64,
-    /// "cutoff": 6.0, "mean": …}); for schnetpack also `mean`/`atomref` if not in the weights.
+    /// "cutoff": 6.0, "mean": …}); for schnetpack also `mean`/`atomref` if not in the weights; for
+    /// kgcnn the `make_model` keyword dictionary (e.g. `model_default` as JSON).
     #[arg(long, value_name = "ARGS.json")]
     config: PathBuf,
-    /// The state_dict saved with safetensors (`save_file(model.state_dict(), …)` or `save_model`).
+    /// The state_dict saved with safetensors (`save_file(model.state_dict(), …)` or `save_model`);
+    /// for kgcnn `{w.name: w.numpy() for w in model.weights}`.
     #[arg(value_name = "STATE_DICT.safetensors")]
     state_dict: PathBuf,
     /// Output checkpoint directory.
     #[arg(long)]
     out: PathBuf,
     /// Name of the predicted quantity [default: energy for SchNet, mu for the dipole variant and the
-    /// MPNN]; QM9 names (U0, gap, …) imply their unit.
+    /// MPNN, e_form for coGN/coNGN]; QM9 names (U0, gap, …) imply their unit.
     #[arg(long)]
     target: Option<String>,
     /// Unit of the predictions (required for names that are neither QM9 targets nor `energy`).
@@ -62,15 +70,19 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let source = match args.from {
         From::Pyg => Source::Pyg,
         From::Schnetpack => Source::Schnetpack,
+        From::Kgcnn => Source::Kgcnn,
     };
     let model = match args.model {
         Kind::Schnet => "schnet",
         Kind::Mpnn => "mpnn",
+        Kind::Cogn => "cogn",
+        Kind::Congn => "congn",
     };
     let origin = args.config.display().to_string();
     let mut checkpoint = import(source, model, &arguments, &origin, weights, vec![])?;
     let default_name = match &checkpoint.config.model {
         ModelConfig::Schnet(c) if !c.dipole => "energy",
+        ModelConfig::Cogn(_) | ModelConfig::Congn(_) => "e_form",
         _ => "mu",
     };
     checkpoint.config.targets = vec![target(args.target.as_deref().unwrap_or(default_name), args.unit)?];
@@ -92,6 +104,7 @@ fn target(name: &str, unit: Option<String>) -> anyhow::Result<Target> {
     let known = match Qm9Target::from_name(name) {
         Ok(t) => Some(t.unit().to_string()),
         Err(_) if name == "energy" => Some("eV".to_string()),
+        Err(_) if name == "e_form" => Some("eV/atom".to_string()),
         Err(_) => None,
     };
     let unit = unit.or(known).with_context(|| format!("give --unit for the target `{name}`"))?;

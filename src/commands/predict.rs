@@ -9,7 +9,7 @@ use chem_graph::qm9::Qm9Dataset;
 use chem_graph::{Graph, GraphBatch, Structure};
 use clap::{Args, ValueEnum};
 use gnn_models::gnn_layers::candle::{DType, Device};
-use gnn_models::{build_graph_list, Model, Prediction, PygBatch};
+use gnn_models::{build_graph_list, KgcnnGraphs, Model, Prediction, PygBatch};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -59,8 +59,10 @@ pub struct PredictArgs {
     #[arg(long)]
     model: PathBuf,
     /// Inputs: XYZ, extended XYZ, QM9 files, `qm9-sample`, crystal files (CIF, POSCAR/*.vasp,
-    /// pymatgen JSON, MatBench .json.gz), or a PyG graph batch (.safetensors with `z`, `pos`,
-    /// `batch` and optionally `x`, `edge_index`, `edge_attr`, `cell`).
+    /// pymatgen JSON, MatBench .json.gz), a PyG graph batch (.safetensors with `z`, `pos`,
+    /// `batch` and optionally `x`, `edge_index`, `edge_attr`, `cell`), or a kgcnn graph file for
+    /// coGN/coNGN (.safetensors with `atomic_number`, `edge_indices`, `offset`, … and their
+    /// `.row_lengths`; see docs/crystal_models.md).
     #[arg(required = true)]
     inputs: Vec<String>,
     /// Also compute forces −∂E/∂r (unit of the target per Å).
@@ -68,7 +70,8 @@ pub struct PredictArgs {
     forces: bool,
     /// Run crystals through their asymmetric-unit graphs (one node per symmetry orbit, weighted by
     /// its multiplicity): the same predictions from fewer atoms. The crystals are symmetrised first
-    /// (as with --symmetrize), so that the asymmetric unit stands for the cell. SchNet only.
+    /// (as with --symmetrize), so that the asymmetric unit stands for the cell. SchNet, coGN and
+    /// coNGN.
     #[arg(long)]
     asu: bool,
     /// Snap crystals to the symmetry found at --symprec before predicting on the full cell (the
@@ -129,7 +132,15 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
         match Qm9Dataset::load(path) {
             Ok(dataset) => dataset.structures(),
             Err(_) => {
-                let batch = PygBatch::read(path)?;
+                let bytes = std::fs::read(path).with_context(|| format!("reading {input}"))?;
+                let tensors = gnn_models::gnn_layers::candle::safetensors::load_buffer(&bytes, &Device::Cpu)
+                    .with_context(|| format!("{input}: not a safetensors file"))?;
+                if KgcnnGraphs::recognise(&tensors) {
+                    let graphs = KgcnnGraphs::from_tensors(&tensors, input)?;
+                    let names = (0..graphs.batch.num_graphs()).map(|k| format!("{input}#{k}")).collect();
+                    return Ok((names, model.predict_batch(&graphs.batch, args.forces)?));
+                }
+                let batch = PygBatch::from_tensors(&tensors, input)?;
                 let names = batch.structures.iter().map(|s| s.name.clone()).collect();
                 let graphs: GraphBatch = model.pyg_batch_graphs(&batch)?;
                 return Ok((names, model.predict_batch(&graphs, args.forces)?));

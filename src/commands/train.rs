@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use gnn_models::{ModelConfig, MpnnConfig, SchNetConfig};
+use gnn_models::{CoGnConfig, ModelConfig, MpnnConfig, SchNetConfig};
 use gnn_train::{RunOptions, TrainConfig, Verbosity};
 
 /// Architectures `--model` chooses between.
@@ -16,6 +16,31 @@ pub enum ModelKind {
     Schnet,
     /// The MPNN of PyG's QM9 example (NNConv + GRU + Set2Set).
     Mpnn,
+    /// coGN (kgcnn's `model_default`: kNN-24 crystal graphs, width 128, 5 blocks).
+    Cogn,
+    /// coNGN (kgcnn's `model_default_nested`: Voronoi graphs and line graph, width 160).
+    Congn,
+}
+
+impl ModelKind {
+    /// The kind's default configuration.
+    fn default_config(self) -> ModelConfig {
+        match self {
+            ModelKind::Schnet => ModelConfig::Schnet(SchNetConfig::default()),
+            ModelKind::Mpnn => ModelConfig::Mpnn(MpnnConfig::pyg_qm9()),
+            ModelKind::Cogn => ModelConfig::Cogn(CoGnConfig::cogn(128)),
+            ModelKind::Congn => ModelConfig::Congn(CoGnConfig::congn(160)),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ModelKind::Schnet => "schnet",
+            ModelKind::Mpnn => "mpnn",
+            ModelKind::Cogn => "cogn",
+            ModelKind::Congn => "congn",
+        }
+    }
 }
 
 #[derive(Args)]
@@ -26,11 +51,16 @@ pub struct TrainArgs {
     /// Architecture (replaces the configuration's model unless it is already of this kind).
     #[arg(long, value_enum)]
     model: Option<ModelKind>,
-    /// `qm9-sample` (built in), `qm9` (after `chemgnn data fetch qm9`), an extended-xyz file, or a
-    /// QM9 / graph-batch `.safetensors` file.
+    /// `qm9-sample` (built in), `qm9` (after `chemgnn data fetch qm9`), an extended-xyz file, a
+    /// QM9 / graph-batch `.safetensors` file, or crystals: `crystal-sample` (built in),
+    /// `matminer:<set>[:<target>]` (after `chemgnn data fetch matminer`), a MatBench `.json.gz`.
     #[arg(long)]
     dataset: Option<String>,
-    /// Target(s) to predict: QM9 names (`U0`, `gap`, …) or extended-xyz properties; repeat or
+    /// Train on asymmetric units of the crystals (symmetrised; multiplicity-weighted readout).
+    #[arg(long)]
+    asu: bool,
+    /// Target(s) to predict: QM9 names (`U0`, `gap`, …), extended-xyz properties, or a crystal
+    /// table's column (default: the table's; `log10(K_VRH)` for MatBench's log moduli); repeat or
     /// separate by commas.
     #[arg(long, value_delimiter = ',')]
     target: Vec<String>,
@@ -109,16 +139,21 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         Some(path) => TrainConfig::read(path)?,
         None => TrainConfig::default(),
     };
-    match (args.model, &c.model) {
-        (Some(ModelKind::Schnet), ModelConfig::Mpnn(_)) => c.model = ModelConfig::Schnet(SchNetConfig::default()),
-        (Some(ModelKind::Mpnn), ModelConfig::Schnet(_)) => c.model = ModelConfig::Mpnn(MpnnConfig::pyg_qm9()),
-        _ => {}
+    if let Some(kind) = args.model.filter(|k| k.name() != c.model.kind()) {
+        c.model = kind.default_config();
     }
     if let Some(d) = &args.dataset {
         c.data.dataset = d.clone();
     }
+    c.data.asu |= args.asu;
     if !args.target.is_empty() {
         c.data.targets = args.target.clone();
+    } else if let Some(path) = gnn_train::crystal_dataset::crystal_dataset_path(&c.data.dataset)? {
+        if args.dataset.is_some() {
+            // The table's own column.
+            let table = gnn_train::crystal_dataset::crystal_dataset(&path, &[])?;
+            c.data.targets = vec![table.targets[0].name.clone()];
+        }
     }
     if args.forces.is_some() {
         c.data.forces = args.forces.clone();

@@ -9,6 +9,7 @@
 //! Indices are `u32` (what Candle's `index_select`/`index_add` take).
 
 use crate::error::{Error, Result};
+use crate::line_graph::{line_graph, Triplets};
 use crate::neighbors::{radius_graph, radius_graph_many, RadiusOptions};
 use crate::structure::{Cell, Structure};
 
@@ -220,6 +221,11 @@ pub struct GraphBatch {
     pub edge_features: Option<Features>,
     /// Concatenated node weights when any graph has them (graphs without weights get 1 per node).
     pub node_weights: Option<Vec<f64>>,
+    /// Pairs of edges that share their target, with batch-global edge indices, for models that
+    /// pass messages on the line graph (coNGN). `None` until [`GraphBatch::with_line_graph`]
+    /// computes it or a reader sets the pairs a file gives. `edge_a` is the pair's receiver (where
+    /// line-graph messages are summed), `edge_b` its sender.
+    pub line_graph: Option<Triplets>,
 }
 
 impl GraphBatch {
@@ -252,6 +258,15 @@ impl GraphBatch {
             );
         }
         Ok(b)
+    }
+
+    /// The batch with [`GraphBatch::line_graph`] set: kept when already there, otherwise every
+    /// ordered pair of distinct in-edges of each node ([`line_graph`]; pairs never join two graphs).
+    pub fn with_line_graph(mut self) -> Result<Self> {
+        if self.line_graph.is_none() {
+            self.line_graph = Some(line_graph(&self.edges)?);
+        }
+        Ok(self)
     }
 
     /// The radius graphs of `structures` (built in parallel), batched.
@@ -296,6 +311,18 @@ impl GraphBatch {
             node_features: self.node_features.as_ref().map(|f| slice(f, nodes.clone())),
             edge_features: self.edge_features.as_ref().map(|f| slice(f, edges)),
             node_weights: self.node_weights.as_ref().map(|w| w[nodes].to_vec()),
+        })
+    }
+
+    /// The line-graph pairs of graph `g` (edge indices local to the graph), when the batch has them.
+    pub fn graph_line_graph(&self, g: usize) -> Option<Triplets> {
+        let (lg, start, end) = (self.line_graph.as_ref()?, *self.edge_offsets.get(g)?, *self.edge_offsets.get(g + 1)?);
+        let keep: Vec<usize> = (0..lg.len()).filter(|&k| (start..end).contains(&(lg.edge_a[k] as usize))).collect();
+        Some(Triplets {
+            edge_a: keep.iter().map(|&k| lg.edge_a[k] - start as u32).collect(),
+            edge_b: keep.iter().map(|&k| lg.edge_b[k] - start as u32).collect(),
+            angle: keep.iter().map(|&k| lg.angle[k]).collect(),
+            cos_angle: keep.iter().map(|&k| lg.cos_angle[k]).collect(),
         })
     }
 }

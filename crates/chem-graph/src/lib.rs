@@ -41,7 +41,7 @@ pub mod xyz;
 
 pub use error::{Error, Location, Result};
 pub use graph::{Edges, Features, Graph, GraphBatch};
-pub use line_graph::{line_graph, Triplets};
+pub use line_graph::{line_graph, line_graph_from_pairs, Triplets};
 pub use mol::{BondType, MolGraph};
 pub use neighbors::{knn_graph, radius_graph, radius_graph_many, RadiusOptions};
 pub use structure::{AtomArray, Cell, Property, Structure};

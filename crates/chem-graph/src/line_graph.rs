@@ -162,6 +162,33 @@ pub fn line_graph(edges: &Edges) -> Result<Triplets> {
     Ok(out)
 }
 
+/// The pairs `(edge_a[k], edge_b[k])` given by a caller (e.g. read from a file), with their angles
+/// computed from `edges` as in [`line_graph`].
+///
+/// Errors: arrays of different lengths, an edge index out of range, an edge paired with itself.
+pub fn line_graph_from_pairs(edges: &Edges, edge_a: Vec<u32>, edge_b: Vec<u32>) -> Result<Triplets> {
+    edges.check_lengths().map_err(|e| Error::invalid(format!("line graph: {e}")))?;
+    if edge_a.len() != edge_b.len() {
+        return Err(Error::invalid(format!("line graph: {} first and {} second edges", edge_a.len(), edge_b.len())));
+    }
+    let e = edges.len();
+    let mut out = Triplets::with_capacity(edge_a.len());
+    for (k, (&a, &b)) in edge_a.iter().zip(&edge_b).enumerate() {
+        if a as usize >= e || b as usize >= e {
+            return Err(Error::invalid(format!("line graph: pair {k} ({a}, {b}) refers to an edge >= {e}")));
+        }
+        if a == b {
+            return Err(Error::invalid(format!("line graph: pair {k} pairs edge {a} with itself")));
+        }
+        let (angle, cos) = angle_between(&edges.vector[a as usize], &edges.vector[b as usize]);
+        out.edge_a.push(a);
+        out.edge_b.push(b);
+        out.angle.push(angle);
+        out.cos_angle.push(cos);
+    }
+    Ok(out)
+}
+
 /// For each edge j → i with shift S, the index of its reverse i → j with shift −S (in a radius
 /// graph without a neighbour cap every edge has one). Useful for DimeNet-style triplets (see the
 /// module docs). Errors when some edge has no reverse or the arrays have different lengths.

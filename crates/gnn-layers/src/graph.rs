@@ -40,6 +40,20 @@ pub struct GraphTensors {
     pub node_weights: Option<Tensor>,
     /// The edges grouped by unordered pair (see [`EdgePairs`]), when some edges have their reverse.
     pub pairs: Option<EdgePairs>,
+    /// The line graph (pairs of edges sharing their target), when the batch has one.
+    pub line_graph: Option<LineGraphTensors>,
+}
+
+/// The line graph of a batch: its nodes are the batch's edges, its edges the pairs `b → a` of
+/// [`chem_graph::Triplets`] (messages flow from the pair's second edge to its first).
+#[derive(Clone, Debug)]
+pub struct LineGraphTensors {
+    /// First edge `a` of each pair (the receiver); segments are the batch's edges.
+    pub receiver: SegmentIndex,
+    /// Second edge `b` of each pair (the sender); segments are the batch's edges.
+    pub sender: SegmentIndex,
+    /// Angle between the two edges' vectors in radians, `[pairs]`, a constant (no gradient).
+    pub angles: Tensor,
 }
 
 impl GraphTensors {
@@ -72,6 +86,17 @@ impl GraphTensors {
         };
         let target = SegmentIndex::new(batch.edges.target.clone(), nodes, device)?;
         let pairs = EdgePairs::new(batch, &target, device)?;
+        let line_graph = batch
+            .line_graph
+            .as_ref()
+            .map(|lg| -> Result<LineGraphTensors> {
+                Ok(LineGraphTensors {
+                    receiver: SegmentIndex::new(lg.edge_a.clone(), edges, device)?,
+                    sender: SegmentIndex::new(lg.edge_b.clone(), edges, device)?,
+                    angles: floats(lg.angle.clone(), &[lg.len()])?,
+                })
+            })
+            .transpose()?;
         Ok(Self {
             numbers: Tensor::from_vec(numbers, nodes, device)?,
             positions: floats(batch.positions.iter().flatten().copied().collect(), &[nodes, 3])?,
@@ -85,6 +110,7 @@ impl GraphTensors {
             edge_features: features(&batch.edge_features, edges)?,
             node_weights: batch.node_weights.as_ref().map(|w| floats(w.clone(), &[nodes, 1])).transpose()?,
             pairs,
+            line_graph,
         })
     }
 

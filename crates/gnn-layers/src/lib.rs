@@ -20,7 +20,7 @@ pub mod ops;
 pub mod runtime;
 
 pub use edge_pairs::EdgePairs;
-pub use graph::GraphTensors;
+pub use graph::{GraphTensors, LineGraphTensors};
 
 pub use candle_core as candle;
 pub use candle_nn;

@@ -2,6 +2,7 @@
 //! hyperparameters, targets and units, provenance) and `model.safetensors` (the tensors under the
 //! model's parameter names). Both files are written atomically (temporary file, then rename).
 
+use crate::cogn::CoGnConfig;
 use crate::error::{Error, Result};
 use crate::mpnn::MpnnConfig;
 use crate::schnet::SchNetConfig;
@@ -25,6 +26,10 @@ pub enum ModelConfig {
     Schnet(SchNetConfig),
     /// [`crate::Mpnn`].
     Mpnn(MpnnConfig),
+    /// [`crate::CoGn`] without nested blocks (coGN).
+    Cogn(CoGnConfig),
+    /// [`crate::CoGn`] with nested line-graph blocks (coNGN).
+    Congn(CoGnConfig),
 }
 
 impl ModelConfig {
@@ -33,7 +38,23 @@ impl ModelConfig {
         match self {
             ModelConfig::Schnet(_) => "schnet",
             ModelConfig::Mpnn(_) => "mpnn",
+            ModelConfig::Cogn(_) => "cogn",
+            ModelConfig::Congn(_) => "congn",
         }
+    }
+
+    /// Number of values the model predicts per structure.
+    pub fn outputs(&self) -> usize {
+        match self {
+            ModelConfig::Schnet(_) => 1,
+            ModelConfig::Mpnn(c) => c.outputs,
+            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => c.outputs(),
+        }
+    }
+
+    /// Whether the model's graphs carry a line graph ([`chem_graph::GraphBatch::with_line_graph`]).
+    pub fn uses_line_graph(&self) -> bool {
+        matches!(self, ModelConfig::Cogn(c) | ModelConfig::Congn(c) if c.uses_line_graph())
     }
 }
 
@@ -50,7 +71,7 @@ pub struct Target {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Provenance {
-    /// `pyg`, `schnetpack` or `chemgnn`.
+    /// `pyg`, `schnetpack`, `kgcnn` or `chemgnn`.
     pub source: String,
     /// The file the weights were read from.
     pub weights: Option<String>,

@@ -2,15 +2,45 @@
 //! and graphs given as a PyG `Batch` in a safetensors file.
 
 use crate::checkpoint::ModelConfig;
+use crate::crystal_input::MAX_ELEMENT;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
+use chem_crystal::graphs::{periodic_graph, Connectivity};
+use chem_crystal::{AsymmetricUnitGraph, Positions, PreparedCrystal, SymmetryOptions};
 use chem_graph::{Edges, Features, Graph, GraphBatch, RadiusOptions, Structure};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// The graphs `config`'s model reads for `structures`, batched.
 pub fn build_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<GraphBatch> {
     Ok(GraphBatch::from_graphs(&build_graph_list(config, structures)?)?)
+}
+
+/// Graphs of crystals reduced to their asymmetric units: each crystal is symmetrised at `symprec`
+/// (P1 where symmetrisation is refused, as kgcnn falls back when pyxtal fails), the model's graph
+/// is built on the symmetrised cell and reduced, with multiplicities as node weights.
+pub fn build_asu_graph_list(config: &ModelConfig, structures: &[Structure], symprec: f64) -> Result<Vec<Graph>> {
+    check_structures(structures)?;
+    let options = SymmetryOptions { symprec, angle_tolerance: None };
+    let crystals = structures
+        .par_iter()
+        .map(|s| {
+            PreparedCrystal::new(s, &options, Positions::Symmetrized)
+                .map_err(|e| Error::Input(format!("{}: {e}", s.label())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let symmetrized: Vec<Structure> = crystals.iter().map(|c| c.structure.clone()).collect();
+    let full = build_graph_list(config, &symmetrized)?;
+    crystals
+        .par_iter()
+        .zip(&full)
+        .map(|(c, g)| {
+            Ok(AsymmetricUnitGraph::new(g, &c.structure, &c.symmetry)
+                .map_err(|e| Error::Input(format!("{}: {e}", c.structure.label())))?
+                .graph)
+        })
+        .collect()
 }
 
 /// The graph of each structure (built in parallel), for callers that batch them their own way.
@@ -35,7 +65,34 @@ pub fn build_graph_list(config: &ModelConfig, structures: &[Structure]) -> Resul
             }
             crate::featurize::mpnn_graph_list(&c.features, structures)
         }
+        ModelConfig::Cogn(c) | ModelConfig::Congn(c) => crystal_graph_list(&c.connectivity, structures),
     }
+}
+
+/// The periodic graphs of `connectivity` (text form of `chem_crystal::graphs::Connectivity`), built
+/// in parallel, for elements 1…118 (those with kgcnn's element features).
+pub fn crystal_graph_list(connectivity: &str, structures: &[Structure]) -> Result<Vec<Graph>> {
+    let connectivity: Connectivity =
+        connectivity.parse().map_err(|e: chem_crystal::Error| Error::Input(format!("connectivity: {e}")))?;
+    for s in structures {
+        if !s.is_periodic() {
+            return Err(Error::Input(format!(
+                "{}: not a crystal (no periodic cell); the model reads crystal graphs",
+                s.label()
+            )));
+        }
+        if let Some(a) = s.numbers.iter().position(|&z| z == 0 || z > MAX_ELEMENT) {
+            return Err(Error::Input(format!(
+                "{}: atom {a} has atomic number {}, outside the element table (1…{MAX_ELEMENT})",
+                s.label(),
+                s.numbers[a]
+            )));
+        }
+    }
+    structures
+        .par_iter()
+        .map(|s| periodic_graph(s, &connectivity).map_err(|e| Error::Input(format!("{}: {e}", s.label()))))
+        .collect()
 }
 
 /// Rejects structures with non-finite coordinates (naming the structure and atom).

@@ -5,28 +5,35 @@
 //! checkpoints they reproduce:
 //!
 //! - [`SchNet`] — PyG's `SchNet` and schnetpack 2's SchNet + Atomwise ([`SchNetFlavor`]);
-//! - [`Mpnn`] — Gilmer et al.'s MPNN with its variants; PyG's QM9 example as a preset.
+//! - [`Mpnn`] — Gilmer et al.'s MPNN with its variants; PyG's QM9 example as a preset;
+//! - [`CoGn`] — coGN and coNGN (Ruff et al. 2023), kgcnn 3.1.0's crystal graph networks.
 //!
 //! [`import`] turns PyTorch `state_dict`s (safetensors) plus constructor arguments into native
 //! [`Checkpoint`]s (`config.json` + `model.safetensors`); [`Model`] loads one and predicts values
 //! and forces for structures.
 
 pub mod checkpoint;
+pub mod cogn;
+pub mod crystal_input;
+pub mod element_features;
 mod error;
 pub mod featurize;
 pub mod graphs;
 pub mod import;
 mod init;
+pub mod kgcnn_graphs;
 mod model;
 pub mod mpnn;
 pub mod schnet;
 pub mod state_dict;
 
 pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
+pub use cogn::{CoGn, CoGnConfig};
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
-pub use graphs::{build_graph_list, build_graphs, PygBatch};
+pub use graphs::{build_asu_graph_list, build_graph_list, build_graphs, PygBatch};
 pub use init::initial_weights;
+pub use kgcnn_graphs::KgcnnGraphs;
 pub use model::{expected_tensors, Model, Network, Prediction};
 pub use mpnn::{Mpnn, MpnnConfig};
 pub use schnet::{Readout, SchNet, SchNetConfig, SchNetFlavor};

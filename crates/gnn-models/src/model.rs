@@ -1,6 +1,7 @@
 //! [`Model`]: any chemgnn architecture loaded from a checkpoint, ready to predict on structures.
 
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig};
+use crate::cogn::CoGn;
 use crate::error::{Error, Result};
 use crate::graphs::{build_graphs, PygBatch};
 use crate::mpnn::Mpnn;
@@ -20,6 +21,8 @@ pub enum Network {
     SchNet(SchNet),
     /// MPNN.
     Mpnn(Mpnn),
+    /// coGN or coNGN.
+    CoGn(CoGn),
 }
 
 impl Network {
@@ -28,6 +31,7 @@ impl Network {
         Ok(match config {
             ModelConfig::Schnet(c) => Network::SchNet(SchNet::new(c, vb)?),
             ModelConfig::Mpnn(c) => Network::Mpnn(Mpnn::new(c, vb)?),
+            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => Network::CoGn(CoGn::new(c, vb)?),
         })
     }
 
@@ -36,6 +40,7 @@ impl Network {
         match self {
             Network::SchNet(m) => m.forward(g, positions),
             Network::Mpnn(m) => m.forward(g),
+            Network::CoGn(m) => m.forward(g, positions),
         }
     }
 
@@ -50,7 +55,7 @@ pub fn expected_tensors(config: &ModelConfig) -> Result<(Shapes, Shapes)> {
     let required = parameter_shapes(|vb| Network::new(config, vb).map_err(|e| candle_core::Error::Msg(e.to_string())))?;
     let optional = match config {
         ModelConfig::Schnet(c) => c.buffers(),
-        ModelConfig::Mpnn(_) => Shapes::new(),
+        ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) => Shapes::new(),
     };
     Ok((required, optional))
 }
@@ -89,10 +94,7 @@ impl Model {
         let config = &checkpoint.config;
         let (required, optional) = expected_tensors(&config.model)?;
         checkpoint.weights.check(&required, &optional)?;
-        let outputs = match &config.model {
-            ModelConfig::Schnet(_) => 1,
-            ModelConfig::Mpnn(c) => c.outputs,
-        };
+        let outputs = config.model.outputs();
         if config.targets.len() != outputs {
             return Err(Error::config(
                 &checkpoint.weights.origin,
@@ -114,7 +116,7 @@ impl Model {
     }
 
     /// The graphs this model reads for `structures` (radius graph for SchNet, featurised molecular
-    /// graph for MPNN).
+    /// graph for MPNN, periodic graph of its connectivity for coGN/coNGN).
     pub fn graphs(&self, structures: &[Structure]) -> Result<GraphBatch> {
         build_graphs(&self.config.model, structures)
     }
@@ -151,10 +153,17 @@ impl Model {
     pub fn predict_batch(&self, batch: &GraphBatch, with_forces: bool) -> Result<Vec<Prediction>> {
         if with_forces && !self.network.has_forces() {
             return Err(Error::Input(format!(
-                "{} predictions use distances as fixed input features: forces are not defined",
+                "{} predictions are not differentiated for forces (only SchNet's are)",
                 self.config.model.kind()
             )));
         }
+        let with_line_graph;
+        let batch = if self.config.model.uses_line_graph() && batch.line_graph.is_none() {
+            with_line_graph = batch.clone().with_line_graph()?;
+            &with_line_graph
+        } else {
+            batch
+        };
         let g = GraphTensors::new(batch, self.dtype, &self.device)?;
         let positions = Var::from_tensor(&g.positions)?;
         let y = self.network.forward(&g, positions.as_tensor())?;

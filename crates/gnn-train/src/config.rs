@@ -91,7 +91,9 @@ impl Default for TrainConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
     /// `qm9-sample` (embedded), `qm9` (the cache written by `chemgnn data fetch qm9`), a QM9
-    /// dataset file (`.safetensors`), an extended-xyz file, or a graph-batch `.safetensors` file.
+    /// dataset file (`.safetensors`), an extended-xyz file, a graph-batch `.safetensors` file, or
+    /// crystals: `crystal-sample` (committed), `matminer:<set>[:<target>]` (the cache of
+    /// `chemgnn data fetch matminer`) or a MatBench table (`.json`/`.json.gz`).
     pub dataset: String,
     /// Target names: QM9 targets (`U0`, `gap`, …) or per-structure properties of an extended-xyz
     /// file (`energy`), or `y` columns (`y0`, `y1`, …) of a graph-batch file.
@@ -102,11 +104,24 @@ pub struct DataConfig {
     pub units: Vec<String>,
     /// Read extended-xyz frames from disk when needed instead of all at once.
     pub lazy: bool,
+    /// Reduce crystal graphs to their asymmetric units (symmetrised at `symprec`), with
+    /// multiplicities as readout weights.
+    pub asu: bool,
+    /// Distance tolerance in Å of the symmetry search behind `asu`.
+    pub symprec: f64,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
-        Self { dataset: "qm9-sample".into(), targets: vec!["U0".into()], forces: None, units: vec![], lazy: false }
+        Self {
+            dataset: "qm9-sample".into(),
+            targets: vec!["U0".into()],
+            forces: None,
+            units: vec![],
+            lazy: false,
+            asu: false,
+            symprec: chem_crystal::SymmetryOptions::default().symprec,
+        }
     }
 }
 

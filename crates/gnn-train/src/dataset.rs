@@ -139,6 +139,9 @@ pub fn open_dataset(config: &DataConfig) -> Result<Box<dyn Dataset>> {
             Ok(Box::new(InMemoryDataset::qm9(&Qm9Dataset::load(&path)?, name, &config.targets)?))
         }
         _ => {
+            if let Some(path) = crate::crystal_dataset::crystal_dataset_path(name)? {
+                return Ok(Box::new(crate::crystal_dataset::crystal_dataset(&path, &config.targets)?));
+            }
             let path = Path::new(name);
             if path.extension().is_some_and(|e| e == "safetensors") {
                 return safetensors_dataset(path, config);

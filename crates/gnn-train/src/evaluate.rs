@@ -8,12 +8,14 @@ use gnn_models::Model;
 use std::sync::Arc;
 
 /// Errors of `model` on the samples `indices` of `dataset`, in batches of `batch_size`; forces are
-/// compared when the dataset has them.
+/// compared when the dataset has them; crystals are reduced to asymmetric units symmetrised at
+/// `asu` Å when it is given.
 pub fn evaluate_model(
     model: &Model,
     dataset: Arc<dyn Dataset>,
     indices: &[usize],
     batch_size: usize,
+    asu: Option<f64>,
 ) -> Result<Metrics> {
     let names: Vec<&str> = model.config().targets.iter().map(|t| t.name.as_str()).collect();
     let have: Vec<&str> = dataset.targets().iter().map(|t| t.name.as_str()).collect();
@@ -22,7 +24,7 @@ pub fn evaluate_model(
     }
     let with_forces = dataset.has_forces();
     let targets = dataset.targets().to_vec();
-    let source = GraphSource::new(&model.config().model, dataset, &[], false)?;
+    let source = GraphSource::with_asu(&model.config().model, asu, dataset, &[], false)?;
     let mut acc = Accumulator::default();
     source.prefetch(&source.batches(indices, batch_size, None), |_, batch| {
         let predictions = model.predict_batch(&batch.graphs, with_forces)?;

@@ -3,6 +3,7 @@
 //! Training for chemgnn models, from Rust or through `chemgnn train`:
 //!
 //! - [`dataset`]: QM9, extended-xyz (in memory or lazily read) and graph-batch datasets;
+//!   [`crystal_dataset`]: MatBench tables, the matminer sets and the committed crystal sample;
 //!   [`Split`]s by seed, sizes or file;
 //! - [`Normalization`]: per-atom target statistics and atom reference energies fitted on the
 //!   training split and built into the model, so checkpoints predict physical units;
@@ -14,6 +15,7 @@
 //!   interruption.
 
 pub mod config;
+pub mod crystal_dataset;
 pub mod dataset;
 pub mod ema;
 mod error;

@@ -5,7 +5,7 @@
 use crate::dataset::{read_samples, Dataset};
 use crate::error::{Error, Result};
 use chem_graph::{Graph, GraphBatch};
-use gnn_models::{build_graph_list, ModelConfig};
+use gnn_models::{build_asu_graph_list, build_graph_list, ModelConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +36,8 @@ struct Entry {
 /// once for the cached indices.
 pub struct GraphSource {
     model: ModelConfig,
+    /// Reduce crystals to asymmetric units symmetrised at this tolerance (Å).
+    asu: Option<f64>,
     dataset: Arc<dyn Dataset>,
     cache: Vec<Option<Entry>>,
     atoms: Vec<usize>,
@@ -45,9 +47,21 @@ impl GraphSource {
     /// A source for `dataset`; the graphs of `cached` indices are built now, in parallel. Atom
     /// counts (for atom budgets) are known for cached indices and, when `count_atoms`, for all.
     pub fn new(model: &ModelConfig, dataset: Arc<dyn Dataset>, cached: &[usize], count_atoms: bool) -> Result<Self> {
+        Self::with_asu(model, None, dataset, cached, count_atoms)
+    }
+
+    /// [`GraphSource::new`] whose crystal graphs are reduced to asymmetric units when `asu` gives
+    /// a symmetry tolerance (Å); atom counts are then node counts of the reduced graphs.
+    pub fn with_asu(
+        model: &ModelConfig,
+        asu: Option<f64>,
+        dataset: Arc<dyn Dataset>,
+        cached: &[usize],
+        count_atoms: bool,
+    ) -> Result<Self> {
         let mut cache: Vec<Option<Entry>> = (0..dataset.len()).map(|_| None).collect();
         for chunk in cached.chunks(4096) {
-            for (i, entry) in chunk.iter().zip(build_entries(model, dataset.as_ref(), chunk)?) {
+            for (i, entry) in chunk.iter().zip(build_entries(model, asu, dataset.as_ref(), chunk)?) {
                 cache[*i] = Some(entry);
             }
         }
@@ -62,7 +76,7 @@ impl GraphSource {
         } else {
             cache.iter().map(|e| e.as_ref().map_or(0, |e| e.graph.num_nodes())).collect()
         };
-        Ok(Self { model: model.clone(), dataset, cache, atoms })
+        Ok(Self { model: model.clone(), asu, dataset, cache, atoms })
     }
 
     /// Splits `order` into batches of at most `batch_size` structures and, with `max_atoms`, at
@@ -88,7 +102,7 @@ impl GraphSource {
     /// The batch of `indices`, from the cache or built now.
     pub fn prepare(&self, indices: &[usize]) -> Result<Prepared> {
         let missing: Vec<usize> = indices.iter().copied().filter(|&i| self.cache[i].is_none()).collect();
-        let built = build_entries(&self.model, self.dataset.as_ref(), &missing)?;
+        let built = build_entries(&self.model, self.asu, self.dataset.as_ref(), &missing)?;
         let mut built = missing.iter().zip(built).collect::<std::collections::HashMap<_, _>>();
         let entries: Vec<Entry> = indices
             .iter()
@@ -103,11 +117,11 @@ impl GraphSource {
             .map(|e| e.forces.as_ref().map(|f| f.iter().flatten().copied().collect::<Vec<_>>()))
             .collect::<Option<Vec<_>>>()
             .map(|f| f.concat());
-        Ok(Prepared {
-            graphs: GraphBatch::from_graphs(&graphs)?,
-            targets: entries.into_iter().map(|e| e.targets).collect(),
-            forces,
-        })
+        let mut batch = GraphBatch::from_graphs(&graphs)?;
+        if self.model.uses_line_graph() {
+            batch = batch.with_line_graph()?;
+        }
+        Ok(Prepared { graphs: batch, targets: entries.into_iter().map(|e| e.targets).collect(), forces })
     }
 
     /// Prepares `batches` in order on a background thread (two ahead) and hands each to `train`,
@@ -137,10 +151,18 @@ impl GraphSource {
 }
 
 /// Graphs and labels of `indices`, built in parallel.
-fn build_entries(model: &ModelConfig, dataset: &dyn Dataset, indices: &[usize]) -> Result<Vec<Entry>> {
+fn build_entries(
+    model: &ModelConfig,
+    asu: Option<f64>,
+    dataset: &dyn Dataset,
+    indices: &[usize],
+) -> Result<Vec<Entry>> {
     let samples = read_samples(dataset, indices)?;
     let structures: Vec<_> = samples.iter().map(|s| s.structure.clone()).collect();
-    let graphs = build_graph_list(model, &structures)?;
+    let graphs = match asu {
+        Some(symprec) => build_asu_graph_list(model, &structures, symprec)?,
+        None => build_graph_list(model, &structures)?,
+    };
     samples
         .into_iter()
         .zip(graphs)

@@ -62,7 +62,7 @@ impl Normalization {
         }
         let num_elements = match model {
             ModelConfig::Schnet(c) => c.num_elements,
-            ModelConfig::Mpnn(_) => 0,
+            ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) => 0,
         };
         let stats = targets
             .iter()
@@ -107,6 +107,15 @@ impl Normalization {
                     c.std = Some(self.targets.iter().map(|t| t.std).collect());
                 }
             }
+            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => {
+                if let Some(last) = c.output.widths.last_mut() {
+                    *last = self.targets.len();
+                }
+                if standardize {
+                    c.mean = Some(self.targets.iter().map(|t| t.mean).collect());
+                    c.std = Some(self.targets.iter().map(|t| t.std).collect());
+                }
+            }
         }
         Ok(())
     }
@@ -129,11 +138,11 @@ fn resolve_atomref(
     let table = target.qm9.and_then(qm9_atomref);
     let mode = match (mode, model) {
         (AtomrefMode::None, _) => return Ok(None),
-        (AtomrefMode::Auto, ModelConfig::Mpnn(_)) => return Ok(None),
-        (_, ModelConfig::Mpnn(_)) => {
+        (AtomrefMode::Auto, ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_)) => return Ok(None),
+        (_, ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_)) => {
             return Err(Error::config(
                 "normalization.atomref",
-                "the MPNN has no atom references; train it on atomization targets (U0_atom, …) instead",
+                format!("{} has no atom references; train it on atomization or per-atom targets instead", model.kind()),
             ))
         }
         (AtomrefMode::Auto, _) if !target.extensive => return Ok(None),

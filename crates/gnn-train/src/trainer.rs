@@ -199,7 +199,8 @@ impl<'o> Session<'o> {
             vec![]
         };
         let count_atoms = self.config.max_atoms_per_batch.is_some() && !self.config.cache_graphs;
-        let source = GraphSource::new(&self.config.model, self.dataset.clone(), &cached, count_atoms)?;
+        let asu = self.config.data.asu.then_some(self.config.data.symprec);
+        let source = GraphSource::with_asu(&self.config.model, asu, self.dataset.clone(), &cached, count_atoms)?;
         let mut stopped = StopReason::Completed;
         while self.state.epoch < self.config.epochs {
             if !self.train_epoch(&source)? {

@@ -1,20 +1,38 @@
 //! The graph-network (GN) block (Battaglia et al. 2018) in the form the crystal networks of Ruff et
-//! al. 2023 (coGN, coNGN; kgcnn's `GraphNetwork`) use, without a global state:
+//! al. 2023 (coGN, coNGN; kgcnn's `GraphNetwork` and `NestedGraphNetwork`) use, without a global
+//! state:
 //!
 //! 1. **message** (edge update φE): `m_ji = MLP_E([e_ji, h_i, h_j])` for every edge j → i, from the
 //!    edge features, the receiving (target) node and the sending (source) node, in that order —
 //!    kgcnn's `[edge, receiver, sender]` (its `edge_indices[:, 0]` is the receiver);
-//! 2. **aggregate** (ρE→V): `a_i = ⊕_j m_ji` at the target, with [`Reduce`] (sum, mean, max, min);
-//! 3. **update** (φV): `h'_i = MLP_V(a_i)` or `MLP_V([a_i, h_i])`;
+//! 2. **nested** (coNGN): the messages are the *nodes* of a GN on the line graph, whose edges are
+//!    pairs of edges sharing their target with fixed features (angle embeddings); each nested
+//!    block updates them in place (`m ← GN_line(angles, m)`);
+//! 3. **aggregate** (ρE→V): `a_i = ⊕_j m_ji` at the target, with [`Reduce`] (sum, mean, max, min);
+//! 4. **update** (φV): `u_i = MLP_V(a_i)` or `MLP_V([a_i, h_i])`;
 //!
-//! with optional residual connections around both updates (`e' = e + m`, `h' = h + φV(…)`; each
-//! needs equal widths). Gather → message → aggregate → update are visible in [`GraphNetwork::forward`].
+//! then optional gates ([`Gate`]: `h' = GRU(u, h)` or `h' = σ(W h + b) ⊙ u`, and the same for
+//! messages against the old edge features) and residual connections (`e' = e + m`,
+//! `h' = h + u`; each needs equal widths). Gather → message → aggregate → update are visible in
+//! [`GraphNetwork::forward_nested`].
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::VarBuilder;
+use candle_nn::{Linear, VarBuilder};
 
+use super::linear::linear;
+use super::rnn::GruCell;
 use super::sequential::{Mlp, MlpConfig};
-use crate::ops::{gather, scatter, Reduce, SegmentIndex};
+use crate::ops::{dense, gather, scatter, Reduce, SegmentIndex};
+
+/// A gated update of a state `s` by a candidate `u` (kgcnn's `edge_gate`/`node_gate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gate {
+    /// `s' = GRUCell(input = u, state = s)` (parameters `gru.*`, PyTorch's `nn.GRUCell` layout).
+    Gru,
+    /// `s' = σ(W s + b) ⊙ u` (parameters `gate.weight`, `gate.bias`).
+    Hadamard,
+}
 
 /// The architecture of a [`GraphNetwork`] block.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -34,6 +52,16 @@ pub struct GraphNetworkConfig {
     /// `h' = h + φV(…)` instead of `h' = φV(…)` (coGN: yes).
     #[serde(default)]
     pub node_residual: bool,
+    /// Gate between the old edge features and the messages (before the residual).
+    #[serde(default)]
+    pub edge_gate: Option<Gate>,
+    /// Gate between the old node features and the update (before the residual).
+    #[serde(default)]
+    pub node_gate: Option<Gate>,
+    /// GN blocks run on the line graph between message and aggregation (coNGN: one, with a GRU
+    /// node gate); parameters `nested.{k}.*`.
+    #[serde(default)]
+    pub nested: Vec<GraphNetworkConfig>,
 }
 
 /// Updated edges (messages, with the residual when configured) and nodes.
@@ -45,12 +73,50 @@ pub struct GraphNetworkOutput {
     pub nodes: Tensor,
 }
 
+/// The line graph a nested block runs on: fixed features of its edges (pairs of edges) and, for
+/// each pair, the edge that receives (`receiver`) and the one that sends (`sender`).
+#[derive(Clone, Copy, Debug)]
+pub struct LineGraphInput<'a> {
+    /// `[pairs, width]`.
+    pub features: &'a Tensor,
+    /// Receiving edge of each pair (segments are edges).
+    pub receiver: &'a SegmentIndex,
+    /// Sending edge of each pair (segments are edges).
+    pub sender: &'a SegmentIndex,
+}
+
+#[derive(Clone, Debug)]
+enum GateLayer {
+    Gru(GruCell),
+    Hadamard(Linear),
+}
+
+impl GateLayer {
+    fn new(gate: Gate, width: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(match gate {
+            Gate::Gru => GateLayer::Gru(GruCell::new(width, width, vb.pp("gru"))?),
+            Gate::Hadamard => GateLayer::Hadamard(linear(width, width, true, vb.pp("gate"))?),
+        })
+    }
+
+    /// The gated state from the candidate `update` and the old `state`.
+    fn forward(&self, update: &Tensor, state: &Tensor) -> Result<Tensor> {
+        match self {
+            GateLayer::Gru(cell) => cell.step(update, state),
+            GateLayer::Hadamard(dense) => candle_nn::ops::sigmoid(&dense.forward(state)?)?.mul(update),
+        }
+    }
+}
+
 /// One GN block (see the [module docs](self)); parameters `edge_mlp.*` and `node_mlp.*` laid out
-/// as [`Mlp`]'s.
+/// as [`Mlp`]'s, gates under `edge_gate.*`/`node_gate.*`, nested blocks under `nested.{k}.*`.
 #[derive(Clone, Debug)]
 pub struct GraphNetwork {
     edge_mlp: Mlp,
     node_mlp: Mlp,
+    edge_gate: Option<GateLayer>,
+    node_gate: Option<GateLayer>,
+    nested: Vec<GraphNetwork>,
     config: GraphNetworkConfig,
 }
 
@@ -60,15 +126,34 @@ impl GraphNetwork {
     pub fn new(config: &GraphNetworkConfig, vb: VarBuilder) -> Result<Self> {
         let message = *config.edge_mlp.widths.last().unwrap_or(&0);
         let update_in = *config.node_mlp.widths.first().unwrap_or(&0);
+        let update_out = *config.node_mlp.widths.last().unwrap_or(&0);
         if update_in < message || (!config.update_sees_node && update_in != message) {
             candle_core::bail!(
                 "graph network: the node MLP takes {update_in} inputs, but messages have {message} features{}",
                 if config.update_sees_node { " plus the node's own" } else { "" }
             );
         }
+        let nested = config
+            .nested
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let (nodes_in, nodes_out) = (c.edge_mlp.widths[0], *c.node_mlp.widths.last().unwrap_or(&0));
+                if nodes_out != message || nodes_in <= 2 * message {
+                    candle_core::bail!(
+                        "graph network: nested block {k} must read and write the {message} message features \
+                         (its node MLP gives {nodes_out}, its edge MLP takes {nodes_in})"
+                    );
+                }
+                GraphNetwork::new(c, vb.pp(format!("nested.{k}")))
+            })
+            .collect::<Result<_>>()?;
         Ok(Self {
             edge_mlp: Mlp::new(&config.edge_mlp, vb.pp("edge_mlp"))?,
             node_mlp: Mlp::new(&config.node_mlp, vb.pp("node_mlp"))?,
+            edge_gate: config.edge_gate.map(|g| GateLayer::new(g, message, vb.pp("edge_gate"))).transpose()?,
+            node_gate: config.node_gate.map(|g| GateLayer::new(g, update_out, vb.pp("node_gate"))).transpose()?,
+            nested,
             config: config.clone(),
         })
     }
@@ -79,13 +164,26 @@ impl GraphNetwork {
     }
 
     /// One block on edge features `[E, ·]` and node features `[N, ·]`; `source` and `target` map
-    /// edges to their sending and receiving nodes (both with N segments).
+    /// edges to their sending and receiving nodes (both with N segments). Errors for a block with
+    /// nested blocks, which needs [`GraphNetwork::forward_nested`].
     pub fn forward(
         &self,
         edges: &Tensor,
         nodes: &Tensor,
         source: &SegmentIndex,
         target: &SegmentIndex,
+    ) -> Result<GraphNetworkOutput> {
+        self.forward_nested(edges, nodes, source, target, None)
+    }
+
+    /// [`GraphNetwork::forward`] with the line graph the nested blocks run on.
+    pub fn forward_nested(
+        &self,
+        edges: &Tensor,
+        nodes: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        line_graph: Option<LineGraphInput>,
     ) -> Result<GraphNetworkOutput> {
         let expected = self.config.edge_mlp.widths[0];
         let (edge_width, node_width) = (edges.dim(D::Minus1)?, nodes.dim(D::Minus1)?);
@@ -96,16 +194,39 @@ impl GraphNetwork {
                 edge_width + 2 * node_width
             );
         }
-        // Gather → message.
-        let receiver = gather(nodes, target)?;
-        let sender = gather(nodes, source)?;
-        let messages = self.edge_mlp.forward(&Tensor::cat(&[edges, &receiver, &sender], D::Minus1)?)?;
+        // Gather → message. The first layer of φE on [e, h_i, h_j] is computed as
+        // e·W_eᵀ + b + (h·W_rᵀ)[i] + (h·W_sᵀ)[j]: the node terms on N rows instead of E, and no
+        // [E, edge + 2·node] concatenation.
+        let first = &self.edge_mlp.layers()[0];
+        let w = first.weight();
+        let part = |start: usize, width: usize| w.narrow(1, start, width)?.contiguous();
+        let (w_edge, w_receiver, w_sender) =
+            (part(0, edge_width)?, part(edge_width, node_width)?, part(edge_width + node_width, node_width)?);
+        let receiver = gather(&dense(nodes, &w_receiver, None)?, target)?;
+        let sender = gather(&dense(nodes, &w_sender, None)?, source)?;
+        let first_out = dense(edges, &w_edge, first.bias())?.add(&receiver)?.add(&sender)?;
+        let mut messages = self.edge_mlp.forward_after_first(&first_out)?;
+        // Nested blocks: the messages are the nodes of the line graph.
+        if !self.nested.is_empty() {
+            let Some(line) = line_graph else {
+                candle_core::bail!("graph network: nested blocks need the line graph of the batch");
+            };
+            for block in &self.nested {
+                messages = block.forward(line.features, &messages, line.sender, line.receiver)?.nodes;
+            }
+        }
+        if let Some(gate) = &self.edge_gate {
+            messages = gate.forward(&messages, edges)?;
+        }
         // Aggregate at the target.
         let aggregated = scatter(&messages, target, self.config.aggregation)?;
         // Update.
         let update_in =
             if self.config.update_sees_node { Tensor::cat(&[&aggregated, nodes], D::Minus1)? } else { aggregated };
-        let update = self.node_mlp.forward(&update_in)?;
+        let mut update = self.node_mlp.forward(&update_in)?;
+        if let Some(gate) = &self.node_gate {
+            update = gate.forward(&update, nodes)?;
+        }
         let nodes = if self.config.node_residual { nodes.add(&update)? } else { update };
         let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
         Ok(GraphNetworkOutput { edges, nodes })
@@ -145,6 +266,9 @@ mod tests {
             update_sees_node,
             edge_residual: false,
             node_residual: true,
+            edge_gate: None,
+            node_gate: None,
+            nested: vec![],
         }
     }
 
@@ -243,6 +367,50 @@ mod tests {
                 let mut v = base.clone();
                 v[k] += delta;
                 loss(&Tensor::from_vec(v, (5, 4), &Device::Cpu).unwrap()).unwrap().to_scalar::<f64>().unwrap()
+            };
+            let numeric = (at(step) - at(-step)) / (2.0 * step);
+            assert!((a - numeric).abs() <= 1e-7 * (1.0 + numeric.abs()), "h[{k}]: {a} vs {numeric}");
+        }
+    }
+
+    /// A block with a nested block on the line graph (GRU node gate, as coNGN) and a Hadamard node
+    /// gate: gradients with respect to the node features match finite differences.
+    #[test]
+    fn nested_and_gated_blocks_have_exact_gradients() {
+        let mut config = config(false);
+        let mut nested = config.clone();
+        nested.edge_mlp = MlpConfig { activate_last: true, ..MlpConfig::new(&[2 + 2 * 6, 5, 6], Activation::Silu) };
+        nested.node_mlp = MlpConfig { activate_last: true, ..MlpConfig::new(&[6, 6], Activation::Silu) };
+        (nested.node_gate, nested.node_residual) = (Some(Gate::Gru), false);
+        config.nested = vec![nested];
+        config.node_gate = Some(Gate::Hadamard);
+        let net = network(&config);
+        let (source, target) = graph(&[0, 1, 2, 3, 4]);
+        let dev = Device::Cpu;
+        // Pairs of edges sharing a target: (0, 1), (2, 3), (5, 6), both ways.
+        let receiver = SegmentIndex::new(vec![0, 1, 2, 3, 5, 6], 7, &dev).unwrap();
+        let sender = SegmentIndex::new(vec![1, 0, 3, 2, 6, 5], 7, &dev).unwrap();
+        let features = tensor(&[6, 2], 4);
+        let line = LineGraphInput { features: &features, receiver: &receiver, sender: &sender };
+        let e = tensor(&[7, 3], 1);
+        let h = Var::from_tensor(&tensor(&[5, 4], 2)).unwrap();
+        let weights = tensor(&[5, 4], 3);
+        let loss = |h: &Tensor| net.forward_nested(&e, h, &source, &target, Some(line))?.nodes.mul(&weights)?.sum_all();
+        assert!(net.forward(&e, h.as_tensor(), &source, &target).unwrap_err().to_string().contains("line graph"));
+        // The nested block changes the result.
+        let plain = GraphNetwork { nested: vec![], ..net.clone() };
+        let plain_loss = plain.forward(&e, h.as_tensor(), &source, &target).unwrap().nodes.mul(&weights).unwrap();
+        let nested_loss = loss(h.as_tensor()).unwrap().to_scalar::<f64>().unwrap();
+        assert!((plain_loss.sum_all().unwrap().to_scalar::<f64>().unwrap() - nested_loss).abs() > 1e-6);
+        let grad = loss(h.as_tensor()).unwrap().backward().unwrap();
+        let analytic = grad.get(h.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = h.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let step = 1e-6;
+        for (k, &a) in analytic.iter().enumerate() {
+            let at = |delta: f64| {
+                let mut v = base.clone();
+                v[k] += delta;
+                loss(&Tensor::from_vec(v, (5, 4), &dev).unwrap()).unwrap().to_scalar::<f64>().unwrap()
             };
             let numeric = (at(step) - at(-step)) / (2.0 * step);
             assert!((a - numeric).abs() <= 1e-7 * (1.0 + numeric.abs()), "h[{k}]: {a} vs {numeric}");

@@ -76,6 +76,19 @@ impl Mlp {
         self.activate_last && self.activation != Activation::Identity
     }
 
+    /// The output of the MLP given `first`, the first linear layer's output before its activation
+    /// (for callers that compute the first layer their own way, e.g. factorised over a concatenation).
+    pub fn forward_after_first(&self, first: &Tensor) -> Result<Tensor> {
+        let last = self.layers.len() - 1;
+        let activation_of =
+            |k: usize| if k < last || self.activate_last { self.activation } else { Activation::Identity };
+        let mut h = activation_of(0).apply(first)?;
+        for (k, layer) in self.layers.iter().enumerate().skip(1) {
+            h = linear_activation(layer, &h, activation_of(k))?;
+        }
+        Ok(h)
+    }
+
     /// The input of the last linear layer: `x` through all the other layers and their activations.
     pub fn forward_hidden(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();

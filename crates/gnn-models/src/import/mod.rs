@@ -1,16 +1,19 @@
-//! Import of PyTorch checkpoints: a `state_dict` saved as safetensors plus the Python constructor's
-//! keyword arguments become a native [`Checkpoint`].
+//! Import of PyTorch and Keras checkpoints: a `state_dict` (or Keras `{w.name: w.numpy()}`) saved as
+//! safetensors plus the Python constructor's keyword arguments become a native [`Checkpoint`].
 //!
 //! | source | model | arguments (Python names) | tensors |
 //! |---|---|---|---|
 //! | PyG | `schnet` | `SchNet(hidden_channels, num_filters, num_interactions, num_gaussians, cutoff, max_num_neighbors, readout, dipole, mean, std, atomref)` and `scale` | as saved; `interactions.N.conv.nn.*` accepted for `interactions.N.mlp.*` |
 //! | schnetpack | `schnet` | `SchNet(n_atom_basis, n_interactions, n_filters, max_z)`, `GaussianRBF(n_rbf, cutoff)`, `Atomwise(n_out, n_layers, aggregation_mode)`, `AddOffsets(mean, atomref)` | a `NeuralNetworkPotential` state dict, renamed to PyG's layout |
 //! | PyG | `mpnn` | the QM9 example's `dim`, `num_features`, `num_edge_features`, `edge_hidden`, `steps`, `processing_steps`, `aggr`, and `mean`, `std` | as saved (old `conv.root` accepted) |
+//! | kgcnn 3.1.0 | `cogn`, `congn` | `make_model`'s keyword dictionary (`model_default`, `crystal_unit_graphs`, `model_default_nested`, as JSON) | `{w.name: w.numpy()}`, mapped by structure (see `kgcnn_weights`) |
 //!
 //! Tensors of any float dtype are accepted; missing, unexpected and mis-shaped tensors are reported
 //! together, like PyTorch's strict `load_state_dict`.
 
 mod args;
+mod kgcnn_config;
+mod kgcnn_weights;
 
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Provenance, Target, FORMAT_VERSION};
 use crate::error::{Error, Result};
@@ -29,6 +32,8 @@ pub enum Source {
     Pyg,
     /// schnetpack 2.
     Schnetpack,
+    /// kgcnn 3.1.0 (Keras).
+    Kgcnn,
 }
 
 impl std::str::FromStr for Source {
@@ -37,7 +42,8 @@ impl std::str::FromStr for Source {
         match s.to_ascii_lowercase().as_str() {
             "pyg" | "torch_geometric" => Ok(Source::Pyg),
             "schnetpack" => Ok(Source::Schnetpack),
-            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg or schnetpack)"))),
+            "kgcnn" => Ok(Source::Kgcnn),
+            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg, schnetpack or kgcnn)"))),
         }
     }
 }
@@ -52,14 +58,24 @@ pub fn import(
     mut weights: StateDict,
     targets: Vec<Target>,
 ) -> Result<Checkpoint> {
-    let mut args = Arguments::new(arguments, arguments_origin)?;
-    let config = match (source, model) {
-        (Source::Pyg, "schnet") => ModelConfig::Schnet(pyg_schnet(&mut args, &mut weights)?),
-        (Source::Schnetpack, "schnet") => ModelConfig::Schnet(schnetpack_schnet(&mut args, &mut weights)?),
-        (Source::Pyg, "mpnn") => ModelConfig::Mpnn(pyg_mpnn(&mut args, &mut weights)?),
-        _ => return Err(Error::Input(format!("no importer for model `{model}` from {source:?}"))),
+    let config = if source == Source::Kgcnn {
+        let nested = match model {
+            "cogn" => false,
+            "congn" => true,
+            _ => return Err(Error::Input(format!("no importer for model `{model}` from kgcnn (cogn or congn)"))),
+        };
+        let config = kgcnn_config::cogn_config(arguments, arguments_origin, nested)?;
+        let mut tensors = kgcnn_weights::map_weights(std::mem::take(&mut weights.tensors))?;
+        kgcnn_weights::split_gru_biases(&mut tensors)?;
+        weights.tensors = tensors;
+        if nested {
+            ModelConfig::Congn(config)
+        } else {
+            ModelConfig::Cogn(config)
+        }
+    } else {
+        torch_config(source, model, arguments, arguments_origin, &mut weights)?
     };
-    args.finish()?;
     let (required, optional) = expected_tensors(&config)?;
     weights.check(&required, &optional)?;
     let provenance = Provenance {
@@ -72,6 +88,25 @@ pub fn import(
         config: CheckpointConfig { format_version: FORMAT_VERSION, model: config, targets, provenance },
         weights,
     })
+}
+
+/// The configuration of a PyTorch model from its constructor arguments (weights renamed in place).
+fn torch_config(
+    source: Source,
+    model: &str,
+    arguments: &serde_json::Value,
+    arguments_origin: &str,
+    weights: &mut StateDict,
+) -> Result<ModelConfig> {
+    let mut args = Arguments::new(arguments, arguments_origin)?;
+    let config = match (source, model) {
+        (Source::Pyg, "schnet") => ModelConfig::Schnet(pyg_schnet(&mut args, weights)?),
+        (Source::Schnetpack, "schnet") => ModelConfig::Schnet(schnetpack_schnet(&mut args, weights)?),
+        (Source::Pyg, "mpnn") => ModelConfig::Mpnn(pyg_mpnn(&mut args, weights)?),
+        _ => return Err(Error::Input(format!("no importer for model `{model}` from {source:?}"))),
+    };
+    args.finish()?;
+    Ok(config)
 }
 
 fn pyg_schnet(args: &mut Arguments, weights: &mut StateDict) -> Result<SchNetConfig> {
