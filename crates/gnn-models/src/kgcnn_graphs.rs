@@ -39,6 +39,59 @@ impl KgcnnGraphs {
         Self::from_tensors(&tensors, &path.display().to_string())
     }
 
+    /// The tensors of `batch` in this format (the inverse of [`KgcnnGraphs::from_tensors`]): graphs
+    /// chemgnn built, written for kgcnn. Multiplicities are written when the batch has node
+    /// weights, face areas when it has width-1 edge features, pairs when it has a line graph.
+    pub fn to_tensors(batch: &GraphBatch) -> Result<HashMap<String, Tensor>> {
+        let cpu = &Device::Cpu;
+        let graphs = batch.num_graphs();
+        let rows = |offsets: &[usize]| -> Result<Tensor> {
+            Ok(Tensor::new(offsets.windows(2).map(|w| (w[1] - w[0]) as i64).collect::<Vec<_>>(), cpu)?)
+        };
+        let mut out = HashMap::new();
+        let mut put = |name: &str, values: Tensor, lengths: Tensor| {
+            out.insert(format!("{name}.row_lengths"), lengths);
+            out.insert(name.to_string(), values);
+        };
+        let (node_rows, edge_rows) = (rows(&batch.node_offsets)?, rows(&batch.edge_offsets)?);
+        let numbers: Vec<i64> = batch.numbers.iter().map(|&z| z as i64).collect();
+        put("atomic_number", Tensor::new(numbers, cpu)?, node_rows.clone());
+        if let Some(w) = &batch.node_weights {
+            put("multiplicity", Tensor::new(w.iter().map(|&m| m.round() as i64).collect::<Vec<_>>(), cpu)?, node_rows);
+        }
+        let e = batch.num_edges();
+        let mut indices = Vec::with_capacity(2 * e);
+        let mut offsets = Vec::with_capacity(3 * e);
+        for g in 0..graphs {
+            let (n0, range) = (batch.node_offsets[g] as i64, batch.edge_offsets[g]..batch.edge_offsets[g + 1]);
+            for k in range {
+                indices.extend([batch.edges.target[k] as i64 - n0, batch.edges.source[k] as i64 - n0]);
+                offsets.extend(batch.edges.vector[k].iter().map(|v| -v as f32));
+            }
+        }
+        put("edge_indices", Tensor::from_vec(indices, (e, 2), cpu)?, edge_rows.clone());
+        put("offset", Tensor::from_vec(offsets, (e, 3), cpu)?, edge_rows.clone());
+        if let Some(f) = batch.edge_features.as_ref().filter(|f| f.width == 1) {
+            put(
+                "voronoi_ridge_area",
+                Tensor::new(f.data.iter().map(|&a| a as f32).collect::<Vec<_>>(), cpu)?,
+                edge_rows,
+            );
+        }
+        if let Some(lg) = &batch.line_graph {
+            let mut pairs = Vec::with_capacity(2 * lg.len());
+            let mut lengths = vec![0i64; graphs];
+            for k in 0..lg.len() {
+                let g = batch.edge_offsets.partition_point(|&o| o <= lg.edge_a[k] as usize) - 1;
+                let e0 = batch.edge_offsets[g] as i64;
+                pairs.extend([lg.edge_a[k] as i64 - e0, lg.edge_b[k] as i64 - e0]);
+                lengths[g] += 1;
+            }
+            put("line_graph_edge_indices", Tensor::from_vec(pairs, (lg.len(), 2), cpu)?, Tensor::new(lengths, cpu)?);
+        }
+        Ok(out)
+    }
+
     /// Whether `tensors` look like a kgcnn graph file (they have `atomic_number.row_lengths`).
     pub fn recognise(tensors: &HashMap<String, Tensor>) -> bool {
         tensors.contains_key("atomic_number.row_lengths") && tensors.contains_key("edge_indices")

@@ -3,6 +3,7 @@
 //! `docs/benchmarks.json` (all suites' latest results) and regenerates `docs/benchmarks.md`.
 
 mod cli;
+mod crystal_models;
 mod crystals;
 mod inputs;
 mod models;
@@ -18,7 +19,7 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, real-crystals, cli.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, crystal-models, real-crystals, cli.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
     /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
@@ -89,7 +90,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.render {
         return report::render();
     }
-    let all = ["qm9-parse", "neighbors-qm9", "neighbors-periodic", "ops", "models", "crystals", "real-crystals", "cli"];
+    let all = [
+        "qm9-parse",
+        "neighbors-qm9",
+        "neighbors-periodic",
+        "ops",
+        "models",
+        "crystals",
+        "crystal-models",
+        "real-crystals",
+        "cli",
+    ];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
     if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {
@@ -108,8 +119,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for suite in &suites {
         eprintln!("== {suite}");
         let (mut cases, mut suite_tables) = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
-        if let Some(py) = &python {
-            cases.extend(python::run(py, suite, &work_dir, budget)?);
+        let reference = if *suite == "crystal-models" { python::kgcnn() } else { python.clone() };
+        match &reference {
+            Some(py) => cases.extend(python::run(py, suite, &work_dir, budget)?),
+            None if *suite == "crystal-models" => {
+                eprintln!("no kgcnn 3.1.0 environment (../shared/reference/setup-kgcnn.sh): timing chemgnn only")
+            }
+            None => {}
         }
         if *suite == "models" {
             suite_tables.extend(models::roofline_table(&cases));

@@ -1,7 +1,8 @@
 //! Runs the reference script of a suite on its manifest: `benches/reference/chem_graph.py` (ASE,
 //! vesin, matscipy), for the `ops` and `models` suites `benches/reference/gnn_{ops,models}.py` (PyTorch,
 //! PyG), for the `crystals` suite `benches/reference/chem_crystal.py` (pymatgen, ASE, vesin, scipy, spglib).
-//! The `real-crystals` suite has no reference run (kgcnn's figure is quoted from the notes).
+//! for `crystal-models` `benches/reference/kgcnn_models.py` (kgcnn 3.1.0, TensorFlow; its own
+//! environment, see [`kgcnn`]). The `real-crystals` suite has no reference run (kgcnn's figure is quoted from the notes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +16,7 @@ fn script(suite: &str) -> Option<&'static str> {
         "models" => "benches/reference/gnn_models.py",
         "crystals" => "benches/reference/chem_crystal.py",
         "cli" => "benches/reference/cli_pyg.py",
+        "crystal-models" => "benches/reference/kgcnn_models.py",
         "real-crystals" => return None,
         _ => "benches/reference/chem_graph.py",
     })
@@ -33,6 +35,17 @@ pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
     candidates
         .into_iter()
         .find(|p| Command::new(p).args(["-c", "import ase"]).output().is_ok_and(|o| o.status.success()))
+}
+
+/// The Python of a kgcnn 3.1.0 environment: `$CHEMGNN_KGCNN_PYTHON`, else
+/// `~/.cache/chemgnn-kgcnn/bin/python` (made by `shared/reference/setup-kgcnn.sh`), if it imports kgcnn.
+pub fn kgcnn() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/chemgnn-kgcnn/bin/python"));
+    std::env::var_os("CHEMGNN_KGCNN_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(home)
+        .find(|p| Command::new(p).args(["-c", "import kgcnn"]).output().is_ok_and(|o| o.status.success()))
 }
 
 /// Times the reference implementations on `suite`'s manifest (neighbour-list edge sets are

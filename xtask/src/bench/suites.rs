@@ -110,6 +110,13 @@ pub fn run(
             }
             manifest.extend(entries);
         }
+        "crystal-models" => {
+            let (cases, entries) = super::crystal_models::cases(work, quick)?;
+            for ((case, mut f), crystals) in cases {
+                ours(&case, crystals, "crystals", &mut *f);
+            }
+            manifest.extend(entries);
+        }
         "cli" => {
             let (measurements, entry) = super::cli::run(work, quick, budget)?;
             out.extend(measurements);

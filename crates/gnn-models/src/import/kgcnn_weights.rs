@@ -68,13 +68,15 @@ enum Layout {
     },
 }
 
-/// Renames and re-lays-out `tensors` (Keras names) into chemgnn's coGN/coNGN parameters.
-pub fn map_weights(tensors: BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
+/// Renames and re-lays-out `tensors` (Keras names) into chemgnn's coGN/coNGN parameters; also
+/// returns the Keras name of each parameter (for error messages).
+pub fn map_weights(tensors: BTreeMap<String, Tensor>) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
     let keys: Vec<String> = tensors.keys().cloned().collect();
     let names = Names {
         paths: keys.iter().map(|k| k.trim_end_matches(":0").split('/').map(str::to_owned).collect()).collect(),
     };
     let mut out = BTreeMap::new();
+    let mut keras = BTreeMap::new();
     let mut tensors = tensors;
     for (p, key) in keys.iter().enumerate() {
         let tensor = tensors.remove(key).expect("key listed from the map");
@@ -86,6 +88,7 @@ pub fn map_weights(tensors: BTreeMap<String, Tensor>) -> Result<BTreeMap<String,
                     Layout::Transpose => tensor,
                     Layout::Gru { transpose } => gru_layout(&tensor, transpose)?,
                 };
+                keras.insert(name.clone(), key.clone());
                 out.insert(name, tensor);
             }
             None => {
@@ -93,7 +96,7 @@ pub fn map_weights(tensors: BTreeMap<String, Tensor>) -> Result<BTreeMap<String,
             }
         }
     }
-    Ok(out)
+    Ok((out, keras))
 }
 
 /// Our name (and layout) for variable `p`, or `None` when it fits nothing.
@@ -210,7 +213,7 @@ fn gru_layout(t: &Tensor, transpose: bool) -> Result<Tensor> {
 
 /// Splits every `….gru.bias` `[2, 3H]` into `bias_ih` (row 0) and `bias_hh` (row 1); a bias of
 /// another shape (Keras `reset_after=False`) stays and is reported as unexpected.
-pub fn split_gru_biases(tensors: &mut BTreeMap<String, Tensor>) -> Result<()> {
+pub fn split_gru_biases(tensors: &mut BTreeMap<String, Tensor>, keras: &mut BTreeMap<String, String>) -> Result<()> {
     let keys: Vec<String> = tensors.keys().filter(|k| k.ends_with(".gru.bias")).cloned().collect();
     for key in keys {
         let bias = &tensors[&key];
@@ -220,6 +223,10 @@ pub fn split_gru_biases(tensors: &mut BTreeMap<String, Tensor>) -> Result<()> {
             tensors.insert(format!("{stem}bias_ih"), ih);
             tensors.insert(format!("{stem}bias_hh"), hh);
             tensors.remove(&key);
+            if let Some(k) = keras.remove(&key) {
+                keras.insert(format!("{stem}bias_ih"), format!("{k}[0]"));
+                keras.insert(format!("{stem}bias_hh"), format!("{k}[1]"));
+            }
         }
     }
     Ok(())

@@ -65,14 +65,26 @@ pub fn import(
             _ => return Err(Error::Input(format!("no importer for model `{model}` from kgcnn (cogn or congn)"))),
         };
         let config = kgcnn_config::cogn_config(arguments, arguments_origin, nested)?;
-        let mut tensors = kgcnn_weights::map_weights(std::mem::take(&mut weights.tensors))?;
-        kgcnn_weights::split_gru_biases(&mut tensors)?;
+        let (mut tensors, mut keras) = kgcnn_weights::map_weights(std::mem::take(&mut weights.tensors))?;
+        kgcnn_weights::split_gru_biases(&mut tensors, &mut keras)?;
         weights.tensors = tensors;
-        if nested {
-            ModelConfig::Congn(config)
-        } else {
-            ModelConfig::Cogn(config)
-        }
+        let config = if nested { ModelConfig::Congn(config) } else { ModelConfig::Cogn(config) };
+        let (required, optional) = expected_tensors(&config)?;
+        // Name the Keras variable behind each mis-shaped parameter.
+        weights.check(&required, &optional).map_err(|e| match e {
+            Error::Weights { origin, problems } => Error::Weights {
+                origin,
+                problems: problems
+                    .into_iter()
+                    .map(|p| match keras.iter().find(|(ours, _)| p.contains(&format!("`{ours}`"))) {
+                        Some((_, k)) => format!("{p} (Keras `{k}`)"),
+                        None => p,
+                    })
+                    .collect(),
+            },
+            other => other,
+        })?;
+        config
     } else {
         torch_config(source, model, arguments, arguments_origin, &mut weights)?
     };
