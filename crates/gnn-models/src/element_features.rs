@@ -5,9 +5,10 @@
 /// Features per element: 4 z-scored scalars and 14 oxidation-state flags.
 pub const ELEMENT_FEATURE_WIDTH: usize = 18;
 
-/// Row `Z − 1` for element Z = 1…118: `[atomic mass, atomic radius, electronegativity, ionisation
-/// energy]` z-scored over the table (kgcnn's imputation of missing radii, electronegativities and
-/// ionisation energies included), then flags (0/1) for the oxidation states −4, −3, …, +9.
+/// kgcnn's element features; row `Z − 1` for element Z = 1…118 (kgcnn holds them as float32).
+/// Columns 0–3: atomic mass, atomic radius, electronegativity, first ionisation energy, z-scored over the table
+/// after kgcnn's imputation of missing values (radius 209.46, electronegativity 1.18, ionisation energy 8.0).
+/// Columns 4–17: flags (0/1) for the oxidation states −4, −3, …, +9.
 #[rustfmt::skip]
 pub static ELEMENT_FEATURES: [[f64; ELEMENT_FEATURE_WIDTH]; 118] = [
     [-1.6211942197446216, -2.5344741362945693, 0.9427625833175334, 1.8051952388126886, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0], // H
