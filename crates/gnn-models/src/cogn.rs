@@ -33,8 +33,10 @@
 //! `input.*` ([`CrystalInput`]), `blocks.{k}.edge_mlp.*`, `blocks.{k}.node_mlp.*`,
 //! `blocks.{k}.nested.{j}.{edge_mlp, node_mlp, node_gate.gru}.*` ([`GraphNetwork`]) and
 //! `output.*` (an [`Mlp`]). Linear weights are `[out, in]` (Keras kernels transposed on import).
+//! Fresh models start as kgcnn's do: Glorot-uniform kernels, zero biases, embedding `U(±0.05)`
+//! (the GRU keeps PyTorch's initialisation).
 
-use crate::crystal_input::{CrystalInput, CrystalInputConfig, GaussianExpansion};
+use crate::crystal_input::{keras_init, CrystalInput, CrystalInputConfig, GaussianExpansion};
 use crate::error::{Error, Result};
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
@@ -189,13 +191,13 @@ impl CoGn {
             .blocks
             .iter()
             .enumerate()
-            .map(|(k, c)| GraphNetwork::new(c, vb.pp(format!("blocks.{k}"))))
+            .map(|(k, c)| GraphNetwork::with_init(c, vb.pp(format!("blocks.{k}")), &keras_init))
             .collect::<candle_core::Result<_>>()?;
         Ok(Self {
             input: CrystalInput::new(&config.input, vb.pp("input"))?,
             angle,
             blocks,
-            output: Mlp::new(&config.output, vb.pp("output"))?,
+            output: Mlp::with_init(&config.output, vb.pp("output"), keras_init)?,
             config: config.clone(),
         })
     }

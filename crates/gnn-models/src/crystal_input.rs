@@ -17,8 +17,8 @@ use crate::element_features::{ELEMENT_FEATURES, ELEMENT_FEATURE_WIDTH};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
-use gnn_layers::nn::init::STANDARD_NORMAL;
-use gnn_layers::nn::{linear, GaussianBasis};
+use gnn_layers::nn::init::{xavier_uniform, ZEROS};
+use gnn_layers::nn::{linear_with_init, GaussianBasis};
 use gnn_layers::GraphTensors;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,19 @@ use serde::{Deserialize, Serialize};
 pub const EMBEDDING_ROWS: usize = 119;
 /// The largest atomic number with element features.
 pub const MAX_ELEMENT: u8 = 118;
+
+/// Keras' `Embedding` initialiser, `U(−0.05, 0.05)`.
+const KERAS_EMBEDDING: candle_nn::Init = candle_nn::Init::Uniform { lo: -0.05, up: 0.05 };
+
+/// Keras' `Dense` initialisation (kgcnn's default): Glorot-uniform kernel, zero bias.
+pub fn keras_init(fan_in: usize, fan_out: usize) -> (candle_nn::Init, candle_nn::Init) {
+    (xavier_uniform(fan_in, fan_out), ZEROS)
+}
+
+fn keras_dense(inputs: usize, outputs: usize, vb: VarBuilder) -> candle_core::Result<Linear> {
+    let (weight, bias) = keras_init(inputs, outputs);
+    linear_with_init(inputs, outputs, weight, Some(bias), vb)
+}
 
 /// A Gaussian expansion `GaussBasisExpansion.from_bounds(bins, 0, max, variance = width)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,12 +152,12 @@ impl CrystalInput {
         let u = config.node_size;
         let edge_inputs = config.distance.bins + config.voronoi_area.map_or(0, |v| v.bins);
         Ok(Self {
-            embedding: vb.pp("atom_embedding").get_with_hints((EMBEDDING_ROWS, u), "weight", STANDARD_NORMAL)?,
+            embedding: vb.pp("atom_embedding").get_with_hints((EMBEDDING_ROWS, u), "weight", KERAS_EMBEDDING)?,
             element_features,
-            atom_dense: linear(u + columns.len(), u, true, vb.pp("atom_dense"))?,
+            atom_dense: keras_dense(u + columns.len(), u, vb.pp("atom_dense"))?,
             distance: config.distance.basis(&device, dtype)?,
             voronoi_area: config.voronoi_area.map(|v| v.basis(&device, dtype)).transpose()?,
-            edge_dense: linear(edge_inputs, config.edge_size, true, vb.pp("edge_dense"))?,
+            edge_dense: keras_dense(edge_inputs, config.edge_size, vb.pp("edge_dense"))?,
         })
     }
 

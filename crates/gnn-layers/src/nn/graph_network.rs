@@ -17,7 +17,9 @@
 //! [`GraphNetwork::forward_nested`].
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::{Init, Linear, VarBuilder};
+
+use super::init::uniform_fan_in;
 
 use super::linear::linear;
 use super::rnn::GruCell;
@@ -121,9 +123,19 @@ pub struct GraphNetwork {
 }
 
 impl GraphNetwork {
-    /// Builds the block; widths are checked against each other here and against the inputs in
-    /// [`GraphNetwork::forward`].
+    /// Builds the block with PyTorch's default initialisation; widths are checked against each
+    /// other here and against the inputs in [`GraphNetwork::forward`].
     pub fn new(config: &GraphNetworkConfig, vb: VarBuilder) -> Result<Self> {
+        Self::with_init(config, vb, &|fan_in, _| (uniform_fan_in(fan_in), uniform_fan_in(fan_in)))
+    }
+
+    /// [`GraphNetwork::new`] with `init(fan_in, fan_out) = (weight init, bias init)` for the layers
+    /// of every MLP (nested blocks included; gates keep their own initialisation).
+    pub fn with_init(
+        config: &GraphNetworkConfig,
+        vb: VarBuilder,
+        init: &dyn Fn(usize, usize) -> (Init, Init),
+    ) -> Result<Self> {
         let message = *config.edge_mlp.widths.last().unwrap_or(&0);
         let update_in = *config.node_mlp.widths.first().unwrap_or(&0);
         let update_out = *config.node_mlp.widths.last().unwrap_or(&0);
@@ -145,12 +157,12 @@ impl GraphNetwork {
                          (its node MLP gives {nodes_out}, its edge MLP takes {nodes_in})"
                     );
                 }
-                GraphNetwork::new(c, vb.pp(format!("nested.{k}")))
+                GraphNetwork::with_init(c, vb.pp(format!("nested.{k}")), init)
             })
             .collect::<Result<_>>()?;
         Ok(Self {
-            edge_mlp: Mlp::new(&config.edge_mlp, vb.pp("edge_mlp"))?,
-            node_mlp: Mlp::new(&config.node_mlp, vb.pp("node_mlp"))?,
+            edge_mlp: Mlp::with_init(&config.edge_mlp, vb.pp("edge_mlp"), init)?,
+            node_mlp: Mlp::with_init(&config.node_mlp, vb.pp("node_mlp"), init)?,
             edge_gate: config.edge_gate.map(|g| GateLayer::new(g, message, vb.pp("edge_gate"))).transpose()?,
             node_gate: config.node_gate.map(|g| GateLayer::new(g, update_out, vb.pp("node_gate"))).transpose()?,
             nested,
