@@ -113,3 +113,47 @@ fn wrong_variables_are_reported_together() {
     let err = import(Source::Kgcnn, "congn", &args, "cogn_args.json", good, vec![]).unwrap_err().to_string();
     assert!(err.contains("describe a coGN"), "{err}");
 }
+
+/// Our graphs written as a kgcnn graph file read back to the same predictions; malformed files are
+/// errors naming the tensor or crystal.
+#[test]
+fn graph_files_round_trip_and_malformed_ones_are_errors() {
+    let model = loaded("congn");
+    let crystals = crystals();
+    let config = &model.config().model;
+    let batch = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap()).with_line_graph().unwrap();
+    let tensors = KgcnnGraphs::to_tensors(&batch).unwrap();
+    let back = KgcnnGraphs::from_tensors(&tensors, "written").unwrap().batch;
+    assert_eq!(back.num_edges(), batch.num_edges());
+    assert_eq!(back.line_graph.as_ref().unwrap().len(), batch.line_graph.as_ref().unwrap().len());
+    let (a, b) = (model.predict_batch(&batch, false).unwrap(), model.predict_batch(&back, false).unwrap());
+    assert_close(&values(b), &values(a), "written and read back");
+
+    let broken = |edit: &dyn Fn(&mut std::collections::HashMap<String, Tensor>)| {
+        let mut t = tensors.clone();
+        edit(&mut t);
+        KgcnnGraphs::from_tensors(&t, "graphs.safetensors").unwrap_err().to_string()
+    };
+    let cpu = &Device::Cpu;
+    let err = broken(&|t| drop(t.remove("offset.row_lengths")));
+    assert!(err.contains("graphs.safetensors") && err.contains("`offset` has no `offset.row_lengths`"), "{err}");
+    let err = broken(&|t| {
+        let z = t["atomic_number"].to_vec1::<i64>().unwrap();
+        let mut z = z.clone();
+        z[0] = 119;
+        t.insert("atomic_number".into(), Tensor::new(z, cpu).unwrap());
+    });
+    assert!(err.contains("crystal 0") && err.contains("atomic number 119"), "{err}");
+    let err = broken(&|t| {
+        let e = t["edge_indices"].to_vec2::<i64>().unwrap();
+        let mut flat: Vec<i64> = e.concat();
+        flat[1] = 99;
+        let rows = e.len();
+        t.insert("edge_indices".into(), Tensor::from_vec(flat, (rows, 2), cpu).unwrap());
+    });
+    assert!(err.contains("crystal 0") && err.contains("outside"), "{err}");
+    let err = broken(&|t| {
+        t.insert("offset".into(), Tensor::zeros((3, 3), DType::F32, cpu).unwrap());
+    });
+    assert!(err.contains("`offset` has shape [3, 3]"), "{err}");
+}
