@@ -110,7 +110,8 @@ impl GateLayer {
     }
 }
 
-/// One GN block (see the [module docs](self)); parameters `edge_mlp.*` and `node_mlp.*` laid out
+/// One GN block (message → nested blocks → aggregate → update, gates and residuals as configured in
+/// [`GraphNetworkConfig`]); parameters `edge_mlp.*` and `node_mlp.*` laid out
 /// as [`Mlp`]'s, gates under `edge_gate.*`/`node_gate.*`, nested blocks under `nested.{k}.*`.
 #[derive(Clone, Debug)]
 pub struct GraphNetwork {
