@@ -127,14 +127,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
 /// Names and predictions of the structures in one input.
 fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
     let path = Path::new(input);
-    // A .safetensors input is either a converted QM9 dataset or a PyG batch: read it once.
+    // A .safetensors input is a converted QM9 dataset, a kgcnn graph file or a PyG batch.
     let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
         match Qm9Dataset::load(path) {
             Ok(dataset) => dataset.structures(),
             Err(_) => {
-                let bytes = std::fs::read(path).with_context(|| format!("reading {input}"))?;
-                let tensors = gnn_models::gnn_layers::candle::safetensors::load_buffer(&bytes, &Device::Cpu)
-                    .with_context(|| format!("{input}: not a safetensors file"))?;
+                let tensors = gnn_models::graphs::read_tensors(path)?;
                 if KgcnnGraphs::recognise(&tensors) {
                     let graphs = KgcnnGraphs::from_tensors(&tensors, input)?;
                     let names = (0..graphs.batch.num_graphs()).map(|k| format!("{input}#{k}")).collect();

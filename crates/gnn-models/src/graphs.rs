@@ -119,6 +119,13 @@ fn check_elements(structures: &[Structure], num_elements: usize) -> Result<()> {
     Ok(())
 }
 
+/// Every tensor of a safetensors file, on the CPU (errors name the file).
+pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        .map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })
+}
+
 /// A PyG `Batch` as stored in a safetensors file: `z` (integers `[N]`), `pos` (`[N, 3]`), `batch`
 /// (graph of each atom, `[N]`, optional for one graph), and optionally `x` (`[N, F]`),
 /// `edge_index` (`[2, E]`, row 0 = source), `edge_attr` (`[E, D]`) and `cell` (`[G, 3, 3]` or
@@ -135,10 +142,7 @@ impl PygBatch {
     /// Reads the file; every inconsistency is an error naming the file and the tensor.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
-        Self::from_tensors(&tensors, &path.display().to_string())
+        Self::from_tensors(&read_tensors(path)?, &path.display().to_string())
     }
 
     /// Interprets `tensors` from `origin`.

@@ -33,10 +33,7 @@ impl KgcnnGraphs {
     /// Reads `path`; every inconsistency is an error naming the file and the tensor.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
-        Self::from_tensors(&tensors, &path.display().to_string())
+        Self::from_tensors(&crate::graphs::read_tensors(path)?, &path.display().to_string())
     }
 
     /// The tensors of `batch` in this format (the inverse of [`KgcnnGraphs::from_tensors`]): graphs
