@@ -149,8 +149,9 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if !args.target.is_empty() {
         c.data.targets = args.target.clone();
     } else if let Some(path) = gnn_train::crystal_dataset::crystal_dataset_path(&c.data.dataset)? {
-        if args.dataset.is_some() {
-            // The table's own column.
+        // The table's own column, unless the configuration file chose one (QM9's default `U0` is
+        // never a crystal table's).
+        if args.dataset.is_some() || c.data.targets == gnn_train::config::DataConfig::default().targets {
             let table = gnn_train::crystal_dataset::crystal_dataset(&path, &[])?;
             c.data.targets = vec![table.targets[0].name.clone()];
         }

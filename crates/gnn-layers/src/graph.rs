@@ -1,6 +1,5 @@
 //! [`GraphTensors`]: a `chem_graph::GraphBatch` as Candle tensors on a device.
 
-use crate::autograd::enable_higher_order_gradients;
 use crate::edge_pairs::EdgePairs;
 use crate::ops::{gather, scatter_sum, segment_sizes, SegmentIndex};
 use candle_core::{DType, Device, Error, Result, Tensor};
@@ -57,10 +56,8 @@ pub struct LineGraphTensors {
 }
 
 impl GraphTensors {
-    /// Converts `batch` to tensors of float type `dtype` on `device`. Also makes sure gradients can
-    /// be differentiated again (see [`crate::autograd`]).
+    /// Converts `batch` to tensors of float type `dtype` on `device`.
     pub fn new(batch: &GraphBatch, dtype: DType, device: &Device) -> Result<Self> {
-        enable_higher_order_gradients();
         crate::runtime::configure();
         if !dtype.is_float() {
             return Err(Error::Msg(format!("GraphTensors: dtype {dtype:?} is not a float type")));

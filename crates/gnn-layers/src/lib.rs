@@ -18,6 +18,8 @@ mod graph;
 pub mod nn;
 pub mod ops;
 pub mod runtime;
+#[cfg(test)]
+mod test_support;
 
 pub use edge_pairs::EdgePairs;
 pub use graph::{GraphTensors, LineGraphTensors};

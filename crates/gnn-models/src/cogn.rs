@@ -226,7 +226,7 @@ impl CoGn {
             _ => None,
         };
         for block in &self.blocks {
-            nodes = block.forward_nested(&edges, &nodes, &g.source, &g.target, line)?.nodes;
+            nodes = block.update_nodes(&edges, &nodes, &g.source, &g.target, line)?;
         }
         let pooled = match self.config.readout {
             Reduce::Sum => g.sum_nodes(&nodes)?,

@@ -17,10 +17,21 @@ pub fn build_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<Gr
     Ok(GraphBatch::from_graphs(&build_graph_list(config, structures)?)?)
 }
 
+/// Asymmetric-unit graphs of [`build_asu_graph_list`], with the crystals that were reduced as P1.
+#[derive(Clone, Debug)]
+pub struct AsuGraphs {
+    /// One graph per structure, in order.
+    pub graphs: Vec<Graph>,
+    /// `"label: reason"` for each crystal whose symmetrisation was refused (its graph is the full
+    /// cell, every atom with multiplicity 1).
+    pub p1_fallbacks: Vec<String>,
+}
+
 /// Graphs of crystals reduced to their asymmetric units: each crystal is symmetrised at `symprec`
-/// (P1 where symmetrisation is refused, as kgcnn falls back when pyxtal fails), the model's graph
-/// is built on the symmetrised cell and reduced, with multiplicities as node weights.
-pub fn build_asu_graph_list(config: &ModelConfig, structures: &[Structure], symprec: f64) -> Result<Vec<Graph>> {
+/// (P1 where symmetrisation is refused, as kgcnn falls back when pyxtal fails; those are listed in
+/// [`AsuGraphs::p1_fallbacks`]), the model's graph is built on the symmetrised cell and reduced,
+/// with multiplicities as node weights.
+pub fn build_asu_graph_list(config: &ModelConfig, structures: &[Structure], symprec: f64) -> Result<AsuGraphs> {
     check_structures(structures)?;
     let options = SymmetryOptions { symprec, angle_tolerance: None };
     let crystals = structures
@@ -30,9 +41,13 @@ pub fn build_asu_graph_list(config: &ModelConfig, structures: &[Structure], symp
                 .map_err(|e| Error::Input(format!("{}: {e}", s.label())))
         })
         .collect::<Result<Vec<_>>>()?;
+    let p1_fallbacks = crystals
+        .iter()
+        .filter_map(|c| c.symmetry.fallback.as_ref().map(|reason| format!("{}: {reason}", c.structure.label())))
+        .collect();
     let symmetrized: Vec<Structure> = crystals.iter().map(|c| c.structure.clone()).collect();
     let full = build_graph_list(config, &symmetrized)?;
-    crystals
+    let graphs = crystals
         .par_iter()
         .zip(&full)
         .map(|(c, g)| {
@@ -40,7 +55,8 @@ pub fn build_asu_graph_list(config: &ModelConfig, structures: &[Structure], symp
                 .map_err(|e| Error::Input(format!("{}: {e}", c.structure.label())))?
                 .graph)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(AsuGraphs { graphs, p1_fallbacks })
 }
 
 /// The graph of each structure (built in parallel), for callers that batch them their own way.

@@ -31,7 +31,7 @@ pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
 pub use cogn::{CoGn, CoGnConfig};
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
-pub use graphs::{build_asu_graph_list, build_graph_list, build_graphs, PygBatch};
+pub use graphs::{build_asu_graph_list, build_graph_list, build_graphs, AsuGraphs, PygBatch};
 pub use init::initial_weights;
 pub use kgcnn_graphs::KgcnnGraphs;
 pub use model::{expected_tensors, Model, Network, Prediction};

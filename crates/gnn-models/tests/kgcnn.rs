@@ -69,7 +69,7 @@ fn cogn_reproduces_kgcnn_from_its_own_graphs() {
     let config = &model.config().model;
     let full = gnn_graph_batch(build_graph_list(config, &crystals).unwrap());
     assert_close(&values(model.predict_batch(&full, false).unwrap()), &reference("cogn", "unit_cell"), "full cells");
-    let asu = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap());
+    let asu = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap().graphs);
     assert_close(&values(model.predict_batch(&asu, false).unwrap()), &reference("cogn", "asu"), "asymmetric units");
 }
 
@@ -81,7 +81,7 @@ fn congn_reproduces_kgcnn_from_its_graph_files_and_its_own_graphs() {
     assert_close(&values(model.predict_batch(&graphs.batch, false).unwrap()), &expected, "kgcnn graphs");
     let crystals = crystals();
     let config = &model.config().model;
-    let asu = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap());
+    let asu = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap().graphs);
     assert_close(&values(model.predict_batch(&asu, false).unwrap()), &expected, "our asymmetric units");
     let full = gnn_graph_batch(build_graph_list(config, &crystals).unwrap());
     assert_close(&values(model.predict_batch(&full, false).unwrap()), &expected, "our full cells");
@@ -121,7 +121,8 @@ fn graph_files_round_trip_and_malformed_ones_are_errors() {
     let model = loaded("congn");
     let crystals = crystals();
     let config = &model.config().model;
-    let batch = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap()).with_line_graph().unwrap();
+    let batch =
+        gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap().graphs).with_line_graph().unwrap();
     let tensors = KgcnnGraphs::to_tensors(&batch).unwrap();
     let back = KgcnnGraphs::from_tensors(&tensors, "written").unwrap().batch;
     assert_eq!(back.num_edges(), batch.num_edges());

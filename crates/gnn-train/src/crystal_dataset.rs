@@ -104,3 +104,61 @@ pub fn crystal_dataset(path: &Path, targets: &[String]) -> Result<InMemoryDatase
         .collect();
     Ok(InMemoryDataset { name, targets: vec![target], samples })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::Dataset;
+
+    #[test]
+    fn the_committed_sample_loads_with_its_target_and_unit() {
+        let path = crystal_dataset_path("crystal-sample").unwrap().unwrap();
+        let data = crystal_dataset(&path, &[]).unwrap();
+        assert_eq!(data.len(), 500);
+        let target = &data.targets()[0];
+        assert_eq!(
+            (target.name.as_str(), target.unit.as_str(), target.extensive),
+            ("formation_energy_per_atom", "eV/atom", false)
+        );
+        assert!(data.samples.iter().all(|s| s.structure.is_periodic() && s.targets[0].is_finite()));
+        assert_eq!(crystal_dataset_path("no-such-table.json").unwrap(), None);
+        assert_eq!(crystal_dataset_path("qm9-sample").unwrap(), None);
+    }
+
+    #[test]
+    fn log10_targets_are_transformed_and_bad_names_and_values_are_errors() {
+        let sample = MatbenchDataset::read(CRYSTAL_SAMPLE).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moduli.json.gz");
+        let moduli = MatbenchDataset {
+            target_name: "K_VRH".into(),
+            ids: sample.ids[..3].to_vec(),
+            structures: sample.structures[..3].to_vec(),
+            targets: vec![10.0, 100.0, 250.0],
+        };
+        moduli.write(&path).unwrap();
+        let data = crystal_dataset(&path, &["log10(K_VRH)".into()]).unwrap();
+        let values: Vec<f64> = data.samples.iter().map(|s| s.targets[0]).collect();
+        assert!(values.iter().zip([1.0, 2.0, 250f64.log10()]).all(|(a, b)| (a - b).abs() < 1e-12), "{values:?}");
+        assert_eq!(data.targets()[0].unit, "log10(GPa)");
+        assert_eq!(crystal_dataset(&path, &[]).unwrap().targets()[0].unit, "GPa");
+        let err = crystal_dataset(&path, &["G_VRH".into()]).unwrap_err().to_string();
+        assert!(err.contains("`K_VRH` (or `log10(K_VRH)`)"), "{err}");
+        // Formation energies are mostly negative: no logarithm, and the error names the entry.
+        let err = crystal_dataset(Path::new(CRYSTAL_SAMPLE), &["log10(formation_energy_per_atom)".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mp-10059 has formation_energy_per_atom = -0.55") && err.contains("no logarithm"),
+            "{err}"
+        );
+        let err = crystal_dataset_path("matminer:no_such_set").unwrap_err().to_string();
+        assert!(err.contains("unknown matminer set `no_such_set`") && err.contains("elastic_tensor"), "{err}");
+        let err = crystal_dataset_path("matminer:elastic_tensor:volume").unwrap_err().to_string();
+        assert!(err.contains("no target `volume`"), "{err}");
+        let empty = dir.path().join("empty.json.gz");
+        MatbenchDataset { ids: vec![], structures: vec![], targets: vec![], ..moduli }.write(&empty).unwrap();
+        let err = crystal_dataset(&empty, &[]).unwrap_err().to_string();
+        assert!(err.contains("no structures"), "{err}");
+    }
+}

@@ -37,5 +37,8 @@ pub fn evaluate_model(
         acc.add(&values, &batch.targets, f64::NAN, forces.as_deref().zip(batch.forces.as_deref()));
         Ok(true)
     })?;
+    if let Some(warning) = source.p1_warning() {
+        eprintln!("{warning}");
+    }
     Ok(acc.finish(&targets))
 }

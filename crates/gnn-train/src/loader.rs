@@ -10,8 +10,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::collections::BTreeSet;
 use std::sync::mpsc::sync_channel;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A batch ready for the model.
 #[derive(Clone, Debug)]
@@ -41,6 +42,8 @@ pub struct GraphSource {
     dataset: Arc<dyn Dataset>,
     cache: Vec<Option<Entry>>,
     atoms: Vec<usize>,
+    /// Crystals reduced as P1 so far (`"label: reason"`), with `asu`.
+    p1_fallbacks: Mutex<BTreeSet<String>>,
 }
 
 impl GraphSource {
@@ -60,8 +63,11 @@ impl GraphSource {
         count_atoms: bool,
     ) -> Result<Self> {
         let mut cache: Vec<Option<Entry>> = (0..dataset.len()).map(|_| None).collect();
+        let mut p1_fallbacks = BTreeSet::new();
         for chunk in cached.chunks(4096) {
-            for (i, entry) in chunk.iter().zip(build_entries(model, asu, dataset.as_ref(), chunk)?) {
+            let (entries, fallbacks) = build_entries(model, asu, dataset.as_ref(), chunk)?;
+            p1_fallbacks.extend(fallbacks);
+            for (i, entry) in chunk.iter().zip(entries) {
                 cache[*i] = Some(entry);
             }
         }
@@ -76,7 +82,31 @@ impl GraphSource {
         } else {
             cache.iter().map(|e| e.as_ref().map_or(0, |e| e.graph.num_nodes())).collect()
         };
-        Ok(Self { model: model.clone(), asu, dataset, cache, atoms })
+        Ok(Self { model: model.clone(), asu, dataset, cache, atoms, p1_fallbacks: Mutex::new(p1_fallbacks) })
+    }
+
+    /// With asymmetric units: the crystals whose symmetrisation was refused and that were reduced
+    /// as P1 (full cell), among those built so far — `"label: reason"`, sorted.
+    pub fn p1_fallbacks(&self) -> Vec<String> {
+        self.p1_fallbacks.lock().map(|f| f.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// A warning naming the P1 fallbacks (the first five and a count), if there were any.
+    pub fn p1_warning(&self) -> Option<String> {
+        let fallbacks = self.p1_fallbacks();
+        if fallbacks.is_empty() {
+            return None;
+        }
+        let shown: Vec<&str> = fallbacks.iter().take(5).map(String::as_str).collect();
+        let more = fallbacks.len().saturating_sub(shown.len());
+        Some(format!(
+            "warning: {} crystal(s) could not be symmetrised at symprec {} Å and use their full cell (P1) as \
+             asymmetric unit: {}{}",
+            fallbacks.len(),
+            self.asu.unwrap_or_default(),
+            shown.join("; "),
+            if more > 0 { format!("; and {more} more") } else { String::new() }
+        ))
     }
 
     /// Splits `order` into batches of at most `batch_size` structures and, with `max_atoms`, at
@@ -102,7 +132,10 @@ impl GraphSource {
     /// The batch of `indices`, from the cache or built now.
     pub fn prepare(&self, indices: &[usize]) -> Result<Prepared> {
         let missing: Vec<usize> = indices.iter().copied().filter(|&i| self.cache[i].is_none()).collect();
-        let built = build_entries(&self.model, self.asu, self.dataset.as_ref(), &missing)?;
+        let (built, fallbacks) = build_entries(&self.model, self.asu, self.dataset.as_ref(), &missing)?;
+        if let Ok(mut known) = self.p1_fallbacks.lock() {
+            known.extend(fallbacks);
+        }
         let mut built = missing.iter().zip(built).collect::<std::collections::HashMap<_, _>>();
         let entries: Vec<Entry> = indices
             .iter()
@@ -150,20 +183,23 @@ impl GraphSource {
     }
 }
 
-/// Graphs and labels of `indices`, built in parallel.
+/// Graphs and labels of `indices`, built in parallel, and the crystals reduced as P1 (with `asu`).
 fn build_entries(
     model: &ModelConfig,
     asu: Option<f64>,
     dataset: &dyn Dataset,
     indices: &[usize],
-) -> Result<Vec<Entry>> {
+) -> Result<(Vec<Entry>, Vec<String>)> {
     let samples = read_samples(dataset, indices)?;
     let structures: Vec<_> = samples.iter().map(|s| s.structure.clone()).collect();
-    let graphs = match asu {
-        Some(symprec) => build_asu_graph_list(model, &structures, symprec)?,
-        None => build_graph_list(model, &structures)?,
+    let (graphs, fallbacks) = match asu {
+        Some(symprec) => {
+            let asu = build_asu_graph_list(model, &structures, symprec)?;
+            (asu.graphs, asu.p1_fallbacks)
+        }
+        None => (build_graph_list(model, &structures)?, vec![]),
     };
-    samples
+    let entries = samples
         .into_iter()
         .zip(graphs)
         .map(|(s, graph)| {
@@ -179,7 +215,8 @@ fn build_entries(
             }
             Ok(Entry { graph, targets: s.targets, forces: s.forces })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((entries, fallbacks))
 }
 
 /// The training order of epoch `epoch` (0-based): a permutation fixed by `(seed, epoch)`, so a
@@ -226,5 +263,28 @@ mod tests {
             })
             .unwrap();
         assert_eq!(seen, vec![(0, 16), (1, 16)]);
+    }
+
+    #[test]
+    fn asymmetric_units_report_the_crystals_reduced_as_p1() {
+        use crate::crystal_dataset::{crystal_dataset, CRYSTAL_SAMPLE};
+        let mut data = crystal_dataset(std::path::Path::new(CRYSTAL_SAMPLE), &[]).unwrap();
+        data.samples.truncate(4);
+        // Two atoms on top of each other: no consistent symmetry, so the crystal stays P1.
+        let bad = &mut data.samples[2].structure;
+        bad.positions[1] = bad.positions[0];
+        let label = bad.label();
+        let model = ModelConfig::Cogn(gnn_models::CoGnConfig::cogn(8));
+        let data: Arc<dyn Dataset> = Arc::new(data);
+        let source = GraphSource::with_asu(&model, Some(1e-3), data.clone(), &[0, 1, 2, 3], false).unwrap();
+        let fallbacks = source.p1_fallbacks();
+        assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
+        assert!(fallbacks[0].starts_with(&format!("{label}: ")), "{fallbacks:?}");
+        assert!(source.p1_warning().unwrap().contains("1 crystal(s) could not be symmetrised at symprec 0.001"));
+        // Without the cache the fallback is found when its batch is built.
+        let lazy = GraphSource::with_asu(&model, Some(1e-3), data, &[], false).unwrap();
+        assert!(lazy.p1_warning().is_none());
+        lazy.prepare(&[0, 2]).unwrap();
+        assert_eq!(lazy.p1_fallbacks(), fallbacks);
     }
 }

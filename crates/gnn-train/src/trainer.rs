@@ -201,6 +201,9 @@ impl<'o> Session<'o> {
         let count_atoms = self.config.max_atoms_per_batch.is_some() && !self.config.cache_graphs;
         let asu = self.config.data.asu.then_some(self.config.data.symprec);
         let source = GraphSource::with_asu(&self.config.model, asu, self.dataset.clone(), &cached, count_atoms)?;
+        if let Some(warning) = source.p1_warning() {
+            eprintln!("{warning}");
+        }
         let mut stopped = StopReason::Completed;
         while self.state.epoch < self.config.epochs {
             if !self.train_epoch(&source)? {
@@ -399,6 +402,10 @@ impl<'o> Session<'o> {
 
     /// Test metrics with the best weights, plots and the summary.
     fn finish(&mut self, source: &GraphSource, stopped: StopReason) -> Result<Summary> {
+        // Without the graph cache, asymmetric units were built batch by batch: report at the end.
+        if let Some(warning) = source.p1_warning().filter(|_| !self.config.cache_graphs) {
+            eprintln!("{warning}");
+        }
         let best_dir = self.run.file(run_dir::BEST);
         let network = if best_dir.exists() {
             let best = Checkpoint::read(&best_dir)?;

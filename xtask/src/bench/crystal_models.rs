@@ -38,7 +38,7 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
     for (name, config) in models {
         for asu in [false, true] {
             let graphs = if asu {
-                build_asu_graph_list(&config, &crystals, 1e-3)?
+                build_asu_graph_list(&config, &crystals, 1e-3)?.graphs
             } else {
                 build_graph_list(&config, &crystals)?
             };

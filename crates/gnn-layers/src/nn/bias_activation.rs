@@ -15,7 +15,7 @@ use std::mem::MaybeUninit;
 
 /// The activations with a fused kernel.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     /// `softplus(z) − shift`.
     Softplus {
         shift: f64,
@@ -27,7 +27,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(activation: Activation) -> Option<Self> {
+    pub(crate) fn of(activation: Activation) -> Option<Self> {
         Some(match activation {
             Activation::ShiftedSoftplus => Kind::Softplus { shift: std::f64::consts::LN_2 },
             Activation::ShiftedSoftplusPyg => Kind::Softplus { shift: super::activation::PYG_SSP_SHIFT },
@@ -164,7 +164,7 @@ fn bias_gradient(grad_x: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
 }
 
 /// The scalar functions of the fused kernels.
-trait Scalar: crate::ops::Real + std::ops::Sub<Output = Self> + std::ops::Neg<Output = Self> {
+pub(crate) trait Scalar: crate::ops::Real + std::ops::Sub<Output = Self> + std::ops::Neg<Output = Self> {
     fn sigmoid(self) -> Self;
     fn softplus(self) -> Self;
     fn constant(v: f64) -> Self;
@@ -312,7 +312,7 @@ multiversion! {
     }
 }
 
-trait Block: Scalar {
+pub(crate) trait Block: Scalar {
     fn block(kind: Kind, order: u8, x: &[Self], b: &[Self], g: Option<&[Self]>, out: &mut [MaybeUninit<Self>]);
 }
 

@@ -24,6 +24,7 @@ use super::init::uniform_fan_in;
 use super::linear::linear;
 use super::rnn::GruCell;
 use super::sequential::{Mlp, MlpConfig};
+use super::summed_messages::{summed_mlp_messages, SplitMlp};
 use crate::ops::{dense, gather, scatter, Reduce, SegmentIndex};
 
 /// A gated update of a state `s` by a candidate `u` (kgcnn's `edge_gate`/`node_gate`).
@@ -198,6 +199,38 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<GraphNetworkOutput> {
+        let (messages, nodes) = self.run(edges, nodes, source, target, line_graph, true)?;
+        let messages = messages.expect("messages are kept when asked for");
+        let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
+        Ok(GraphNetworkOutput { edges, nodes })
+    }
+
+    /// The updated node features of [`GraphNetwork::forward_nested`] alone. Without the edge
+    /// output, a block whose messages are only summed (no nested blocks, no edge gate) computes
+    /// them inside one fused kernel ([`summed_mlp_messages`]) and never materialises them —
+    /// much less memory and time for training, but differentiable once only.
+    pub fn update_nodes(
+        &self,
+        edges: &Tensor,
+        nodes: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        line_graph: Option<LineGraphInput>,
+    ) -> Result<Tensor> {
+        Ok(self.run(edges, nodes, source, target, line_graph, false)?.1)
+    }
+
+    /// Gather → message → (nested blocks) → aggregate → update; the messages are returned when
+    /// `keep_messages`.
+    fn run(
+        &self,
+        edges: &Tensor,
+        nodes: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        line_graph: Option<LineGraphInput>,
+        keep_messages: bool,
+    ) -> Result<(Option<Tensor>, Tensor)> {
         let expected = self.config.edge_mlp.widths[0];
         let (edge_width, node_width) = (edges.dim(D::Minus1)?, nodes.dim(D::Minus1)?);
         if edge_width + 2 * node_width != expected {
@@ -212,27 +245,45 @@ impl GraphNetwork {
         // [E, edge + 2·node] concatenation.
         let first = &self.edge_mlp.layers()[0];
         let w = first.weight();
-        let part = |start: usize, width: usize| w.narrow(1, start, width)?.contiguous();
-        let (w_edge, w_receiver, w_sender) =
-            (part(0, edge_width)?, part(edge_width, node_width)?, part(edge_width + node_width, node_width)?);
-        let receiver = gather(&dense(nodes, &w_receiver, None)?, target)?;
-        let sender = gather(&dense(nodes, &w_sender, None)?, source)?;
-        let first_out = dense(edges, &w_edge, first.bias())?.add(&receiver)?.add(&sender)?;
-        let mut messages = self.edge_mlp.forward_after_first(&first_out)?;
-        // Nested blocks: the messages are the nodes of the line graph.
-        if !self.nested.is_empty() {
-            let Some(line) = line_graph else {
-                candle_core::bail!("graph network: nested blocks need the line graph of the batch");
+        let w_edge = w.narrow(1, 0, edge_width)?.contiguous()?;
+        let w_receiver = w.narrow(1, edge_width, node_width)?;
+        let w_sender = w.narrow(1, edge_width + node_width, node_width)?;
+        let fused = !keep_messages
+            && self.nested.is_empty()
+            && self.edge_gate.is_none()
+            && self.config.aggregation == Reduce::Sum;
+        let (messages, aggregated) = if fused {
+            // Receiver and sender terms side by side, [N, 2·width], in one product.
+            let node_terms = dense(nodes, &Tensor::cat(&[&w_receiver, &w_sender], 0)?, None)?;
+            let mlp = SplitMlp {
+                edge_weight: &w_edge,
+                bias: first.bias(),
+                later: &self.edge_mlp.layers()[1..],
+                activation: self.config.edge_mlp.activation,
+                activate_last: self.edge_mlp.activates_last(),
             };
-            for block in &self.nested {
-                messages = block.forward(line.features, &messages, line.sender, line.receiver)?.nodes;
+            (None, summed_mlp_messages(edges, &node_terms, &mlp, source, target)?)
+        } else {
+            let receiver = gather(&dense(nodes, &w_receiver.contiguous()?, None)?, target)?;
+            let sender = gather(&dense(nodes, &w_sender.contiguous()?, None)?, source)?;
+            let edge_term = dense(edges, &w_edge, first.bias())?;
+            let mut messages = self.edge_mlp.forward_after_first(&edge_term.add(&receiver)?.add(&sender)?)?;
+            // Nested blocks: the messages are the nodes of the line graph.
+            if !self.nested.is_empty() {
+                let Some(line) = line_graph else {
+                    candle_core::bail!("graph network: nested blocks need the line graph of the batch");
+                };
+                for block in &self.nested {
+                    messages = block.update_nodes(line.features, &messages, line.sender, line.receiver, None)?;
+                }
             }
-        }
-        if let Some(gate) = &self.edge_gate {
-            messages = gate.forward(&messages, edges)?;
-        }
-        // Aggregate at the target.
-        let aggregated = scatter(&messages, target, self.config.aggregation)?;
+            if let Some(gate) = &self.edge_gate {
+                messages = gate.forward(&messages, edges)?;
+            }
+            // Aggregate at the target.
+            let aggregated = scatter(&messages, target, self.config.aggregation)?;
+            (Some(messages), aggregated)
+        };
         // Update.
         let update_in =
             if self.config.update_sees_node { Tensor::cat(&[&aggregated, nodes], D::Minus1)? } else { aggregated };
@@ -241,8 +292,7 @@ impl GraphNetwork {
             update = gate.forward(&update, nodes)?;
         }
         let nodes = if self.config.node_residual { nodes.add(&update)? } else { update };
-        let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
-        Ok(GraphNetworkOutput { edges, nodes })
+        Ok((messages, nodes))
     }
 }
 
@@ -250,22 +300,9 @@ impl GraphNetwork {
 mod tests {
     use super::*;
     use crate::nn::Activation;
+    use crate::test_support::tensor;
     use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
-
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
-    fn tensor(shape: &[usize], seed: u64) -> Tensor {
-        Tensor::from_vec(values(shape.iter().product(), seed), shape, &Device::Cpu).unwrap()
-    }
 
     fn config(update_sees_node: bool) -> GraphNetworkConfig {
         let mut edge_mlp = MlpConfig::new(&[3 + 2 * 4, 5, 6], Activation::Silu);
@@ -389,6 +426,14 @@ mod tests {
         let weights = tensor(&[5, 4], 3);
         let loss = |h: &Tensor| net.forward(&e, h, &source, &target)?.nodes.mul(&weights)?.sum_all();
         assert_gradient_matches(&h, loss);
+        // The fused path (messages never materialised) gives the same nodes and exact gradients.
+        let fused = net.update_nodes(&e, h.as_tensor(), &source, &target, None).unwrap();
+        let unfused = net.forward(&e, h.as_tensor(), &source, &target).unwrap().nodes;
+        let diff = fused.sub(&unfused).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!(diff < 1e-14, "fused and materialised messages differ by {diff}");
+        assert_gradient_matches(&h, |h: &Tensor| {
+            net.update_nodes(&e, h, &source, &target, None)?.mul(&weights)?.sum_all()
+        });
     }
 
     /// A block with a nested block on the line graph (GRU node gate, as coNGN) and a Hadamard node

@@ -17,6 +17,7 @@ mod radial;
 mod rnn;
 mod sequential;
 mod set2set;
+mod summed_messages;
 
 pub use activation::{softplus, Activation, PYG_SSP_SHIFT, SOFTPLUS_THRESHOLD};
 pub use bias_activation::bias_activation;
@@ -31,3 +32,4 @@ pub use radial::{linspace, BesselBasis, GaussianBasis};
 pub use rnn::{Gru, GruCell, Lstm, LstmState};
 pub use sequential::{Mlp, MlpConfig};
 pub use set2set::Set2Set;
+pub use summed_messages::{summed_mlp_messages, SplitMlp};

@@ -95,6 +95,11 @@ impl SegmentIndex {
         self.inner.offsets.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
+    /// Number of rows of segment `s`.
+    pub(crate) fn segment_len(&self, s: usize) -> usize {
+        self.inner.offsets[s + 1] - self.inner.offsets[s]
+    }
+
     /// All rows grouped by segment (each segment's rows in their original order), or `None` when
     /// the index is sorted and the grouping is the identity.
     pub(crate) fn grouped_order(&self) -> Option<&[u32]> {
