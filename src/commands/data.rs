@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use chem_crystal::io::matbench_splits::{default_splits_path, fetch_matbench_splits};
 use chem_crystal::io::matminer::{default_cache_dir, fetch_matminer};
 use chem_crystal::io::CrystalFormat;
 use chem_graph::neighbors::{radius_graph, RadiusOptions};
@@ -75,6 +76,22 @@ pub enum FetchCommand {
         #[arg(long)]
         force: bool,
     },
+    /// MatBench v0.1's official 5-fold splits (ids per task and fold) from the `matbench==0.6` wheel,
+    /// checked against a pinned SHA-256 and stored gzipped; `chemgnn train --matbench-fold K` uses
+    /// them on MatBench task tables.
+    MatbenchSplits {
+        /// Output file [default: $CHEMGNN_DATA_DIR/matbench/matbench_v0.1_validation.json.gz, else
+        /// under data/cache].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The matbench 0.6 wheel or its matbench_v0.1_validation.json [default: downloaded with
+        /// `python3 -m pip download --no-deps matbench==0.6`].
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Fetch again even if the output file already holds the splits.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
@@ -90,6 +107,15 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             let out = out.unwrap_or_else(default_cache_dir);
             for t in fetch_matminer(source.as_deref(), &out, force, &mut |m| eprintln!("{m}"))? {
                 println!("{}: {} structures, target {}", t.path.display(), t.structures, t.target);
+            }
+            Ok(())
+        }
+        DataCommand::Fetch(FetchCommand::MatbenchSplits { out, source, force }) => {
+            let out = out.unwrap_or_else(default_splits_path);
+            let splits = fetch_matbench_splits(source.as_deref(), &out, force, &mut |m| eprintln!("{m}"))?;
+            for (task, folds) in &splits.tasks {
+                let sizes: Vec<String> = folds.iter().map(|f| format!("{}/{}", f.train.len(), f.test.len())).collect();
+                println!("{task}: folds (train/test) {}", sizes.join(" "));
             }
             Ok(())
         }

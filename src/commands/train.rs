@@ -59,6 +59,11 @@ pub struct TrainArgs {
     /// Train on asymmetric units of the crystals (symmetrised; multiplicity-weighted readout).
     #[arg(long)]
     asu: bool,
+    /// Train on fold K (0–4) of MatBench v0.1's official cross-validation of a MatBench task table
+    /// (test on the fold's test entries; validation drawn from its training entries). Needs
+    /// `chemgnn data fetch matbench-splits`.
+    #[arg(long, value_name = "K")]
+    matbench_fold: Option<usize>,
     /// Target(s) to predict: QM9 names (`U0`, `gap`, …), extended-xyz properties, or a crystal
     /// table's column (default: the table's; `log10(K_VRH)` for MatBench's log moduli); repeat or
     /// separate by commas.
@@ -146,6 +151,9 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         c.data.dataset = d.clone();
     }
     c.data.asu |= args.asu;
+    if args.matbench_fold.is_some() {
+        c.split.matbench_fold = args.matbench_fold;
+    }
     if !args.target.is_empty() {
         c.data.targets = args.target.clone();
     } else if let Some(path) = gnn_train::crystal_dataset::crystal_dataset_path(&c.data.dataset)? {

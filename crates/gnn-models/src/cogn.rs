@@ -158,6 +158,7 @@ fn block(
         edge_gate: None,
         node_gate: None,
         nested,
+        global: None,
     }
 }
 

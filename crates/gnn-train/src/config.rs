@@ -149,11 +149,22 @@ pub struct SplitConfig {
     pub file: Option<String>,
     /// Seed of the random permutation (defaults to the run's seed).
     pub seed: Option<u64>,
+    /// MatBench v0.1's official fold (0–4) of a MatBench task table: the fold's test entries are the
+    /// test split, `val` is drawn from its training entries and all others train (`train` and
+    /// `test` are not used). Needs `chemgnn data fetch matbench-splits`.
+    pub matbench_fold: Option<usize>,
 }
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { train: SplitSize::Fraction(0.8), val: SplitSize::Fraction(0.1), test: None, file: None, seed: None }
+        Self {
+            train: SplitSize::Fraction(0.8),
+            val: SplitSize::Fraction(0.1),
+            test: None,
+            file: None,
+            seed: None,
+            matbench_fold: None,
+        }
     }
 }
 

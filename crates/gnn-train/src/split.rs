@@ -1,12 +1,14 @@
-//! Train / validation / test splits: a seeded random permutation cut by counts or fractions, or the
-//! indices of a saved `split.json`.
+//! Train / validation / test splits: a seeded random permutation cut by counts or fractions, the
+//! indices of a saved `split.json`, or a fold of MatBench's official cross-validation.
 
 use crate::config::{SplitConfig, SplitSize};
 use crate::error::{Error, Result};
+use chem_crystal::io::matbench_splits::MatbenchSplits;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Indices into a dataset, as saved in a run's `split.json`.
@@ -62,6 +64,45 @@ impl Split {
         })
     }
 
+    /// Fold `fold` of MatBench's official cross-validation for the task whose entries are `ids`
+    /// (the dataset's, in order): the fold's test entries are the test split, `config.val` of its
+    /// training entries (a draw seeded like [`Split::new`]) validate, and the rest train.
+    pub fn matbench(
+        config: &SplitConfig,
+        dataset: &str,
+        ids: &[String],
+        splits: &MatbenchSplits,
+        fold: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let invalid = |e: chem_crystal::Error| Error::config("split", e.to_string());
+        let task = splits.task_of(ids).map_err(invalid)?;
+        let folds = splits.fold(task, fold).map_err(invalid)?;
+        let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let indices = |ids: &[String]| -> Vec<usize> { ids.iter().map(|id| index[id.as_str()]).collect() };
+        let mut training = indices(&folds.train);
+        let seed = config.seed.unwrap_or(seed);
+        training.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let val = match config.val {
+            SplitSize::Count(n) => n,
+            SplitSize::Fraction(f) => (f * training.len() as f64).round() as usize,
+        };
+        if val == 0 || val >= training.len() {
+            return Err(Error::config(
+                "split",
+                format!("{val} validation structures out of fold {fold}'s {} training entries", training.len()),
+            ));
+        }
+        Ok(Self {
+            dataset: dataset.to_string(),
+            size: ids.len(),
+            seed: Some(seed),
+            train: training[val..].to_vec(),
+            val: training[..val].to_vec(),
+            test: indices(&folds.test),
+        })
+    }
+
     /// Reads a `split.json`.
     pub fn read(path: &Path) -> Result<Self> {
         crate::run_dir::read_json(path)
@@ -95,6 +136,33 @@ impl Split {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chem_crystal::io::matbench_splits::Fold;
+
+    #[test]
+    fn a_matbench_fold_tests_on_its_test_entries_and_validates_on_some_training_ones() {
+        let ids: Vec<String> = (0..20).map(|i| format!("mb-x-{i:03}")).collect();
+        let folds = (0..5)
+            .map(|k| Fold {
+                test: ids[4 * k..4 * k + 4].to_vec(),
+                train: ids.iter().filter(|id| !ids[4 * k..4 * k + 4].contains(id)).cloned().collect(),
+            })
+            .collect();
+        let splits = MatbenchSplits { tasks: [("matbench_x".to_string(), folds)].into() };
+        // The dataset's order differs from the file's: indices follow the dataset.
+        let mut shuffled = ids.clone();
+        shuffled.reverse();
+        let config = SplitConfig { val: SplitSize::Fraction(0.25), ..Default::default() };
+        let s = Split::matbench(&config, "d", &shuffled, &splits, 2, 7).unwrap();
+        let named = |idx: &[usize]| -> Vec<String> { idx.iter().map(|&i| shuffled[i].clone()).collect() };
+        assert_eq!(named(&s.test), ids[8..12]);
+        assert_eq!((s.train.len(), s.val.len()), (12, 4));
+        s.check(20, Path::new("x")).unwrap();
+        assert_eq!(s, Split::matbench(&config, "d", &shuffled, &splits, 2, 7).unwrap());
+        assert_ne!(s.val, Split::matbench(&config, "d", &shuffled, &splits, 2, 8).unwrap().val);
+        let err = Split::matbench(&config, "d", &ids[1..], &splits, 0, 7).unwrap_err().to_string();
+        assert!(err.contains("not the entries of any MatBench v0.1 task"), "{err}");
+        assert!(Split::matbench(&config, "d", &ids, &splits, 5, 7).unwrap_err().to_string().contains("not 5"));
+    }
 
     #[test]
     fn seeded_disjoint_and_sized() {

@@ -20,6 +20,7 @@ use crate::split::Split;
 use crate::{plot, Summary};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
+use chem_crystal::io::matbench_splits::{default_splits_path, MatbenchSplits};
 use gnn_layers::autograd::{enable_higher_order_gradients, forces};
 use gnn_layers::GraphTensors;
 use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
@@ -57,7 +58,16 @@ pub enum StopReason {
 pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
     config.validate().map_err(|e| Error::config("configuration", e))?;
     let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
-    let split = Split::new(&config.split, &dataset.name(), dataset.len(), config.seed)?;
+    let split = match config.split.matbench_fold {
+        Some(fold) => {
+            let ids = (0..dataset.len()).map(|i| Ok(dataset.sample(i)?.structure.name)).collect::<Result<Vec<_>>>()?;
+            let path = default_splits_path();
+            let splits = MatbenchSplits::read(&path)
+                .map_err(|e| Error::Data(format!("{e} (run `chemgnn data fetch matbench-splits` first)")))?;
+            Split::matbench(&config.split, &dataset.name(), &ids, &splits, fold, config.seed)?
+        }
+        None => Split::new(&config.split, &dataset.name(), dataset.len(), config.seed)?,
+    };
     let train_samples = read_samples(dataset.as_ref(), &split.train)?;
     let norm = Normalization::fit(&config.normalization, &config.model, dataset.targets(), &train_samples)?;
     drop(train_samples);

@@ -233,27 +233,38 @@ fn note(suite: &str) -> Option<&'static str> {
              The matmul case times the product that sets the roofline on both sides; the last table divides \
              each case's matmul FLOPs (PyG's formulation: per-edge filters, per-step edge network; 2× for \
              forces, 3× for training) by its time and by the implementation's own matmul GFLOP/s.\n\n\
-             Reading the figures: chemgnn is faster than PyG in every case but one with the same thread \
-             count. SchNet: inference 3.0–4.6× (128 molecules) and 1.8–3.6× (32), a training step 3.1–6.2×, \
-             forces 1.1–2.3×; the MPNN: inference 4.2–8.3×, a training step 3.1–6.2×. What does it: gemm's \
-             AVX-512 kernels (x86-v4: 73 GFLOP/s on one thread, 136 on two, against 97 and 199 for \
-             PyTorch's oneDNN here), filters computed once per pair of opposite edges (half of SchNet's \
+             Reading the figures: chemgnn is faster than PyG in every case with the same thread count. \
+             SchNet: inference 3.3–3.6× (128 molecules) and 2.8–3.6× (32), a training step 4.1–8.0×, \
+             forces 1.4–3.2×; the MPNN: inference 5.6–6.3×, a training step 3.4–5.5×. What does it: gemm's \
+             AVX-512 kernels, filters computed once per pair of opposite edges (half of SchNet's \
              arithmetic), fused vectorised kernels for the element-wise chains, dense layers with the bias \
              inside gemm and backward passes that skip untracked inputs, the factorised NNConv (4–5× fewer \
-             FLOPs, no [E, 4096] tensor), and buffers kept by the allocator. In roofline terms SchNet \
-             inference reaches 71–86 % of our matmul speed (PyG: 14–18 % of its own), the MPNN 2–5× \
-             *above* it (less arithmetic than PyG's formulation). What remains, from `perf record` of the \
-             128-molecule passes: forces spend a quarter of their time in gemm and most of the rest in \
-             Candle's autograd — for every gradient a zero tensor and an add over `[pairs, 128]` (single-\
-             threaded element-wise ops, page faults on fresh buffers) — which is why forces gain least and \
-             why 2 threads do not beat 1 on the 32-molecule batch (inference 52 vs 59 ms, forces 143 vs \
-             172 ms, training 172 vs 183 ms: each op is too small to split well; a rerun of our side gave \
-             46 vs 37, 142 vs 134 and 150 vs 160 ms — inference and forces move with the machine's state, \
-             the training step stays slower on 2 threads). Owning the backward of \
-             the whole filter network (one blocked kernel that keeps intermediates in cache) is the next \
-             step. PyG ran 2–4× slower on this machine than in the previous run on an AMD EPYC \
-             (e.g. SchNet inference on 128 molecules 895 ms here, 284 ms there); the ratios are from one run \
-             on one machine."
+             FLOPs, no [E, 4096] tensor), and — new in this run — plain backward passes that let Candle \
+             detach gradients again: before, every gradient kept its graph (set process-wide for force \
+             training), which kept all intermediate gradients alive to the end of the backward pass \
+             (coNGN's training step peaks at 1.7 GB instead of 6.6 GB; SchNet's training step on 128 \
+             molecules: 446 ms on one thread as before (435), 408 ms on two, was 484). \
+             What remains, from `perf record` of the 128-molecule passes: forces spend most of their time \
+             outside gemm in Candle's autograd — for every gradient a zero tensor and an add over \
+             `[pairs, 128]` — which is why forces gain least and why 2 threads do not beat 1 on the \
+             32-molecule batch (forces 84 vs 92 ms, training 107 vs 110 ms: each op is too small to split \
+             well). The ratios are from one run on one machine; PyTorch's timings move by up to 2× between \
+             runs here."
+        }
+        "crystal-models" => {
+            "coGN (kgcnn's `model_default`, width 128, kNN-24 graphs) and coNGN (`model_default_nested`, \
+             width 160, Voronoi graphs and their line graphs) on 64 crystals of the committed sample, full \
+             cells and asymmetric units, against kgcnn 3.1.0 (TensorFlow 2.15, oneDNN) on the same graph \
+             tensors; f32, random weights; a training step is forward, MAE, backward and an Adam update.\n\n\
+             Reading the figures: inference is faster than kgcnn everywhere (1.05–1.6×); a training step is \
+             1.0–1.4× (coNGN full cells 1.40× / 1.19× on 1 / 2 threads, coGN 0.98× / 1.15×), except \
+             coNGN on asymmetric units with 2 threads (0.85×). The issue's goal, ≥ 3× kgcnn per training \
+             step, is not met: the edge MLPs are GEMM-bound (gemm's AVX-512 kernels run at ~75 % of \
+             oneDNN's speed here) and the backward recomputes each block's activations. What changed in \
+             this run: the edge MLP and the sum at the receiver run in one blocked kernel \
+             (`nn::summed_mlp_messages`, no `[edges, width]` tensor, backward with recomputation) and \
+             backward passes detach gradients again — coNGN's training step went from 18.6 s to 2.9 s on \
+             one thread (0.21× → 1.40× kgcnn)."
         }
         "cli" => {
             "What a user sees: the `chemgnn` binary as whole processes (start-up, reading the files, \

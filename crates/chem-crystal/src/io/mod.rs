@@ -23,6 +23,7 @@ mod check;
 pub mod cif;
 mod json;
 pub mod matbench;
+pub mod matbench_splits;
 pub mod matminer;
 mod occupancy;
 mod options;

@@ -1,6 +1,5 @@
 //! The graph-network (GN) block (Battaglia et al. 2018) in the form the crystal networks of Ruff et
-//! al. 2023 (coGN, coNGN; kgcnn's `GraphNetwork` and `NestedGraphNetwork`) use, without a global
-//! state:
+//! al. 2023 (coGN, coNGN; kgcnn's `GraphNetwork` and `NestedGraphNetwork`) use:
 //!
 //! 1. **message** (edge update φE): `m_ji = MLP_E([e_ji, h_i, h_j])` for every edge j → i, from the
 //!    edge features, the receiving (target) node and the sending (source) node, in that order —
@@ -15,6 +14,12 @@
 //! messages against the old edge features) and residual connections (`e' = e + m`,
 //! `h' = h + u`; each needs equal widths). Gather → message → aggregate → update are visible in
 //! [`GraphNetwork::forward_nested`].
+//!
+//! An optional **global state** `g` (one vector per graph; [`GlobalConfig`], kgcnn's
+//! `global_mlp`) is read by φE and φV (`[e, h_i, h_j, g]`, `[a_i, (h_i), g]`, each when configured)
+//! and updated last: `g' = MLP_U([ρE→U(m), ρV→U(h'), g])` (+ `g` with a residual), where the
+//! aggregations over each graph's messages and updated nodes are optional
+//! ([`GraphNetwork::update_with_globals`]). coGN and coNGN have none.
 
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Init, Linear, VarBuilder};
@@ -65,6 +70,43 @@ pub struct GraphNetworkConfig {
     /// node gate); parameters `nested.{k}.*`.
     #[serde(default)]
     pub nested: Vec<GraphNetworkConfig>,
+    /// A global state per graph, read and updated by the block (parameters `global_mlp.*`).
+    #[serde(default)]
+    pub global: Option<GlobalConfig>,
+}
+
+/// The global state of a [`GraphNetwork`] block and what reads it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GlobalConfig {
+    /// Width of the global state `g`.
+    pub width: usize,
+    /// φU: input width = message width (with `edges`) + node width (with `nodes`) + `width`.
+    pub mlp: MlpConfig,
+    /// Aggregation of each graph's messages fed to φU (kgcnn's `aggregate_edges_global`), if any.
+    #[serde(default)]
+    pub edges: Option<Reduce>,
+    /// Aggregation of each graph's updated nodes fed to φU (kgcnn's `aggregate_nodes`), if any.
+    #[serde(default)]
+    pub nodes: Option<Reduce>,
+    /// Whether φE also reads the edge's graph's state, `[e, h_i, h_j, g]`.
+    #[serde(default)]
+    pub to_edges: bool,
+    /// Whether φV also reads the node's graph's state, `[a_i, (h_i), g]`.
+    #[serde(default)]
+    pub to_nodes: bool,
+    /// `g' = g + φU(…)` instead of `g' = φU(…)`.
+    #[serde(default)]
+    pub residual: bool,
+}
+
+/// The global state a block with [`GraphNetworkConfig::global`] reads: `[graphs, width]`, and the
+/// graph of each node.
+#[derive(Clone, Copy, Debug)]
+pub struct GlobalInput<'a> {
+    /// `g`, one row per graph.
+    pub state: &'a Tensor,
+    /// Node → graph (segments are graphs).
+    pub node_graph: &'a SegmentIndex,
 }
 
 /// Updated edges (messages, with the residual when configured) and nodes.
@@ -121,6 +163,7 @@ pub struct GraphNetwork {
     edge_gate: Option<GateLayer>,
     node_gate: Option<GateLayer>,
     nested: Vec<GraphNetwork>,
+    global_mlp: Option<Mlp>,
     config: GraphNetworkConfig,
 }
 
@@ -141,7 +184,8 @@ impl GraphNetwork {
         let message = *config.edge_mlp.widths.last().unwrap_or(&0);
         let update_in = *config.node_mlp.widths.first().unwrap_or(&0);
         let update_out = *config.node_mlp.widths.last().unwrap_or(&0);
-        if update_in < message || (!config.update_sees_node && update_in != message) {
+        let global_in = config.global.as_ref().filter(|g| g.to_nodes).map_or(0, |g| g.width);
+        if update_in < message + global_in || (!config.update_sees_node && update_in != message + global_in) {
             candle_core::bail!(
                 "graph network: the node MLP takes {update_in} inputs, but messages have {message} features{}",
                 if config.update_sees_node { " plus the node's own" } else { "" }
@@ -162,7 +206,25 @@ impl GraphNetwork {
                 GraphNetwork::with_init(c, vb.pp(format!("nested.{k}")), init)
             })
             .collect::<Result<_>>()?;
+        let global_mlp = config
+            .global
+            .as_ref()
+            .map(|g| {
+                let inputs = g.edges.map_or(0, |_| message) + g.nodes.map_or(0, |_| update_out) + g.width;
+                let (mlp_in, mlp_out) = (g.mlp.widths[0], *g.mlp.widths.last().unwrap_or(&0));
+                if mlp_in != inputs || (g.residual && mlp_out != g.width) {
+                    candle_core::bail!(
+                        "graph network: the global MLP takes {mlp_in} inputs and gives {mlp_out}, but reads {inputs} \
+                         (aggregated messages, aggregated nodes, a state of {}){}",
+                        g.width,
+                        if g.residual { " and must give the state's width for the residual" } else { "" }
+                    );
+                }
+                Mlp::with_init(&g.mlp, vb.pp("global_mlp"), init)
+            })
+            .transpose()?;
         Ok(Self {
+            global_mlp,
             edge_mlp: Mlp::with_init(&config.edge_mlp, vb.pp("edge_mlp"), init)?,
             node_mlp: Mlp::with_init(&config.node_mlp, vb.pp("node_mlp"), init)?,
             edge_gate: config.edge_gate.map(|g| GateLayer::new(g, message, vb.pp("edge_gate"))).transpose()?,
@@ -199,7 +261,7 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<GraphNetworkOutput> {
-        let (messages, nodes) = self.run(edges, nodes, source, target, line_graph, true)?;
+        let (messages, nodes, _) = self.run(edges, nodes, source, target, line_graph, None, true)?;
         let messages = messages.expect("messages are kept when asked for");
         let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
         Ok(GraphNetworkOutput { edges, nodes })
@@ -217,11 +279,27 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<Tensor> {
-        Ok(self.run(edges, nodes, source, target, line_graph, false)?.1)
+        Ok(self.run(edges, nodes, source, target, line_graph, None, false)?.1)
     }
 
-    /// Gather → message → (nested blocks) → aggregate → update; the messages are returned when
-    /// `keep_messages`.
+    /// [`GraphNetwork::update_nodes`] for a block with a global state: the updated nodes and the
+    /// updated global state `[graphs, ·]`.
+    pub fn update_with_globals(
+        &self,
+        edges: &Tensor,
+        nodes: &Tensor,
+        globals: GlobalInput,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        line_graph: Option<LineGraphInput>,
+    ) -> Result<(Tensor, Tensor)> {
+        let (_, nodes, globals) = self.run(edges, nodes, source, target, line_graph, Some(globals), false)?;
+        Ok((nodes, globals.expect("a block with a global state updates it")))
+    }
+
+    /// Gather → message → (nested blocks) → aggregate → update (→ global update); the messages are
+    /// returned when `keep_messages`.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         edges: &Tensor,
@@ -229,32 +307,58 @@ impl GraphNetwork {
         source: &SegmentIndex,
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
+        globals: Option<GlobalInput>,
         keep_messages: bool,
-    ) -> Result<(Option<Tensor>, Tensor)> {
+    ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
+        let global = match (&self.config.global, globals) {
+            (Some(config), Some(input)) => Some((config, input)),
+            (None, None) => None,
+            (Some(_), None) => candle_core::bail!("graph network: this block has a global state (update_with_globals)"),
+            (None, Some(_)) => candle_core::bail!("graph network: this block has no global state to update"),
+        };
+        let global_width = global.map_or(0, |(c, _)| c.width);
+        if let Some((config, input)) = global {
+            if input.state.dims() != [input.node_graph.num_segments(), config.width] {
+                candle_core::bail!(
+                    "graph network: the global state {:?} must be [{} graphs, {}]",
+                    input.state.dims(),
+                    input.node_graph.num_segments(),
+                    config.width
+                );
+            }
+        }
+        let edge_global = global.filter(|(c, _)| c.to_edges);
         let expected = self.config.edge_mlp.widths[0];
         let (edge_width, node_width) = (edges.dim(D::Minus1)?, nodes.dim(D::Minus1)?);
-        if edge_width + 2 * node_width != expected {
+        let reads = edge_width + 2 * node_width + edge_global.map_or(0, |_| global_width);
+        if reads != expected {
             candle_core::bail!(
                 "graph network: the edge MLP takes {expected} inputs, but edges have {edge_width} and nodes \
-                 {node_width} features (edge + receiver + sender = {})",
-                edge_width + 2 * node_width
+                 {node_width} features (edge + receiver + sender{} = {reads})",
+                if edge_global.is_some() { " + global" } else { "" }
             );
         }
         // Gather → message. The first layer of φE on [e, h_i, h_j] is computed as
         // e·W_eᵀ + b + (h·W_rᵀ)[i] + (h·W_sᵀ)[j]: the node terms on N rows instead of E, and no
         // [E, edge + 2·node] concatenation.
+        // The state of a graph joins the receiver's term (an edge's graph is its receiver's).
         let first = &self.edge_mlp.layers()[0];
         let w = first.weight();
-        let w_edge = w.narrow(1, 0, edge_width)?.contiguous()?;
-        let w_receiver = w.narrow(1, edge_width, node_width)?;
-        let w_sender = w.narrow(1, edge_width + node_width, node_width)?;
+        let part = |start: usize, width: usize| w.narrow(1, start, width)?.contiguous();
+        let w_edge = part(0, edge_width)?;
+        let mut receiver_terms = dense(nodes, &part(edge_width, node_width)?, None)?;
+        let sender_terms = dense(nodes, &part(edge_width + node_width, node_width)?, None)?;
+        if let Some((_, input)) = edge_global {
+            let w_global = part(edge_width + 2 * node_width, global_width)?;
+            receiver_terms = receiver_terms.add(&gather(&dense(input.state, &w_global, None)?, input.node_graph)?)?;
+        }
         let fused = !keep_messages
             && self.nested.is_empty()
             && self.edge_gate.is_none()
-            && self.config.aggregation == Reduce::Sum;
+            && self.config.aggregation == Reduce::Sum
+            && global.is_none_or(|(c, _)| c.edges.is_none());
         let (messages, aggregated) = if fused {
-            // Receiver and sender terms side by side, [N, 2·width], in one product.
-            let node_terms = dense(nodes, &Tensor::cat(&[&w_receiver, &w_sender], 0)?, None)?;
+            let node_terms = Tensor::cat(&[&receiver_terms, &sender_terms], D::Minus1)?;
             let mlp = SplitMlp {
                 edge_weight: &w_edge,
                 bias: first.bias(),
@@ -264,8 +368,8 @@ impl GraphNetwork {
             };
             (None, summed_mlp_messages(edges, &node_terms, &mlp, source, target)?)
         } else {
-            let receiver = gather(&dense(nodes, &w_receiver.contiguous()?, None)?, target)?;
-            let sender = gather(&dense(nodes, &w_sender.contiguous()?, None)?, source)?;
+            let receiver = gather(&receiver_terms, target)?;
+            let sender = gather(&sender_terms, source)?;
             let edge_term = dense(edges, &w_edge, first.bias())?;
             let mut messages = self.edge_mlp.forward_after_first(&edge_term.add(&receiver)?.add(&sender)?)?;
             // Nested blocks: the messages are the nodes of the line graph.
@@ -285,14 +389,40 @@ impl GraphNetwork {
             (Some(messages), aggregated)
         };
         // Update.
-        let update_in =
-            if self.config.update_sees_node { Tensor::cat(&[&aggregated, nodes], D::Minus1)? } else { aggregated };
+        let mut update_in = vec![aggregated];
+        if self.config.update_sees_node {
+            update_in.push(nodes.clone());
+        }
+        if let Some((_, input)) = global.filter(|(c, _)| c.to_nodes) {
+            update_in.push(gather(input.state, input.node_graph)?);
+        }
+        let update_in = if update_in.len() == 1 { update_in.remove(0) } else { Tensor::cat(&update_in, D::Minus1)? };
         let mut update = self.node_mlp.forward(&update_in)?;
         if let Some(gate) = &self.node_gate {
             update = gate.forward(&update, nodes)?;
         }
         let nodes = if self.config.node_residual { nodes.add(&update)? } else { update };
-        Ok((messages, nodes))
+        // Global update from each graph's messages and nodes.
+        let globals = match (global, &self.global_mlp) {
+            (Some((config, input)), Some(mlp)) => {
+                let mut parts = Vec::with_capacity(3);
+                if let Some(reduce) = config.edges {
+                    let graph_of = input.node_graph.values();
+                    let edge_graph: Vec<u32> = target.values().iter().map(|&t| graph_of[t as usize]).collect();
+                    let edge_graph = SegmentIndex::new(edge_graph, input.node_graph.num_segments(), target.device())?;
+                    let messages = messages.as_ref().expect("messages are kept for the global update");
+                    parts.push(scatter(messages, &edge_graph, reduce)?);
+                }
+                if let Some(reduce) = config.nodes {
+                    parts.push(scatter(&nodes, input.node_graph, reduce)?);
+                }
+                parts.push(input.state.clone());
+                let update = mlp.forward(&Tensor::cat(&parts, D::Minus1)?)?;
+                Some(if config.residual { input.state.add(&update)? } else { update })
+            }
+            _ => None,
+        };
+        Ok((messages, nodes, globals))
     }
 }
 
@@ -319,6 +449,7 @@ mod tests {
             edge_gate: None,
             node_gate: None,
             nested: vec![],
+            global: None,
         }
     }
 
@@ -466,6 +597,115 @@ mod tests {
         let nested_loss = loss(h.as_tensor()).unwrap().to_scalar::<f64>().unwrap();
         assert!((plain_loss.sum_all().unwrap().to_scalar::<f64>().unwrap() - nested_loss).abs() > 1e-6);
         assert_gradient_matches(&h, loss);
+    }
+
+    /// Two graphs: nodes 0–2 (edges 1→0, 2→0, 0→1, 0→2) and nodes 3–4 (3→4, 4→3).
+    fn two_graphs() -> (SegmentIndex, SegmentIndex, SegmentIndex) {
+        let dev = Device::Cpu;
+        let source = SegmentIndex::new(vec![1, 2, 0, 0, 3, 4], 5, &dev).unwrap();
+        let target = SegmentIndex::new(vec![0, 0, 1, 2, 4, 3], 5, &dev).unwrap();
+        let node_graph = SegmentIndex::new(vec![0, 0, 0, 1, 1], 2, &dev).unwrap();
+        (source, target, node_graph)
+    }
+
+    fn global_config(edges: Option<Reduce>) -> GraphNetworkConfig {
+        let mut c = config(false);
+        c.edge_mlp.widths[0] += 2;
+        c.node_mlp.widths[0] += 2;
+        let inputs = edges.map_or(0, |_| 6) + 4 + 2;
+        c.global = Some(GlobalConfig {
+            width: 2,
+            mlp: MlpConfig { activate_last: false, ..MlpConfig::new(&[inputs, 3, 2], Activation::Silu) },
+            edges,
+            nodes: Some(Reduce::Mean),
+            to_edges: true,
+            to_nodes: true,
+            residual: true,
+        });
+        c
+    }
+
+    #[test]
+    fn a_global_state_reaches_only_its_graph_updates_from_it_and_has_exact_gradients() {
+        let (source, target, node_graph) = two_graphs();
+        let e = tensor(&[6, 3], 1);
+        let h = tensor(&[5, 4], 2);
+        for edges in [None, Some(Reduce::Sum)] {
+            let net = network(&global_config(edges));
+            let run = |h: &Tensor, g: &Tensor| {
+                net.update_with_globals(
+                    &e,
+                    h,
+                    GlobalInput { state: g, node_graph: &node_graph },
+                    &source,
+                    &target,
+                    None,
+                )
+            };
+            let g = tensor(&[2, 2], 3);
+            let (nodes, globals) = run(&h, &g).unwrap();
+            // Without messages in φU's input: g' = g + φU([mean of the new nodes per graph, g]).
+            if edges.is_none() {
+                let pooled = scatter(&nodes, &node_graph, Reduce::Mean).unwrap();
+                let update =
+                    net.global_mlp.as_ref().unwrap().forward(&Tensor::cat(&[&pooled, &g], 1).unwrap()).unwrap();
+                let diff = globals.sub(&g.add(&update).unwrap()).unwrap().abs().unwrap().max_all().unwrap();
+                assert!(diff.to_scalar::<f64>().unwrap() < 1e-14, "global update differs by {diff}");
+            }
+            // Changing graph 1's state changes graph 1's nodes and state only.
+            let g2 =
+                Tensor::cat(&[g.narrow(0, 0, 1).unwrap(), g.narrow(0, 1, 1).unwrap().affine(1.0, 0.5).unwrap()], 0)
+                    .unwrap();
+            let (nodes2, globals2) = run(&h, &g2).unwrap();
+            let delta = |a: &Tensor, b: &Tensor, start: usize, len: usize| {
+                a.narrow(0, start, len)
+                    .unwrap()
+                    .sub(&b.narrow(0, start, len).unwrap())
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap()
+            };
+            assert_eq!(delta(&nodes, &nodes2, 0, 3), 0.0);
+            assert_eq!(delta(&globals, &globals2, 0, 1), 0.0);
+            assert!(delta(&nodes, &nodes2, 3, 2) > 1e-6 && delta(&globals, &globals2, 1, 1) > 1e-6);
+            // Gradients with respect to the nodes and the state, through nodes and state.
+            let (wn, wg) = (tensor(&[5, 4], 4), tensor(&[2, 2], 5));
+            let loss = |h: &Tensor, g: &Tensor| -> Result<Tensor> {
+                let (n, u) = run(h, g)?;
+                n.mul(&wn)?.sum_all()?.add(&u.mul(&wg)?.sum_all()?)
+            };
+            assert_gradient_matches(&Var::from_tensor(&h).unwrap(), |h| loss(h, &g));
+            assert_gradient_matches(&Var::from_tensor(&g).unwrap(), |g| loss(&h, g));
+        }
+        // Through φE alone (φV does not read it), the state still reaches its graph's nodes.
+        let mut edges_only = global_config(None);
+        edges_only.node_mlp.widths[0] -= 2;
+        edges_only.global.as_mut().unwrap().to_nodes = false;
+        let net = network(&edges_only);
+        let g = tensor(&[2, 2], 3);
+        let nodes_for = |shift: f64| {
+            let g = g.affine(1.0, shift).unwrap();
+            let input = GlobalInput { state: &g, node_graph: &node_graph };
+            net.update_with_globals(&e, &h, input, &source, &target, None).unwrap().0
+        };
+        let change = nodes_for(0.0).sub(&nodes_for(0.5)).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(change.to_scalar::<f64>().unwrap() > 1e-6);
+        // The state is required by such a block, refused by others, and checked for its shape.
+        let net = network(&global_config(None));
+        assert!(net.forward(&e, &h, &source, &target).unwrap_err().to_string().contains("has a global state"));
+        let wrong = tensor(&[3, 2], 3);
+        let input = GlobalInput { state: &wrong, node_graph: &node_graph };
+        let err = net.update_with_globals(&e, &h, input, &source, &target, None).unwrap_err().to_string();
+        assert!(err.contains("[2 graphs, 2]"), "{err}");
+        let plain = network(&config(false));
+        let g = tensor(&[2, 2], 3);
+        let input = GlobalInput { state: &g, node_graph: &node_graph };
+        let err = plain.update_with_globals(&e, &h, input, &source, &target, None).unwrap_err().to_string();
+        assert!(err.contains("no global state"), "{err}");
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub use bias_activation::bias_activation;
 pub use cfconv::{CfConv, InteractionBlock};
 pub use cutoff::{cosine_cutoff, polynomial_cutoff};
 pub use embedding::Embedding;
-pub use graph_network::{Gate, GraphNetwork, GraphNetworkConfig, GraphNetworkOutput, LineGraphInput};
+pub use graph_network::{
+    Gate, GlobalConfig, GlobalInput, GraphNetwork, GraphNetworkConfig, GraphNetworkOutput, LineGraphInput,
+};
 pub use linear::{linear, linear_activation, linear_with_init};
 pub use nnconv::{EdgeTerms, NnConv, NnConvMode};
 pub use norm::{BatchNorm, LayerNorm, NORM_EPS};

@@ -306,6 +306,7 @@ fn gn_block(cfg: At, edges: usize, nodes: usize) -> Result<GraphNetworkConfig> {
         edge_gate: gate(cfg, "edge_gate")?,
         node_gate: gate(cfg, "node_gate")?,
         nested,
+        global: None,
     })
 }
 
