@@ -5,10 +5,11 @@
 //! - [`GraphTensors`]: a `chem_graph::GraphBatch` as tensors on a device;
 //! - [`ops`]: gather, segment sum/mean/max/min, segment softmax, fused message passing, with
 //!   parallel CPU kernels and gradients that can be differentiated again;
-//! - [`autograd`]: forces (−∂E/∂r) that stay differentiable, without environment variables;
+//! - [`autograd`]: forces (−∂E/∂r) that stay differentiable for force training;
 //! - [`nn`]: building blocks with PyTorch's parameter names and layouts (Linear, Sequential MLPs,
 //!   Embedding, GRU, LSTM, Set2Set, NNConv, CFConv, radial bases, cutoffs, norms, activations), so
-//!   that safetensors written from a PyTorch `state_dict` load without renaming.
+//!   that safetensors written from a PyTorch `state_dict` load without renaming;
+//! - [`o3`]: irreps of O(3) and spherical harmonics with e3nn 0.6's conventions.
 //!
 //! The Candle crates it builds on are re-exported as [`candle`] and [`candle_nn`].
 
@@ -16,6 +17,7 @@ pub mod autograd;
 mod edge_pairs;
 mod graph;
 pub mod nn;
+pub mod o3;
 pub mod ops;
 pub mod runtime;
 #[cfg(test)]
