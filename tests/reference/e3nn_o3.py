@@ -1,6 +1,6 @@
 """Fixtures for chemgnn's o3 module from e3nn 0.6.0: spherical harmonics of random vectors (every
-normalisation, with and without input normalisation, degrees 0-8, and their input gradients), in
-float64. Run with the environment of ../shared/reference/setup.sh:
+normalisation, with and without input normalisation, degrees 0-8, and their input gradients) and
+the Wigner 3j tensors of every triple with l <= 4 plus a few larger ones, in float64. Run with the environment of ../shared/reference/setup.sh:
 
     python tests/reference/e3nn_o3.py   # writes tests/fixtures/e3nn/o3.safetensors
 """
@@ -32,6 +32,12 @@ for normalize in (True, False):
         out[f"{key}.y"] = y.detach()
         out[f"{key}.grad"] = grad
 out["sh.x"] = x
+for l1 in range(5):
+    for l2 in range(5):
+        for l3 in range(abs(l1 - l2), min(l1 + l2, 4) + 1):
+            out[f"w3j.{l1}.{l2}.{l3}"] = o3.wigner_3j(l1, l2, l3)
+for l1, l2, l3 in [(5, 5, 6), (6, 6, 6), (3, 5, 8), (6, 6, 12)]:
+    out[f"w3j.{l1}.{l2}.{l3}"] = o3.wigner_3j(l1, l2, l3)
 out["sh.grad_weights"] = torch.linspace(-1.0, 1.0, 16 * irreps.dim).reshape(16, irreps.dim)
 
 path = Path(__file__).resolve().parents[1] / "fixtures" / "e3nn" / "o3.safetensors"

@@ -1,8 +1,8 @@
 //! Parity of the o3 module with e3nn 0.6.0 (f64, ≤ 1e-10 relative), from
 //! `tests/fixtures/e3nn/o3.safetensors` (written by `tests/reference/e3nn_o3.py`).
 
-use candle_core::{Device, Tensor, Var};
-use gnn_layers::o3::{spherical_harmonics, Irreps, Parity, SphNormalization};
+use candle_core::{DType, Device, Tensor, Var};
+use gnn_layers::o3::{spherical_harmonics, wigner_3j_tensor, wigner_d, Irreps, Parity, SphNormalization};
 use std::collections::HashMap;
 
 fn fixture() -> HashMap<String, Tensor> {
@@ -32,6 +32,50 @@ fn spherical_harmonics_and_their_gradients_match_e3nn_up_to_degree_8() {
             assert_close(&format!("{key}.y"), &y, &f[&format!("{key}.y")]);
             let grads = y.mul(&f["sh.grad_weights"]).unwrap().sum_all().unwrap().backward().unwrap();
             assert_close(&format!("{key}.grad"), grads.get(x.as_tensor()).unwrap(), &f[&format!("{key}.grad")]);
+        }
+    }
+}
+
+#[test]
+fn wigner_3j_tensors_match_e3nn_signs_included() {
+    let f = fixture();
+    let mut checked = 0;
+    for (name, theirs) in &f {
+        let Some(triple) = name.strip_prefix("w3j.") else { continue };
+        let l: Vec<u32> = triple.split('.').map(|v| v.parse().unwrap()).collect();
+        let ours = wigner_3j_tensor(l[0], l[1], l[2], DType::F64, &Device::Cpu).unwrap();
+        assert_close(name, &ours, theirs);
+        checked += 1;
+    }
+    assert_eq!(checked, 69);
+}
+
+#[test]
+fn harmonics_rotate_with_wigner_d() {
+    let (s, c) = 0.7f64.sin_cos();
+    // A rotation about an oblique axis: about x, then about y.
+    let rx = [[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]];
+    let ry = [[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]];
+    let r: [[f64; 3]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| (0..3).map(|k| ry[i][k] * rx[k][j]).sum()));
+    let v = [0.3, -0.5, 0.8];
+    let rv: [f64; 3] = std::array::from_fn(|i| (0..3).map(|j| r[i][j] * v[j]).sum());
+    let y = |v: [f64; 3]| {
+        let irreps = Irreps::spherical_harmonics(8, Parity::Odd);
+        let t = Tensor::new(&[v], &Device::Cpu).unwrap();
+        spherical_harmonics(&irreps, &t, true, SphNormalization::Component)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()
+    };
+    let (yv, yrv) = (y(v), y(rv));
+    for l in 0..=8usize {
+        let n = 2 * l + 1;
+        let d = wigner_d(l as u32, r);
+        for i in 0..n {
+            let rotated: f64 = (0..n).map(|j| d[i * n + j] * yv[l * l + j]).sum();
+            assert!((rotated - yrv[l * l + i]).abs() < 1e-9, "l = {l}, m index {i}");
         }
     }
 }

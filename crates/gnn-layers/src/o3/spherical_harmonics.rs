@@ -67,6 +67,14 @@ pub fn spherical_harmonics(
     out.to_device(&device)?.reshape(shape)
 }
 
+/// The component-normalised harmonics of degree `l` of the unit vector along `v` (host values).
+pub(crate) fn harmonics_of(l: u32, v: [f64; 3]) -> Vec<f64> {
+    let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    let mut all = Vec::new();
+    all_degrees(l, v.map(|c| c / length), &mut all);
+    all[(l * l) as usize..].to_vec()
+}
+
 /// The numbers the recursion runs on: f64, or f64 with its gradient in (x, y, z).
 trait Number: Copy + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> {
     fn constant(v: f64) -> Self;
