@@ -124,6 +124,9 @@ fn compute(l1: u32, l2: u32, l3: u32) -> Vec<f64> {
     out
 }
 
+/// Computed 3j tensors by `(l1, l2, l3)`.
+type Cache = HashMap<(u32, u32, u32), Vec<f64>>;
+
 /// The Wigner 3j tensor `[2l1+1, 2l2+1, 2l3+1]` (row-major, f64) of e3nn (module docs); an error
 /// unless `|l1 − l2| ≤ l3 ≤ l1 + l2`. Computed once per triple and cached.
 pub fn wigner_3j(l1: u32, l2: u32, l3: u32) -> Result<Vec<f64>> {
@@ -132,7 +135,7 @@ pub fn wigner_3j(l1: u32, l2: u32, l3: u32) -> Result<Vec<f64>> {
             "wigner_3j({l1}, {l2}, {l3}): the triangle rule |l1 − l2| ≤ l3 ≤ l1 + l2 fails"
         )));
     }
-    static CACHE: OnceLock<Mutex<HashMap<(u32, u32, u32), Vec<f64>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(c) = cache.lock().map_err(|e| Error::Msg(e.to_string()))?.get(&(l1, l2, l3)) {
         return Ok(c.clone());
