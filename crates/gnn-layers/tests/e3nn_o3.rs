@@ -2,7 +2,10 @@
 //! `tests/fixtures/e3nn/o3.safetensors` (written by `tests/reference/e3nn_o3.py`).
 
 use candle_core::{DType, Device, Tensor, Var};
-use gnn_layers::o3::{spherical_harmonics, wigner_3j_tensor, wigner_d, Irreps, Parity, SphNormalization};
+use gnn_layers::o3::{
+    spherical_harmonics, wigner_3j_tensor, wigner_d, Irreps, Parity, SphNormalization, TensorProduct,
+    TensorProductConfig,
+};
 use std::collections::HashMap;
 
 fn fixture() -> HashMap<String, Tensor> {
@@ -76,6 +79,39 @@ fn harmonics_rotate_with_wigner_d() {
         for i in 0..n {
             let rotated: f64 = (0..n).map(|j| d[i * n + j] * yv[l * l + j]).sum();
             assert!((rotated - yrv[l * l + i]).abs() < 1e-9, "l = {l}, m index {i}");
+        }
+    }
+}
+
+#[test]
+fn tensor_products_match_e3nn_in_every_mode_and_normalisation() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/e3nn/");
+    let f = candle_core::safetensors::load(format!("{dir}tensor_products.safetensors"), &Device::Cpu).unwrap();
+    let configs: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}tensor_products.json")).unwrap()).unwrap();
+    assert_eq!(configs.len(), 3);
+    for (name, config) in &configs {
+        let config = if config.get("fully_connected").is_some() {
+            let irreps = |k: &str| config[k].as_str().unwrap().parse::<Irreps>().unwrap();
+            TensorProductConfig::fully_connected(irreps("irreps_in1"), irreps("irreps_in2"), irreps("irreps_out"))
+        } else {
+            serde_json::from_value(config.clone()).unwrap()
+        };
+        let tp = TensorProduct::new(config).unwrap();
+        for layout in ["shared", "batch"] {
+            let key = |t: &str| format!("{name}.{layout}.{t}");
+            let (x1, x2, w) = (
+                Var::from_tensor(&f[&key("x1")]).unwrap(),
+                Var::from_tensor(&f[&key("x2")]).unwrap(),
+                Var::from_tensor(&f[&key("w")]).unwrap(),
+            );
+            assert_eq!(tp.weight_numel(), *w.dims().last().unwrap(), "{name}");
+            let out = tp.forward(x1.as_tensor(), x2.as_tensor(), w.as_tensor()).unwrap();
+            assert_close(&key("out"), &out, &f[&key("out")]);
+            let grads = out.mul(&f[&key("loss_weights")]).unwrap().sum_all().unwrap().backward().unwrap();
+            for (t, v) in [("grad_x1", &x1), ("grad_x2", &x2), ("grad_w", &w)] {
+                assert_close(&key(t), grads.get(v.as_tensor()).unwrap(), &f[&key(t)]);
+            }
         }
     }
 }

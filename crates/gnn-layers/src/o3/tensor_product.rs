@@ -1,0 +1,419 @@
+//! e3nn's `TensorProduct`: a weighted sum of Clebsch–Gordan products of two irreps features,
+//! instruction by instruction, with e3nn 0.6's connection modes, normalisation and flat weight
+//! layout, so that weights exported from e3nn (`tp.weight`, or the per-edge weights a radial network
+//! produces) give the same numbers.
+//!
+//! An [`Instruction`] `(i_in1, i_in2, i_out, mode, has_weight, path_weight)` combines block `i_in1`
+//! of the first input with block `i_in2` of the second into block `i_out` of the output,
+//! `(x ⊗ y)_k = Σ_ij C_ijk x_i y_j` with [`wigner_3j`](super::wigner_3j), and mixes the
+//! multiplicities `u` (first), `v` (second), `w` (output) as the [`ConnectionMode`] says. Each
+//! instruction is scaled by `√(α · out_var · path_weight / X)` ([`IrrepNormalization`] gives α,
+//! [`PathNormalization`] gives X); outputs no instruction reaches are zero.
+//!
+//! **Weights** are one flat vector: the blocks of the instructions that have weights, in
+//! instruction order, each row-major over its path shape (`uvw`: `[u, v, w]`). Shared weights are
+//! `[weight_numel]`; per-sample weights (e.g. per edge) are `[batch, weight_numel]`.
+//!
+//! This is the reference implementation, composed of Candle ops (differentiable to any order).
+
+use candle_core::{DType, Device, Error, Result, Tensor, D};
+
+use super::irreps::Irreps;
+use super::wigner::wigner_3j_tensor;
+
+/// How the multiplicities of an instruction's operands are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionMode {
+    /// `z_w = Σ_uv W_uvw (x_u ⊗ y_v)`: weights `[u, v, w]` (required).
+    Uvw,
+    /// `z_u = Σ_v W_uv (x_u ⊗ y_v)`: weights `[u, v]`; output multiplicity = `u`.
+    Uvu,
+    /// `z_v = Σ_u W_uv (x_u ⊗ y_v)`: weights `[u, v]`; output multiplicity = `v`.
+    Uvv,
+    /// `z_w = Σ_u W_uw (x_u ⊗ y_u)`: weights `[u, w]`; `u = v`.
+    Uuw,
+    /// `z_u = W_u (x_u ⊗ y_u)`: weights `[u]`; all multiplicities equal.
+    Uuu,
+    /// `z_(uv) = W_uv (x_u ⊗ y_v)`: weights `[u, v]`; output multiplicity = `u·v`.
+    Uvuv,
+}
+
+/// One path of a [`TensorProduct`] (see the module docs).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Instruction {
+    /// Block of the first input.
+    pub i_in1: usize,
+    /// Block of the second input.
+    pub i_in2: usize,
+    /// Block of the output.
+    pub i_out: usize,
+    /// How multiplicities combine.
+    pub mode: ConnectionMode,
+    /// Whether the path has weights.
+    pub has_weight: bool,
+    /// Extra factor under the square root of the normalisation (e3nn's `path_weight`, default 1).
+    #[serde(default = "one")]
+    pub path_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Instruction {
+    /// An instruction with `path_weight = 1`.
+    pub fn new(i_in1: usize, i_in2: usize, i_out: usize, mode: ConnectionMode, has_weight: bool) -> Self {
+        Self { i_in1, i_in2, i_out, mode, has_weight, path_weight: 1.0 }
+    }
+}
+
+/// α of the normalisation: e3nn's `irrep_normalization`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IrrepNormalization {
+    /// α = 2l_out + 1 (default).
+    #[default]
+    Component,
+    /// α = (2l₁ + 1)(2l₂ + 1).
+    Norm,
+    /// α = 1.
+    None,
+}
+
+/// X of the normalisation: e3nn's `path_normalization`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathNormalization {
+    /// X = Σ over the instructions into the same output of `in1_var · in2_var · elements` (default).
+    #[default]
+    Element,
+    /// X = `in1_var · in2_var · elements` of this instruction × the number of instructions into its
+    /// output.
+    Path,
+    /// X = 1.
+    None,
+}
+
+/// A [`TensorProduct`]'s definition (e3nn's constructor arguments).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TensorProductConfig {
+    /// First input.
+    pub irreps_in1: Irreps,
+    /// Second input.
+    pub irreps_in2: Irreps,
+    /// Output.
+    pub irreps_out: Irreps,
+    /// The paths.
+    pub instructions: Vec<Instruction>,
+    /// α (default component).
+    #[serde(default)]
+    pub irrep_normalization: IrrepNormalization,
+    /// X (default element).
+    #[serde(default)]
+    pub path_normalization: PathNormalization,
+    /// Variance of each block of the first input (default 1).
+    #[serde(default)]
+    pub in1_var: Option<Vec<f64>>,
+    /// Variance of each block of the second input (default 1).
+    #[serde(default)]
+    pub in2_var: Option<Vec<f64>>,
+    /// Variance of each output block (default 1).
+    #[serde(default)]
+    pub out_var: Option<Vec<f64>>,
+}
+
+impl TensorProductConfig {
+    /// e3nn's `FullyConnectedTensorProduct`: a `uvw` path with weights for every block pair and
+    /// every output block their product contains, in nested loop order (in1, in2, out); the irreps
+    /// are used as given (not simplified).
+    pub fn fully_connected(irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps) -> Self {
+        let mut instructions = Vec::new();
+        for (i1, a) in irreps_in1.iter().enumerate() {
+            for (i2, b) in irreps_in2.iter().enumerate() {
+                for (io, c) in irreps_out.iter().enumerate() {
+                    if a.ir.times(b.ir).any(|ir| ir == c.ir) {
+                        instructions.push(Instruction::new(i1, i2, io, ConnectionMode::Uvw, true));
+                    }
+                }
+            }
+        }
+        Self::new(irreps_in1, irreps_in2, irreps_out, instructions)
+    }
+
+    /// A product with the given instructions and default normalisation.
+    pub fn new(irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: Vec<Instruction>) -> Self {
+        Self {
+            irreps_in1,
+            irreps_in2,
+            irreps_out,
+            instructions,
+            irrep_normalization: IrrepNormalization::default(),
+            path_normalization: PathNormalization::default(),
+            in1_var: None,
+            in2_var: None,
+            out_var: None,
+        }
+    }
+}
+
+/// A checked instruction with its coefficient, path shape and weight offset.
+#[derive(Clone, Debug)]
+struct Path {
+    ins: Instruction,
+    coefficient: f64,
+    shape: Vec<usize>,
+    /// Offset in the flat weights (when `has_weight`).
+    offset: usize,
+}
+
+/// e3nn's `TensorProduct` (module docs). Weights are passed to [`TensorProduct::forward`].
+#[derive(Clone, Debug)]
+pub struct TensorProduct {
+    config: TensorProductConfig,
+    paths: Vec<Path>,
+    weight_numel: usize,
+}
+
+impl TensorProduct {
+    /// Checks the instructions (parity, triangle rule, multiplicities of each mode) and computes the
+    /// coefficients and weight layout.
+    pub fn new(config: TensorProductConfig) -> Result<Self> {
+        let (in1, in2, out) = (&config.irreps_in1, &config.irreps_in2, &config.irreps_out);
+        let var = |v: &Option<Vec<f64>>, n: usize, name: &str| -> Result<Vec<f64>> {
+            match v {
+                None => Ok(vec![1.0; n]),
+                Some(v) if v.len() == n => Ok(v.clone()),
+                Some(v) => Err(Error::Msg(format!("tensor product: {name} has {} entries for {n} blocks", v.len()))),
+            }
+        };
+        let (v1, v2, vo) = (
+            var(&config.in1_var, in1.len(), "in1_var")?,
+            var(&config.in2_var, in2.len(), "in2_var")?,
+            var(&config.out_var, out.len(), "out_var")?,
+        );
+        let mut shapes = Vec::with_capacity(config.instructions.len());
+        for (k, ins) in config.instructions.iter().enumerate() {
+            let block = |irreps: &Irreps, i: usize, name: &str| {
+                irreps.0.get(i).copied().ok_or_else(|| {
+                    Error::Msg(format!("tensor product instruction {k}: {name} block {i} does not exist in `{irreps}`"))
+                })
+            };
+            let (a, b, c) =
+                (block(in1, ins.i_in1, "in1")?, block(in2, ins.i_in2, "in2")?, block(out, ins.i_out, "out")?);
+            if !a.ir.times(b.ir).any(|ir| ir == c.ir) {
+                return Err(Error::Msg(format!(
+                    "tensor product instruction {k}: {} ⊗ {} does not contain {} (parity or triangle rule)",
+                    a.ir, b.ir, c.ir
+                )));
+            }
+            let (u, v, w) = (a.mul, b.mul, c.mul);
+            let bad = |what: &str| Error::Msg(format!("tensor product instruction {k} ({:?}): {what}", ins.mode));
+            let shape = match ins.mode {
+                ConnectionMode::Uvw if !ins.has_weight => return Err(bad("needs weights")),
+                ConnectionMode::Uvw => vec![u, v, w],
+                ConnectionMode::Uvu if w != u => return Err(bad("the output multiplicity must equal in1's")),
+                ConnectionMode::Uvv if w != v => return Err(bad("the output multiplicity must equal in2's")),
+                ConnectionMode::Uvu | ConnectionMode::Uvv | ConnectionMode::Uvuv => vec![u, v],
+                ConnectionMode::Uuw if u != v => return Err(bad("the input multiplicities must be equal")),
+                ConnectionMode::Uuw if !ins.has_weight && w != 1 => {
+                    return Err(bad("without weights the output multiplicity must be 1"))
+                }
+                ConnectionMode::Uuw => vec![u, w],
+                ConnectionMode::Uuu if u != v || u != w => return Err(bad("all multiplicities must be equal")),
+                ConnectionMode::Uuu => vec![u],
+            };
+            if ins.mode == ConnectionMode::Uvuv && w != u * v {
+                return Err(bad("the output multiplicity must be in1's × in2's"));
+            }
+            shapes.push(shape);
+        }
+        let elements = |ins: &Instruction| -> f64 {
+            let (u, v) = (in1.0[ins.i_in1].mul, in2.0[ins.i_in2].mul);
+            (match ins.mode {
+                ConnectionMode::Uvw => u * v,
+                ConnectionMode::Uvu => v,
+                ConnectionMode::Uvv | ConnectionMode::Uuw => u,
+                ConnectionMode::Uuu | ConnectionMode::Uvuv => 1,
+            }) as f64
+        };
+        let mut paths = Vec::with_capacity(shapes.len());
+        let mut offset = 0;
+        for (ins, shape) in config.instructions.iter().zip(shapes) {
+            let (a, b, c) = (in1.0[ins.i_in1].ir, in2.0[ins.i_in2].ir, out.0[ins.i_out]);
+            let mut alpha = match config.irrep_normalization {
+                IrrepNormalization::Component => c.ir.dim() as f64,
+                IrrepNormalization::Norm => (a.dim() * b.dim()) as f64,
+                IrrepNormalization::None => 1.0,
+            };
+            let same_out = config.instructions.iter().filter(|i| i.i_out == ins.i_out);
+            let x = match config.path_normalization {
+                PathNormalization::Element => same_out.map(|i| v1[i.i_in1] * v2[i.i_in2] * elements(i)).sum(),
+                PathNormalization::Path => v1[ins.i_in1] * v2[ins.i_in2] * elements(ins) * same_out.count() as f64,
+                PathNormalization::None => 1.0,
+            };
+            if x > 0.0 {
+                alpha /= x;
+            }
+            let coefficient = (alpha * vo[ins.i_out] * ins.path_weight).sqrt();
+            let numel: usize = if ins.has_weight { shape.iter().product() } else { 0 };
+            paths.push(Path { ins: ins.clone(), coefficient, shape, offset });
+            offset += numel;
+        }
+        Ok(Self { config, paths, weight_numel: offset })
+    }
+
+    /// The definition.
+    pub fn config(&self) -> &TensorProductConfig {
+        &self.config
+    }
+
+    /// Length of the flat weight vector.
+    pub fn weight_numel(&self) -> usize {
+        self.weight_numel
+    }
+
+    /// The product of `x1` (`[batch, in1.dim()]`) and `x2` (`[batch, in2.dim()]`) with `weight`
+    /// (`[weight_numel]` shared, or `[batch, weight_numel]`), as `[batch, out.dim()]`.
+    pub fn forward(&self, x1: &Tensor, x2: &Tensor, weight: &Tensor) -> Result<Tensor> {
+        let c = &self.config;
+        let (batch, d1) = x1.dims2()?;
+        let (batch2, d2) = x2.dims2()?;
+        if d1 != c.irreps_in1.dim() || d2 != c.irreps_in2.dim() || batch != batch2 {
+            return Err(Error::Msg(format!(
+                "tensor product: inputs {:?} and {:?} do not fit `{}` ⊗ `{}` with equal batches",
+                x1.dims(),
+                x2.dims(),
+                c.irreps_in1,
+                c.irreps_in2
+            )));
+        }
+        let shared = match weight.dims() {
+            [n] if *n == self.weight_numel => true,
+            [b, n] if *b == batch && *n == self.weight_numel => false,
+            other => {
+                return Err(Error::Msg(format!(
+                    "tensor product: weights {other:?}, expected [{}] or [{batch}, {}]",
+                    self.weight_numel, self.weight_numel
+                )))
+            }
+        };
+        let (dtype, device) = (x1.dtype(), x1.device());
+        let (s1, s2) = (c.irreps_in1.slices(), c.irreps_in2.slices());
+        let mut outputs: Vec<Option<Tensor>> = vec![None; c.irreps_out.len()];
+        for path in &self.paths {
+            let ins = &path.ins;
+            let (a, b, o) = (c.irreps_in1.0[ins.i_in1], c.irreps_in2.0[ins.i_in2], c.irreps_out.0[ins.i_out]);
+            if a.dim() == 0 || b.dim() == 0 || o.dim() == 0 {
+                continue;
+            }
+            let x = x1.narrow(1, s1[ins.i_in1].start, a.dim())?.reshape((batch, a.mul, a.ir.dim()))?;
+            let y = x2.narrow(1, s2[ins.i_in2].start, b.dim())?.reshape((batch, b.mul, b.ir.dim()))?;
+            let w3j = wigner_3j_tensor(a.ir.l, b.ir.l, o.ir.l, dtype, device)?;
+            let w = ins
+                .has_weight
+                .then(|| {
+                    let numel: usize = path.shape.iter().product();
+                    let mut shape = path.shape.clone();
+                    if shared {
+                        weight.narrow(0, path.offset, numel)?.reshape(shape)
+                    } else {
+                        shape.insert(0, batch);
+                        weight.narrow(1, path.offset, numel)?.reshape(shape)
+                    }
+                })
+                .transpose()?;
+            let result = path_product(ins.mode, &x, &y, &w3j, w.as_ref(), shared, o.mul)?;
+            let result = result.affine(path.coefficient, 0.0)?.reshape((batch, o.dim()))?;
+            let slot = &mut outputs[ins.i_out];
+            *slot = Some(match slot.take() {
+                Some(sum) => sum.add(&result)?,
+                None => result,
+            });
+        }
+        let blocks = c
+            .irreps_out
+            .iter()
+            .zip(outputs)
+            .map(|(block, o)| match o {
+                Some(t) => Ok(t),
+                None => Tensor::zeros((batch, block.dim()), dtype, device),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if blocks.is_empty() {
+            return Tensor::zeros((batch, 0), dtype, device);
+        }
+        Tensor::cat(&blocks, D::Minus1)
+    }
+
+    /// Random weights `N(0, 1)` of length [`TensorProduct::weight_numel`], e3nn's initialisation.
+    pub fn random_weights(&self, dtype: DType, device: &Device) -> Result<Tensor> {
+        Tensor::randn(0f64, 1.0, self.weight_numel, device)?.to_dtype(dtype)
+    }
+}
+
+/// One instruction's product, `[batch, out mul, out dim]`, before its coefficient: `x` `[B, u, i]`,
+/// `y` `[B, v, j]`, `w3j` `[i, j, k]`, weights shaped as the path (with a leading batch axis unless
+/// `shared`).
+fn path_product(
+    mode: ConnectionMode,
+    x: &Tensor,
+    y: &Tensor,
+    w3j: &Tensor,
+    w: Option<&Tensor>,
+    shared: bool,
+    out_mul: usize,
+) -> Result<Tensor> {
+    let (batch, u, i) = x.dims3()?;
+    let (_, v, j) = y.dims3()?;
+    let k = w3j.dim(2)?;
+    // y·C: [B, v, i, k], from [B·v, j] × [j, i·k].
+    let c_jik = w3j.permute((1, 0, 2))?.contiguous()?.reshape((j, i * k))?;
+    let yc = y.reshape((batch * v, j))?.matmul(&c_jik)?;
+    let uu = matches!(mode, ConnectionMode::Uuw | ConnectionMode::Uuu);
+    if uu {
+        // t[b, u, k] = Σ_ij x[b,u,i] y[b,u,j] C[i,j,k].
+        let t = x.reshape((batch * u, 1, i))?.matmul(&yc.reshape((batch * u, i, k))?)?.reshape((batch, u, k))?;
+        return match (mode, w) {
+            (ConnectionMode::Uuu, None) => Ok(t),
+            (ConnectionMode::Uuu, Some(w)) => {
+                let w = if shared { w.reshape((1, u, 1))? } else { w.reshape((batch, u, 1))? };
+                t.broadcast_mul(&w)
+            }
+            (_, None) => t.sum_keepdim(1),
+            (_, Some(w)) => {
+                // z[b, w, k] = Σ_u W[u, w] t[b, u, k].
+                if shared {
+                    w.t()?.contiguous()?.broadcast_matmul(&t)
+                } else {
+                    w.transpose(1, 2)?.contiguous()?.matmul(&t)
+                }
+            }
+        };
+    }
+    // t[b, u, v, k] = Σ_ij x[b,u,i] y[b,v,j] C[i,j,k]: [B, u, i] × [B, i, v·k].
+    let yc = yc.reshape((batch, v, i, k))?.permute((0, 2, 1, 3))?.contiguous()?.reshape((batch, i, v * k))?;
+    let t = x.contiguous()?.matmul(&yc)?.reshape((batch, u, v, k))?;
+    let weighted = |w: &Tensor| -> Result<Tensor> {
+        let w = if shared { w.reshape((1, u, v, 1))? } else { w.reshape((batch, u, v, 1))? };
+        t.broadcast_mul(&w)
+    };
+    match (mode, w) {
+        (ConnectionMode::Uvw, Some(w)) => {
+            // z[b, w, k] = Σ_uv W[uv, w] t[b, uv, k].
+            let t = t.reshape((batch, u * v, k))?;
+            if shared {
+                w.reshape((u * v, out_mul))?.t()?.contiguous()?.broadcast_matmul(&t)
+            } else {
+                w.reshape((batch, u * v, out_mul))?.transpose(1, 2)?.contiguous()?.matmul(&t)
+            }
+        }
+        (ConnectionMode::Uvu, Some(w)) => weighted(w)?.sum(2),
+        (ConnectionMode::Uvu, None) => t.sum(2),
+        (ConnectionMode::Uvv, Some(w)) => weighted(w)?.sum(1),
+        (ConnectionMode::Uvv, None) => t.sum(1),
+        (ConnectionMode::Uvuv, Some(w)) => weighted(w)?.reshape((batch, u * v, k)),
+        (ConnectionMode::Uvuv, None) => t.reshape((batch, u * v, k)),
+        (mode, _) => Err(Error::Msg(format!("tensor product: {mode:?} needs weights"))),
+    }
+}
