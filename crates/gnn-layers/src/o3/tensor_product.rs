@@ -417,3 +417,75 @@ fn path_product(
         (mode, _) => Err(Error::Msg(format!("tensor product: {mode:?} needs weights"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::tensor;
+
+    fn irreps(s: &str) -> Irreps {
+        s.parse().unwrap()
+    }
+
+    /// `x · Dᵀ` for row vectors `x` `[batch, dim]`.
+    fn transform(x: &Tensor, d: &[f64]) -> Tensor {
+        let dim = x.dim(1).unwrap();
+        let d = Tensor::from_vec(d.to_vec(), (dim, dim), &Device::Cpu).unwrap();
+        x.matmul(&d.t().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn products_are_equivariant_under_rotations_and_inversion() {
+        let (in1, in2, out) = (irreps("2x0e+2x1o+1x2e"), irreps("0e+1o+2e"), irreps("2x0e+2x1o+2x1e+2x2e+1x3o"));
+        let tp =
+            TensorProduct::new(TensorProductConfig::fully_connected(in1.clone(), in2.clone(), out.clone())).unwrap();
+        let (x1, x2) = (tensor(&[4, in1.dim()], 1), tensor(&[4, in2.dim()], 2));
+        let w = tensor(&[tp.weight_numel()], 3);
+        let (s, c) = 0.9f64.sin_cos();
+        let rotation = [[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]];
+        let improper = rotation.map(|row| row.map(|v: f64| -v));
+        for r in [rotation, improper] {
+            let rotated_first =
+                tp.forward(&transform(&x1, &in1.d_from_matrix(r)), &transform(&x2, &in2.d_from_matrix(r)), &w).unwrap();
+            let rotated_after = transform(&tp.forward(&x1, &x2, &w).unwrap(), &out.d_from_matrix(r));
+            let diff = rotated_first
+                .sub(&rotated_after)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(diff < 1e-12, "not equivariant: {diff}");
+        }
+    }
+
+    #[test]
+    fn bad_instructions_and_shapes_are_errors() {
+        let (a, b, o) = (irreps("2x1o"), irreps("2x1o"), irreps("3x1o+2x0e+4x1e"));
+        let make =
+            |ins: Instruction| TensorProduct::new(TensorProductConfig::new(a.clone(), b.clone(), o.clone(), vec![ins]));
+        let cases = [
+            (Instruction::new(0, 0, 0, ConnectionMode::Uvw, true), "does not contain"),
+            (Instruction::new(0, 0, 1, ConnectionMode::Uvw, false), "needs weights"),
+            (Instruction::new(0, 0, 2, ConnectionMode::Uuu, true), "all multiplicities"),
+            (Instruction::new(0, 0, 2, ConnectionMode::Uvu, true), "equal in1's"),
+            (Instruction::new(0, 0, 1, ConnectionMode::Uuw, false), "multiplicity must be 1"),
+            (Instruction::new(0, 3, 1, ConnectionMode::Uvw, true), "in2 block 3"),
+        ];
+        for (ins, message) in cases {
+            let err = make(ins).unwrap_err().to_string();
+            assert!(err.contains(message), "{message}: {err}");
+        }
+        let tp = make(Instruction::new(0, 0, 2, ConnectionMode::Uvuv, true)).unwrap();
+        assert_eq!(tp.weight_numel(), 4);
+        let x = tensor(&[3, 6], 1);
+        assert!(tp.forward(&x, &x, &tensor(&[5], 2)).unwrap_err().to_string().contains("expected [4] or [3, 4]"));
+        assert!(tp.forward(&x, &tensor(&[2, 6], 3), &tensor(&[4], 2)).is_err());
+        // Outputs no instruction reaches are zero.
+        let y = tp.forward(&x, &x, &tensor(&[4], 2)).unwrap();
+        let unreached = y.narrow(1, 0, 11).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert_eq!(unreached, 0.0);
+    }
+}

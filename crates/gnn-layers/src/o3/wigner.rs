@@ -198,6 +198,34 @@ pub fn wigner_d(l: u32, r: [[f64; 3]; 3]) -> Vec<f64> {
     d
 }
 
+impl super::Irreps {
+    /// The block-diagonal representation `[dim, dim]` (row-major) of the orthogonal matrix `r`:
+    /// for `det r = −1`, `p · D^l(−r)` per block (e3nn's `D_from_matrix`), so odd irreps flip
+    /// under inversion.
+    pub fn d_from_matrix(&self, r: [[f64; 3]; 3]) -> Vec<f64> {
+        let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1]) - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
+            + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
+        let (proper, inverted) = if det < 0.0 { (r.map(|row| row.map(|v| -v)), true) } else { (r, false) };
+        let dim = self.dim();
+        let mut out = vec![0.0; dim * dim];
+        let mut start = 0;
+        for block in self.iter() {
+            let n = block.ir.dim();
+            let sign = if inverted { block.ir.p.sign() as f64 } else { 1.0 };
+            let d = wigner_d(block.ir.l, proper);
+            for _ in 0..block.mul {
+                for i in 0..n {
+                    for j in 0..n {
+                        out[(start + i) * dim + start + j] = sign * d[i * n + j];
+                    }
+                }
+                start += n;
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
