@@ -2,8 +2,10 @@
 //! `tests/fixtures/e3nn/o3.safetensors` (written by `tests/reference/e3nn_o3.py`).
 
 use candle_core::{DType, Device, Tensor, Var};
+use gnn_layers::nn::Activation;
 use gnn_layers::o3::{
-    spherical_harmonics, wigner_3j_tensor, wigner_d, Irreps, Parity, SphNormalization, TensorProduct,
+    smooth_cutoff, soft_one_hot_linspace, soft_unit_step, spherical_harmonics, wigner_3j_tensor, wigner_d,
+    FullyConnectedNet, Gate, GateConfig, Irreps, Parity, SoftOneHotBasis, SphNormalization, TensorProduct,
     TensorProductConfig,
 };
 use std::collections::HashMap;
@@ -114,4 +116,57 @@ fn tensor_products_match_e3nn_in_every_mode_and_normalisation() {
             }
         }
     }
+}
+
+fn nn_fixture() -> HashMap<String, Tensor> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/e3nn/nn.safetensors");
+    candle_core::safetensors::load(path, &Device::Cpu).unwrap()
+}
+
+/// Checks `y = f(x)` and the gradient of `Σ loss_weights ⊙ y` against the fixture's `key`.
+fn check(f: &HashMap<String, Tensor>, key: &str, x: &Tensor, run: impl Fn(&Tensor) -> Tensor) {
+    let x = Var::from_tensor(x).unwrap();
+    let y = run(x.as_tensor());
+    assert_close(&format!("{key}.y"), &y, &f[&format!("{key}.y")]);
+    let grads = y.mul(&f[&format!("{key}.loss_weights")]).unwrap().sum_all().unwrap().backward().unwrap();
+    assert_close(&format!("{key}.grad0"), grads.get(x.as_tensor()).unwrap(), &f[&format!("{key}.grad0")]);
+}
+
+#[test]
+fn radial_embeddings_and_cutoffs_match_e3nn() {
+    let f = nn_fixture();
+    for (name, basis) in [
+        ("gaussian", SoftOneHotBasis::Gaussian),
+        ("cosine", SoftOneHotBasis::Cosine),
+        ("smooth_finite", SoftOneHotBasis::SmoothFinite),
+        ("fourier", SoftOneHotBasis::Fourier),
+        ("bessel", SoftOneHotBasis::Bessel),
+    ] {
+        for cutoff in [false, true] {
+            let key = format!("soft.{name}.{}", if cutoff { "True" } else { "False" });
+            check(&f, &key, &f["soft.x"], |x| soft_one_hot_linspace(x, 0.5, 4.0, 7, basis, cutoff).unwrap());
+        }
+    }
+    check(&f, "soft_unit_step", &f["soft.x"], |x| soft_unit_step(&x.affine(1.0, -1.0).unwrap()).unwrap());
+    check(&f, "cutoff", &f["cutoff.x"], |x| smooth_cutoff(x).unwrap());
+}
+
+#[test]
+fn fully_connected_net_and_gate_match_e3nn() {
+    let f = nn_fixture();
+    let vb = candle_nn::VarBuilder::from_tensors(f.clone(), DType::F64, &Device::Cpu);
+    let fc = FullyConnectedNet::new(&[4, 8, 6, 3], Some(Activation::Silu), vb.pp("fc")).unwrap();
+    check(&f, "fc", &f["fc.x"], |x| fc.forward(x).unwrap());
+    let irreps = |s: &str| s.parse::<Irreps>().unwrap();
+    let gate = Gate::new(GateConfig {
+        irreps_scalars: irreps("4x0e+2x0o"),
+        act_scalars: vec![Activation::Silu, Activation::Tanh],
+        irreps_gates: irreps("2x0e+1x0o"),
+        act_gates: vec![Activation::Sigmoid, Activation::Tanh],
+        irreps_gated: irreps("2x1o+1x2e"),
+    })
+    .unwrap();
+    assert_eq!(gate.irreps_in().to_string(), "3x0o+6x0e+2x1o+1x2e");
+    assert_eq!(gate.irreps_out().to_string(), "4x0e+2x0o+2x1o+1x2o");
+    check(&f, "gate", &f["gate.x"], |x| gate.forward(x).unwrap());
 }
