@@ -6,7 +6,9 @@
 //!
 //! - [`SchNet`] — PyG's `SchNet` and schnetpack 2's SchNet + Atomwise ([`SchNetFlavor`]);
 //! - [`Mpnn`] — Gilmer et al.'s MPNN with its variants; PyG's QM9 example as a preset;
-//! - [`CoGn`] — coGN and coNGN (Ruff et al. 2023), kgcnn 3.1.0's crystal graph networks.
+//! - [`CoGn`] — coGN and coNGN (Ruff et al. 2023), kgcnn 3.1.0's crystal graph networks;
+//! - [`GatePoints`] — e3nn's `gate_points_2101.Network`, an E(3)-equivariant point convolution
+//!   network (not yet wired to checkpoints, the CLI or training).
 //!
 //! [`import`] turns PyTorch `state_dict`s (safetensors) plus constructor arguments into native
 //! [`Checkpoint`]s (`config.json` + `model.safetensors`); [`Model`] loads one and predicts values
@@ -18,6 +20,7 @@ pub mod crystal_input;
 pub mod element_features;
 mod error;
 pub mod featurize;
+pub mod gate_points;
 pub mod graphs;
 pub mod import;
 mod init;
@@ -31,6 +34,7 @@ pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
 pub use cogn::{CoGn, CoGnConfig};
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
+pub use gate_points::{GatePoints, GatePointsConfig};
 pub use graphs::{build_asu_graph_list, build_graph_list, build_graphs, AsuGraphs, PygBatch};
 pub use init::initial_weights;
 pub use kgcnn_graphs::KgcnnGraphs;

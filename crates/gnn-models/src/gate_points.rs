@@ -1,0 +1,266 @@
+//! e3nn's `gate_points_2101.Network` (January 2021): equivariant point convolutions with
+//! self-interactions and gates, exactly as e3nn 0.6.0 computes it, with its `state_dict` names.
+//!
+//! Per graph: edges join atoms closer than `max_radius` (strictly, no self loops); an edge from
+//! `src` to `dst` has `vec = pos[src] − pos[dst]`, attributes `smooth_cutoff(|vec|/r_max) · Y(veĉ)`
+//! (spherical harmonics, component normalisation) and the length embedded in `number_of_basis`
+//! Gaussians × √number_of_basis. Each of `layers` blocks is a [`Convolution`] into the input of a
+//! [`Gate`] (scalars through SiLU/tanh, gates sigmoid/tanh, by parity); a last convolution maps to
+//! `irreps_out`; with `reduce_output` the nodes of each graph are summed and divided by
+//! `√num_nodes`. A convolution is
+//! `sin(π/8)·sc(x, z) + c·lin2(Σ_edges tp(lin1(x, z)[src], edge_attr, fc(embedding)) / √num_neighbors, z)`,
+//! with `c = cos(π/8)` where the self-connection `sc` reaches the output and 1 elsewhere.
+//!
+//! Parameters are named as e3nn's: `layers.{k}.first.{sc,lin1,lin2}.weight`,
+//! `layers.{k}.first.fc.layer{i}.weight`, and `layers.{layers}.…` for the last convolution
+//! (e3nn's `output_mask` buffers and empty `tp.weight` are not read).
+
+use candle_core::{Result, Tensor, D};
+use candle_nn::{Init, VarBuilder};
+use gnn_layers::nn::Activation;
+use gnn_layers::o3::{
+    smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, ConnectionMode, FullyConnectedNet, Gate, GateConfig,
+    Instruction, Irrep, Irreps, MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
+};
+use gnn_layers::ops::{gather, scatter_sum, SegmentIndex};
+
+/// The constructor arguments of `gate_points_2101.Network`, under their Python names (irreps as
+/// strings), as an e3nn user dumps them to JSON.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatePointsConfig {
+    /// Node input features (`None`: every node starts with the scalar 1).
+    pub irreps_in: Option<Irreps>,
+    /// Hidden features (the gates' scalars and gated irreps are taken from these).
+    pub irreps_hidden: Irreps,
+    /// Output features.
+    pub irreps_out: Irreps,
+    /// Node attributes (`None`: the scalar 1).
+    pub irreps_node_attr: Option<Irreps>,
+    /// Edge attributes: spherical harmonics, e.g. `1x0e+1x1o+1x2e`.
+    pub irreps_edge_attr: Irreps,
+    /// Number of gated blocks.
+    pub layers: usize,
+    /// Cutoff radius (Å).
+    pub max_radius: f64,
+    /// Gaussians of the edge length.
+    pub number_of_basis: usize,
+    /// Hidden layers of the radial network.
+    pub radial_layers: usize,
+    /// Width of the radial network's hidden layers.
+    pub radial_neurons: usize,
+    /// Typical number of neighbours (messages are divided by its square root).
+    pub num_neighbors: f64,
+    /// Typical number of nodes (the pooled output is divided by its square root).
+    pub num_nodes: f64,
+    /// Sum the nodes of each graph.
+    #[serde(default = "yes")]
+    pub reduce_output: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A tensor product with internal (shared) weights, `{name}.weight`.
+#[derive(Clone, Debug)]
+struct WeightedProduct {
+    tp: TensorProduct,
+    weight: Tensor,
+}
+
+impl WeightedProduct {
+    fn fully_connected(in1: &Irreps, in2: &Irreps, out: &Irreps, vb: VarBuilder) -> Result<Self> {
+        let tp = TensorProduct::new(TensorProductConfig::fully_connected(in1.clone(), in2.clone(), out.clone()))?;
+        let weight = vb.get_with_hints(tp.weight_numel(), "weight", Init::Randn { mean: 0.0, stdev: 1.0 })?;
+        Ok(Self { tp, weight })
+    }
+
+    fn forward(&self, x1: &Tensor, x2: &Tensor) -> Result<Tensor> {
+        self.tp.forward(x1, x2, &self.weight)
+    }
+}
+
+/// Whether `ir_out` is in `a ⊗ b` for some blocks of the two irreps (e3nn's `tp_path_exists`).
+fn path_exists(a: &Irreps, b: &Irreps, ir_out: Irrep) -> bool {
+    a.iter().any(|x| b.iter().any(|y| x.ir.times(y.ir).any(|ir| ir == ir_out)))
+}
+
+/// One point convolution of [`GatePoints`] (module docs).
+#[derive(Clone, Debug)]
+pub struct Convolution {
+    sc: WeightedProduct,
+    lin1: WeightedProduct,
+    tp: TensorProduct,
+    fc: FullyConnectedNet,
+    lin2: WeightedProduct,
+    /// `c` per output component: cos(π/8) where `sc` reaches, 1 elsewhere.
+    mix: Vec<f64>,
+    num_neighbors: f64,
+}
+
+impl Convolution {
+    fn new(
+        irreps_in: &Irreps,
+        node_attr: &Irreps,
+        edge_attr: &Irreps,
+        irreps_out: &Irreps,
+        config: &GatePointsConfig,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let sc = WeightedProduct::fully_connected(irreps_in, node_attr, irreps_out, vb.pp("sc"))?;
+        let lin1 = WeightedProduct::fully_connected(irreps_in, node_attr, irreps_in, vb.pp("lin1"))?;
+        // uvu paths in creation order; the middle irreps are then sorted and the paths renumbered.
+        let mut mid = Vec::new();
+        let mut instructions = Vec::new();
+        for (i, a) in irreps_in.iter().enumerate() {
+            for (j, b) in edge_attr.iter().enumerate() {
+                for ir in a.ir.times(b.ir) {
+                    if irreps_out.iter().any(|o| o.ir == ir) {
+                        instructions.push(Instruction::new(i, j, mid.len(), ConnectionMode::Uvu, true));
+                        mid.push(MulIr { mul: a.mul, ir });
+                    }
+                }
+            }
+        }
+        let sorted = Irreps(mid).sort();
+        for ins in &mut instructions {
+            ins.i_out = sorted.p[ins.i_out];
+        }
+        let tp = TensorProduct::new(TensorProductConfig::new(
+            irreps_in.clone(),
+            edge_attr.clone(),
+            sorted.irreps.clone(),
+            instructions,
+        ))?;
+        let mut hs = vec![config.number_of_basis];
+        hs.extend(std::iter::repeat_n(config.radial_neurons, config.radial_layers));
+        hs.push(tp.weight_numel());
+        let fc = FullyConnectedNet::new(&hs, Some(Activation::Silu), vb.pp("fc"))?;
+        let lin2 = WeightedProduct::fully_connected(&sorted.irreps, node_attr, irreps_out, vb.pp("lin2"))?;
+        let reached: Vec<usize> = sc.tp.config().instructions.iter().map(|i| i.i_out).collect();
+        let c_x = (std::f64::consts::PI / 8.0).cos();
+        let mix = irreps_out
+            .iter()
+            .enumerate()
+            .flat_map(|(k, b)| std::iter::repeat_n(if reached.contains(&k) { c_x } else { 1.0 }, b.dim()))
+            .collect();
+        Ok(Self { sc, lin1, tp, fc, lin2, mix, num_neighbors: config.num_neighbors })
+    }
+
+    /// Node features `x` and attributes `z`, edges `src → dst` with attributes and embedded lengths.
+    fn forward(
+        &self,
+        x: &Tensor,
+        z: &Tensor,
+        src: &SegmentIndex,
+        dst: &SegmentIndex,
+        edge_attr: &Tensor,
+        embedded: &Tensor,
+    ) -> Result<Tensor> {
+        let weight = self.fc.forward(embedded)?;
+        let s = self.sc.forward(x, z)?;
+        let h = self.lin1.forward(x, z)?;
+        let messages = self.tp.forward(&gather(&h, src)?, edge_attr, &weight)?;
+        let h = scatter_sum(&messages, dst)?.affine(1.0 / self.num_neighbors.sqrt(), 0.0)?;
+        let h = self.lin2.forward(&h, z)?;
+        let mix = Tensor::new(self.mix.as_slice(), h.device())?.to_dtype(h.dtype())?;
+        s.affine((std::f64::consts::PI / 8.0).sin(), 0.0)?.add(&h.broadcast_mul(&mix)?)
+    }
+}
+
+/// e3nn's `gate_points_2101.Network` (module docs).
+#[derive(Clone, Debug)]
+pub struct GatePoints {
+    blocks: Vec<(Convolution, Option<Gate>)>,
+    config: GatePointsConfig,
+}
+
+impl GatePoints {
+    /// Builds the network from `vb` (parameter names as e3nn's `state_dict`).
+    pub fn new(config: &GatePointsConfig, vb: VarBuilder) -> Result<Self> {
+        let scalar: Irreps = "0e".parse()?;
+        let node_attr = config.irreps_node_attr.clone().unwrap_or_else(|| scalar.clone());
+        let edge_attr = &config.irreps_edge_attr;
+        let mut irreps = config.irreps_in.clone().unwrap_or_else(|| scalar.clone());
+        let act = |p: Parity| if p == Parity::Even { Activation::Silu } else { Activation::Tanh };
+        let act_gate = |p: Parity| if p == Parity::Even { Activation::Sigmoid } else { Activation::Tanh };
+        let mut blocks = Vec::with_capacity(config.layers + 1);
+        for k in 0..config.layers {
+            let reachable = |b: &&MulIr| path_exists(&irreps, edge_attr, b.ir);
+            let scalars =
+                Irreps(config.irreps_hidden.iter().filter(|b| b.ir.l == 0).filter(reachable).copied().collect());
+            let gated = Irreps(config.irreps_hidden.iter().filter(|b| b.ir.l > 0).filter(reachable).copied().collect());
+            let even = Irrep::new(0, Parity::Even);
+            let gate_ir = if path_exists(&irreps, edge_attr, even) { even } else { Irrep::new(0, Parity::Odd) };
+            let gates = Irreps(gated.iter().map(|b| MulIr { mul: b.mul, ir: gate_ir }).collect());
+            let gate = Gate::new(GateConfig {
+                act_scalars: scalars.iter().map(|b| act(b.ir.p)).collect(),
+                act_gates: gates.iter().map(|b| act_gate(b.ir.p)).collect(),
+                irreps_scalars: scalars,
+                irreps_gates: gates,
+                irreps_gated: gated,
+            })?;
+            let vb = vb.pp(format!("layers.{k}.first"));
+            let conv = Convolution::new(&irreps, &node_attr, edge_attr, gate.irreps_in(), config, vb)?;
+            irreps = gate.irreps_out().clone();
+            blocks.push((conv, Some(gate)));
+        }
+        let vb = vb.pp(format!("layers.{}", config.layers));
+        blocks.push((Convolution::new(&irreps, &node_attr, edge_attr, &config.irreps_out, config, vb)?, None));
+        Ok(Self { blocks, config: config.clone() })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatePointsConfig {
+        &self.config
+    }
+
+    /// The network on atoms at `positions` (`[N, 3]`) with node inputs `x` and attributes `z`
+    /// (`None` where the network has none), edges `src → dst` (the radius graph, both directions)
+    /// and `node_graph`: `[graphs, irreps_out.dim()]` with `reduce_output`, else `[N, ·]`.
+    pub fn forward(
+        &self,
+        positions: &Tensor,
+        x: Option<&Tensor>,
+        z: Option<&Tensor>,
+        src: &SegmentIndex,
+        dst: &SegmentIndex,
+        node_graph: &SegmentIndex,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let vec = gather(positions, src)?.sub(&gather(positions, dst)?)?;
+        let sh = spherical_harmonics(&c.irreps_edge_attr, &vec, true, SphNormalization::Component)?;
+        let length = vec.sqr()?.sum(D::Minus1)?.sqrt()?;
+        let embedded =
+            soft_one_hot_linspace(&length, 0.0, c.max_radius, c.number_of_basis, SoftOneHotBasis::Gaussian, false)?
+                .affine((c.number_of_basis as f64).sqrt(), 0.0)?;
+        let edge_attr = sh.broadcast_mul(&smooth_cutoff(&length.affine(1.0 / c.max_radius, 0.0)?)?.unsqueeze(1)?)?;
+        let nodes = positions.dim(0)?;
+        let ones = Tensor::ones((nodes, 1), positions.dtype(), positions.device())?;
+        let input = |given: Option<&Tensor>, irreps: &Option<Irreps>, name: &str| -> Result<Tensor> {
+            match (given, irreps) {
+                (Some(t), Some(i)) if t.dims() == [nodes, i.dim()] => Ok(t.clone()),
+                (None, None) => Ok(ones.clone()),
+                (Some(t), Some(i)) => {
+                    candle_core::bail!("gate_points: {name} {:?}, expected [{nodes}, {}] (`{i}`)", t.dims(), i.dim())
+                }
+                (None, Some(i)) => candle_core::bail!("gate_points: the network reads {name} (`{i}`)"),
+                (Some(_), None) => candle_core::bail!("gate_points: the network has no {name}"),
+            }
+        };
+        let mut h = input(x, &c.irreps_in, "node inputs")?;
+        let z = input(z, &c.irreps_node_attr, "node attributes")?;
+        for (conv, gate) in &self.blocks {
+            h = conv.forward(&h, &z, src, dst, &edge_attr, &embedded)?;
+            if let Some(gate) = gate {
+                h = gate.forward(&h)?;
+            }
+        }
+        if c.reduce_output {
+            scatter_sum(&h, node_graph)?.affine(1.0 / c.num_nodes.sqrt(), 0.0)
+        } else {
+            Ok(h)
+        }
+    }
+}
