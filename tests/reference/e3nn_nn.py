@@ -1,7 +1,7 @@
 """Fixtures for chemgnn's e3nn building blocks from e3nn 0.6.0, in float64: soft_one_hot_linspace
 (every basis, with and without cutoff), soft_unit_step, gate_points_2101's smooth_cutoff, a
-FullyConnectedNet (its weights under their state_dict names `fc.layer{i}.weight`) and a Gate with
-even and odd scalars, outputs and the gradients of weighted sums. Run with the environment of
+FullyConnectedNet (its weights under their state_dict names `fc.layer{i}.weight`), a Gate with
+even and odd scalars and two o3.Linear maps (with biases; path normalisation), outputs and the gradients of weighted sums. Run with the environment of
 ../shared/reference/setup.sh:
 
     python tests/reference/e3nn_nn.py   # writes tests/fixtures/e3nn/nn.safetensors
@@ -56,6 +56,21 @@ xg = torch.randn(5, gate.irreps_in.dim, requires_grad=True)
 out["gate.x"] = xg.detach().clone()
 record("gate", gate(xg), xg)
 print("gate", gate.irreps_in, "->", gate.irreps_out)
+
+lin = o3.Linear("3x0e+2x1o+1x0e+1x2e", "2x0e+1x1o+2x0e+1x1e", biases=True)
+with torch.no_grad():
+    lin.bias.normal_()
+for name, p in lin.state_dict().items():
+    out[f"linear.{name}"] = p.clone()
+xl = torch.randn(5, lin.irreps_in.dim, requires_grad=True)
+out["linear.x"] = xl.detach().clone()
+record("linear", lin(xl), xl)
+lin_path = o3.Linear("3x0e+2x1o+1x0e", "2x0e+1x1o", path_normalization="path")
+for name, p in lin_path.state_dict().items():
+    out[f"linear_path.{name}"] = p.clone()
+xp = torch.randn(5, lin_path.irreps_in.dim, requires_grad=True)
+out["linear_path.x"] = xp.detach().clone()
+record("linear_path", lin_path(xp), xp)
 
 path = Path(__file__).resolve().parents[1] / "fixtures" / "e3nn" / "nn.safetensors"
 save_file({k: v.detach().clone().contiguous() for k, v in out.items()}, str(path), metadata={"e3nn": e3nn.__version__})

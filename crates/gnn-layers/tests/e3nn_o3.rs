@@ -1,12 +1,13 @@
-//! Parity of the o3 module with e3nn 0.6.0 (f64, ≤ 1e-10 relative), from
-//! `tests/fixtures/e3nn/o3.safetensors` (written by `tests/reference/e3nn_o3.py`).
+//! Parity of the o3 module with e3nn 0.6.0 (f64, ≤ 1e-10 relative), from the fixtures in
+//! `tests/fixtures/e3nn/` (written by `tests/reference/e3nn_o3.py`, `e3nn_tensor_products.py` and
+//! `e3nn_nn.py`).
 
 use candle_core::{DType, Device, Tensor, Var};
 use gnn_layers::nn::Activation;
 use gnn_layers::o3::{
     smooth_cutoff, soft_one_hot_linspace, soft_unit_step, spherical_harmonics, wigner_3j_tensor, wigner_d,
-    FullyConnectedNet, Gate, GateConfig, Irreps, Parity, SoftOneHotBasis, SphNormalization, TensorProduct,
-    TensorProductConfig,
+    FullyConnectedNet, Gate, GateConfig, Irreps, Linear, LinearConfig, Parity, PathNormalization, SoftOneHotBasis,
+    SphNormalization, TensorProduct, TensorProductConfig,
 };
 use std::collections::HashMap;
 
@@ -169,4 +170,35 @@ fn fully_connected_net_and_gate_match_e3nn() {
     assert_eq!(gate.irreps_in().to_string(), "3x0o+6x0e+2x1o+1x2e");
     assert_eq!(gate.irreps_out().to_string(), "4x0e+2x0o+2x1o+1x2o");
     check(&f, "gate", &f["gate.x"], |x| gate.forward(x).unwrap());
+}
+
+#[test]
+fn o3_linear_maps_match_e3nn_with_biases_and_both_normalisations() {
+    let f = nn_fixture();
+    let vb = candle_nn::VarBuilder::from_tensors(f.clone(), DType::F64, &Device::Cpu);
+    let irreps = |s: &str| s.parse::<Irreps>().unwrap();
+    let linear = Linear::new(
+        LinearConfig {
+            irreps_in: irreps("3x0e+2x1o+1x0e+1x2e"),
+            irreps_out: irreps("2x0e+1x1o+2x0e+1x1e"),
+            instructions: None,
+            biases: true,
+            path_normalization: PathNormalization::Element,
+        },
+        vb.pp("linear"),
+    )
+    .unwrap();
+    check(&f, "linear", &f["linear.x"], |x| linear.forward(x).unwrap());
+    let path = Linear::new(
+        LinearConfig {
+            irreps_in: irreps("3x0e+2x1o+1x0e"),
+            irreps_out: irreps("2x0e+1x1o"),
+            instructions: None,
+            biases: false,
+            path_normalization: PathNormalization::Path,
+        },
+        vb.pp("linear_path"),
+    )
+    .unwrap();
+    check(&f, "linear_path", &f["linear_path.x"], |x| path.forward(x).unwrap());
 }

@@ -7,6 +7,7 @@
 mod fully_connected_net;
 mod gate;
 mod irreps;
+mod linear;
 mod normalized_activation;
 mod soft_one_hot;
 mod spherical_harmonics;
@@ -16,6 +17,7 @@ mod wigner;
 pub use fully_connected_net::FullyConnectedNet;
 pub use gate::{Gate, GateConfig};
 pub use irreps::{Irrep, Irreps, MulIr, Parity, Sorted};
+pub use linear::{Linear, LinearConfig};
 pub use normalized_activation::{activation_parity, normalize2mom, normalized};
 pub use soft_one_hot::{smooth_cutoff, soft_one_hot_linspace, soft_unit_step, SoftOneHotBasis};
 pub use spherical_harmonics::{spherical_harmonics, SphNormalization};
