@@ -1,7 +1,7 @@
 """Fixtures for chemgnn's o3::TensorProduct from e3nn 0.6.0: every connection mode (with and
 without weights, several instructions into one output, an output no instruction reaches), both
-irrep and path normalisations with variances, shared and per-sample weights, and a
-FullyConnectedTensorProduct; outputs and the gradients of a weighted sum with respect to both
+irrep and path normalisations with variances, shared and per-sample weights, a
+FullyConnectedTensorProduct, an ElementwiseTensorProduct and a FullTensorProduct; outputs and the gradients of a weighted sum with respect to both
 inputs and the weights, in float64. Run with the environment of ../shared/reference/setup.sh:
 
     python tests/reference/e3nn_tensor_products.py
@@ -52,17 +52,18 @@ BATCH = 5
 tensors, configs = {}, {}
 
 
-def run(name, make, config):
+def run(name, make, config, layouts=(True, False)):
     """`make(shared)` builds the product for shared or per-sample weights."""
     probe = make(True)
     x1 = torch.randn(BATCH, probe.irreps_in1.dim, requires_grad=True)
     x2 = torch.randn(BATCH, probe.irreps_in2.dim, requires_grad=True)
-    for shared in (True, False):
+    for shared in layouts:
         tp = make(shared)
         w = torch.randn((tp.weight_numel,) if shared else (BATCH, tp.weight_numel), requires_grad=True)
         out = tp(x1, x2, w)
         weights = torch.linspace(-1.0, 1.0, out.numel()).reshape(out.shape)
-        g1, g2, gw = torch.autograd.grad((out * weights).sum(), (x1, x2, w))
+        g1, g2, gw = torch.autograd.grad((out * weights).sum(), (x1, x2, w), allow_unused=True)
+        gw = torch.zeros_like(w) if gw is None else gw
         key = f"{name}.{'shared' if shared else 'batch'}"
         tensors.update({f"{key}.x1": x1.detach(), f"{key}.x2": x2.detach(), f"{key}.w": w.detach(),
                         f"{key}.out": out.detach(), f"{key}.grad_x1": g1, f"{key}.grad_x2": g2, f"{key}.grad_w": gw,
@@ -85,6 +86,13 @@ for name, case in CASES.items():
 FC = ("2x0e+2x1o+1x2e", "1x0e+1x1o+1x2e", "3x0e+2x1o+2x1e+1x2e")
 run("fully_connected", lambda shared: o3.FullyConnectedTensorProduct(*FC, internal_weights=False, shared_weights=shared),
     dict(irreps_in1=FC[0], irreps_in2=FC[1], irreps_out=FC[2], fully_connected=True))
+
+EW = ("2x0e+3x1o+1x2e", "1x0e+2x0o+3x1e")
+run("elementwise", lambda shared: o3.ElementwiseTensorProduct(*EW),
+    dict(irreps_in1=EW[0], irreps_in2=EW[1], elementwise=True), layouts=(True,))
+FULL = ("2x0e+1x1o+1x1o", "1x0e+2x1e")
+run("full", lambda shared: o3.FullTensorProduct(*FULL), dict(irreps_in1=FULL[0], irreps_in2=FULL[1], full=True),
+    layouts=(True,))
 
 root = Path(__file__).resolve().parents[1] / "fixtures" / "e3nn"
 root.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@
 
 use candle_core::{DType, Device, Error, Result, Tensor, D};
 
-use super::irreps::Irreps;
+use super::irreps::{Irrep, Irreps, MulIr};
 use super::wigner::wigner_3j_tensor;
 
 /// How the multiplicities of an instruction's operands are combined.
@@ -139,6 +139,61 @@ impl TensorProductConfig {
             }
         }
         Self::new(irreps_in1, irreps_in2, irreps_out, instructions)
+    }
+
+    /// e3nn's `ElementwiseTensorProduct`: copy `k` of the first input times copy `k` of the
+    /// second, every irrep of each product (or those in `filter`), unweighted `uuu` paths. Both
+    /// inputs are simplified and their blocks split so that multiplicities align.
+    pub fn elementwise(irreps_in1: &Irreps, irreps_in2: &Irreps, filter: Option<&[Irrep]>) -> Result<Self> {
+        let (mut a, mut b) = (irreps_in1.simplify().0, irreps_in2.simplify().0);
+        if irreps_in1.num_irreps() != irreps_in2.num_irreps() {
+            return Err(Error::Msg(format!(
+                "elementwise tensor product: `{irreps_in1}` and `{irreps_in2}` differ in their number of irreps"
+            )));
+        }
+        let mut i = 0;
+        while i < a.len() {
+            let (m1, m2) = (a[i].mul, b[i].mul);
+            if m1 < m2 {
+                b[i].mul = m1;
+                b.insert(i + 1, MulIr { mul: m2 - m1, ir: b[i].ir });
+            }
+            if m2 < m1 {
+                a[i].mul = m2;
+                a.insert(i + 1, MulIr { mul: m1 - m2, ir: a[i].ir });
+            }
+            i += 1;
+        }
+        let mut out = Vec::new();
+        let mut instructions = Vec::new();
+        for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+            for ir in x.ir.times(y.ir).filter(|ir| filter.is_none_or(|f| f.contains(ir))) {
+                instructions.push(Instruction::new(k, k, out.len(), ConnectionMode::Uuu, false));
+                out.push(MulIr { mul: x.mul, ir });
+            }
+        }
+        Ok(Self::new(Irreps(a), Irreps(b), Irreps(out), instructions))
+    }
+
+    /// e3nn's `FullTensorProduct`: every pair of copies, every irrep of their product (or those in
+    /// `filter`), unweighted `uvuv` paths; the inputs are simplified and the output sorted.
+    pub fn full(irreps_in1: &Irreps, irreps_in2: &Irreps, filter: Option<&[Irrep]>) -> Self {
+        let (a, b) = (irreps_in1.simplify(), irreps_in2.simplify());
+        let mut out = Vec::new();
+        let mut instructions = Vec::new();
+        for (i1, x) in a.iter().enumerate() {
+            for (i2, y) in b.iter().enumerate() {
+                for ir in x.ir.times(y.ir).filter(|ir| filter.is_none_or(|f| f.contains(ir))) {
+                    instructions.push(Instruction::new(i1, i2, out.len(), ConnectionMode::Uvuv, false));
+                    out.push(MulIr { mul: x.mul * y.mul, ir });
+                }
+            }
+        }
+        let sorted = Irreps(out).sort();
+        for ins in &mut instructions {
+            ins.i_out = sorted.p[ins.i_out];
+        }
+        Self::new(a, b, sorted.irreps, instructions)
     }
 
     /// A product with the given instructions and default normalisation.
