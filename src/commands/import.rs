@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chem_graph::qm9::Qm9Target;
 use clap::{Args, ValueEnum};
-use gnn_models::import::{import, Source};
+use gnn_models::import::{import, import_gate_points, Source};
 use gnn_models::{ModelConfig, StateDict, Target};
 
 /// Libraries whose checkpoints can be imported.
@@ -18,6 +18,8 @@ pub enum From {
     Schnetpack,
     /// kgcnn 3.1.0 (Keras `{w.name: w.numpy()}`).
     Kgcnn,
+    /// e3nn 0.6 (`model.state_dict()`).
+    E3nn,
 }
 
 /// Architectures that can be imported.
@@ -31,6 +33,9 @@ pub enum Kind {
     Cogn,
     /// coNGN (kgcnn `model_default_nested`).
     Congn,
+    /// e3nn's `gate_points_2101.Network`.
+    #[value(name = "gate-points-2101")]
+    GatePoints2101,
 }
 
 #[derive(Args)]
@@ -57,9 +62,15 @@ pub struct ImportArgs {
     /// MPNN, e_form for coGN/coNGN]; QM9 names (U0, gap, …) imply their unit.
     #[arg(long)]
     target: Option<String>,
-    /// Unit of the predictions (required for names that are neither QM9 targets nor `energy`).
+    /// Unit of the predictions (required for names that are neither QM9 targets nor `energy`; for
+    /// e3nn networks it defaults to `1`). For e3nn networks `--target` takes one name per output
+    /// component, separated by commas [default: y0, y1, …].
     #[arg(long)]
     unit: Option<String>,
+    /// e3nn networks: the elements (symbols or atomic numbers, comma-separated, in order) whose
+    /// one-hot encoding is the `Nx0e` node input and/or attribute, e.g. `H,C,N,O,F`.
+    #[arg(long, value_delimiter = ',')]
+    elements: Vec<String>,
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
@@ -67,16 +78,21 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let arguments: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", args.config.display()))?;
     let weights = StateDict::read(&args.state_dict)?;
+    if let From::E3nn = args.from {
+        return import_e3nn(&args, &arguments, weights);
+    }
     let source = match args.from {
         From::Pyg => Source::Pyg,
         From::Schnetpack => Source::Schnetpack,
         From::Kgcnn => Source::Kgcnn,
+        From::E3nn => unreachable!("e3nn imports return above"),
     };
     let model = match args.model {
         Kind::Schnet => "schnet",
         Kind::Mpnn => "mpnn",
         Kind::Cogn => "cogn",
         Kind::Congn => "congn",
+        Kind::GatePoints2101 => anyhow::bail!("gate-points-2101 networks come from e3nn (--from e3nn)"),
     };
     let origin = args.config.display().to_string();
     let mut checkpoint = import(source, model, &arguments, &origin, weights, vec![])?;
@@ -95,6 +111,44 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         checkpoint.weights.tensors.len(),
         checkpoint.config.targets[0].name,
         checkpoint.config.targets[0].unit,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `--from e3nn --model gate-points-2101`.
+fn import_e3nn(args: &ImportArgs, arguments: &serde_json::Value, weights: StateDict) -> anyhow::Result<()> {
+    if !matches!(args.model, Kind::GatePoints2101) {
+        anyhow::bail!("e3nn imports need --model gate-points-2101");
+    }
+    let elements = args
+        .elements
+        .iter()
+        .map(|e| {
+            e.trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&z| chem_graph::element::by_number(z).is_some())
+                .or_else(|| chem_graph::element::by_symbol(e.trim()).map(|el| el.z))
+                .with_context(|| format!("--elements: `{e}` is not an element symbol or atomic number"))
+        })
+        .collect::<anyhow::Result<Vec<u8>>>()?;
+    let origin = args.config.display().to_string();
+    let network: gnn_models::GatePointsConfig = serde_json::from_value(arguments.clone())
+        .with_context(|| format!("{origin}: not gate_points_2101.Network's arguments"))?;
+    let count = network.irreps_out.dim();
+    let names: Vec<String> = match &args.target {
+        Some(t) => t.split(',').map(|n| n.trim().to_string()).collect(),
+        None => (0..count).map(|k| format!("y{k}")).collect(),
+    };
+    let unit = args.unit.clone().unwrap_or_else(|| "1".into());
+    let targets = names.into_iter().map(|name| Target { name, unit: unit.clone() }).collect();
+    let checkpoint = import_gate_points(arguments, &origin, weights, elements, targets)?;
+    checkpoint.save(&args.out)?;
+    let parameters: usize = checkpoint.weights.tensors.values().map(|t| t.elem_count()).sum();
+    println!(
+        "imported e3nn gate-points-2101 ({} tensors, {parameters} values) predicting {count} values → {}",
+        checkpoint.weights.tensors.len(),
         args.out.display()
     );
     Ok(())

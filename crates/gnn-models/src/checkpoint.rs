@@ -4,6 +4,7 @@
 
 use crate::cogn::CoGnConfig;
 use crate::error::{Error, Result};
+use crate::gate_points::GatePointsModelConfig;
 use crate::mpnn::MpnnConfig;
 use crate::schnet::SchNetConfig;
 use crate::state_dict::StateDict;
@@ -30,6 +31,9 @@ pub enum ModelConfig {
     Cogn(CoGnConfig),
     /// [`crate::CoGn`] with nested line-graph blocks (coNGN).
     Congn(CoGnConfig),
+    /// [`crate::GatePointsModel`]: e3nn's `gate_points_2101.Network`.
+    #[serde(rename = "gate-points-2101")]
+    GatePoints(GatePointsModelConfig),
 }
 
 impl ModelConfig {
@@ -40,6 +44,7 @@ impl ModelConfig {
             ModelConfig::Mpnn(_) => "mpnn",
             ModelConfig::Cogn(_) => "cogn",
             ModelConfig::Congn(_) => "congn",
+            ModelConfig::GatePoints(_) => "gate-points-2101",
         }
     }
 
@@ -49,6 +54,7 @@ impl ModelConfig {
             ModelConfig::Schnet(_) => 1,
             ModelConfig::Mpnn(c) => c.outputs,
             ModelConfig::Cogn(c) | ModelConfig::Congn(c) => c.outputs(),
+            ModelConfig::GatePoints(c) => c.outputs(),
         }
     }
 

@@ -228,16 +228,32 @@ impl GatePoints {
         dst: &SegmentIndex,
         node_graph: &SegmentIndex,
     ) -> Result<Tensor> {
-        let c = &self.config;
         let vec = gather(positions, src)?.sub(&gather(positions, dst)?)?;
+        self.forward_vectors(&vec, positions.dim(0)?, x, z, src, dst, node_graph)
+    }
+
+    /// [`GatePoints::forward`] from the edge vectors `pos[src] − pos[dst]` (plus a lattice shift
+    /// for periodic images) of `nodes` atoms.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_vectors(
+        &self,
+        vec: &Tensor,
+        nodes: usize,
+        x: Option<&Tensor>,
+        z: Option<&Tensor>,
+        src: &SegmentIndex,
+        dst: &SegmentIndex,
+        node_graph: &SegmentIndex,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let vec = vec.clone();
         let sh = spherical_harmonics(&c.irreps_edge_attr, &vec, true, SphNormalization::Component)?;
         let length = vec.sqr()?.sum(D::Minus1)?.sqrt()?;
         let embedded =
             soft_one_hot_linspace(&length, 0.0, c.max_radius, c.number_of_basis, SoftOneHotBasis::Gaussian, false)?
                 .affine((c.number_of_basis as f64).sqrt(), 0.0)?;
         let edge_attr = sh.broadcast_mul(&smooth_cutoff(&length.affine(1.0 / c.max_radius, 0.0)?)?.unsqueeze(1)?)?;
-        let nodes = positions.dim(0)?;
-        let ones = Tensor::ones((nodes, 1), positions.dtype(), positions.device())?;
+        let ones = Tensor::ones((nodes, 1), vec.dtype(), vec.device())?;
         let input = |given: Option<&Tensor>, irreps: &Option<Irreps>, name: &str| -> Result<Tensor> {
             match (given, irreps) {
                 (Some(t), Some(i)) if t.dims() == [nodes, i.dim()] => Ok(t.clone()),
@@ -262,5 +278,93 @@ impl GatePoints {
         } else {
             Ok(h)
         }
+    }
+}
+
+/// A `gate_points_2101` network as a chemgnn checkpoint kind (`"gate-points-2101"`): the network's
+/// arguments, and the elements whose one-hot encoding (in this order) is fed as node inputs and/or
+/// attributes whose irreps are `{elements}x0e`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GatePointsModelConfig {
+    /// The e3nn constructor arguments.
+    pub network: GatePointsConfig,
+    /// Atomic numbers of the one-hot node features (empty when the network reads none).
+    #[serde(default)]
+    pub elements: Vec<u8>,
+}
+
+impl GatePointsModelConfig {
+    /// Checks that structures can be fed to the network: per-graph outputs (`reduce_output`) and
+    /// node inputs/attributes that are absent or the elements' one-hot encoding.
+    pub fn check(&self) -> crate::Result<()> {
+        let n = &self.network;
+        if !n.reduce_output {
+            return Err(crate::Error::Input(
+                "gate_points: networks with reduce_output = false predict per atom, which checkpoints do not support"
+                    .into(),
+            ));
+        }
+        let one_hot = format!("{}x0e", self.elements.len());
+        for (name, irreps) in [("irreps_in", &n.irreps_in), ("irreps_node_attr", &n.irreps_node_attr)] {
+            if let Some(i) = irreps {
+                if self.elements.is_empty() || i.to_string() != one_hot {
+                    return Err(crate::Error::Input(format!(
+                        "gate_points: {name} `{i}` must be the one-hot encoding of the elements given ({one_hot} for {:?})",
+                        self.elements
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Values per structure: the dimension of `irreps_out`.
+    pub fn outputs(&self) -> usize {
+        self.network.irreps_out.dim()
+    }
+}
+
+/// [`GatePoints`] fed from chemgnn graphs (module docs of [`GatePointsModelConfig`]).
+#[derive(Clone, Debug)]
+pub struct GatePointsModel {
+    network: GatePoints,
+    elements: Vec<u8>,
+}
+
+impl GatePointsModel {
+    /// Builds the network from `vb`.
+    pub fn new(config: &GatePointsModelConfig, vb: VarBuilder) -> crate::Result<Self> {
+        config.check()?;
+        Ok(Self { network: GatePoints::new(&config.network, vb)?, elements: config.elements.clone() })
+    }
+
+    /// Predictions `[graphs, outputs]` for the radius graphs of `g`, differentiable in `positions`.
+    pub fn forward(&self, g: &gnn_layers::GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+        let numbers = g.numbers.to_vec1::<u32>()?;
+        let nodes = numbers.len();
+        let mut one_hot = vec![0f64; nodes * self.elements.len()];
+        for (a, &z) in numbers.iter().enumerate() {
+            let k = self.elements.iter().position(|&e| e as u32 == z).ok_or_else(|| {
+                crate::Error::Input(format!("gate_points: atom {a} is element {z}, not one of {:?}", self.elements))
+            })?;
+            one_hot[a * self.elements.len() + k] = 1.0;
+        }
+        let features = (!self.elements.is_empty())
+            .then(|| {
+                Tensor::from_vec(one_hot, (nodes, self.elements.len()), positions.device())?.to_dtype(positions.dtype())
+            })
+            .transpose()?;
+        let c = &self.network.config;
+        let x = c.irreps_in.as_ref().and(features.as_ref());
+        let z = c.irreps_node_attr.as_ref().and(features.as_ref());
+        Ok(self.network.forward_vectors(
+            &g.edge_vectors(positions)?,
+            nodes,
+            x,
+            z,
+            &g.source,
+            &g.target,
+            &g.node_graph,
+        )?)
     }
 }

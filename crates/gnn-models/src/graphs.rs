@@ -82,6 +82,12 @@ pub fn build_graph_list(config: &ModelConfig, structures: &[Structure]) -> Resul
             crate::featurize::mpnn_graph_list(&c.features, structures)
         }
         ModelConfig::Cogn(c) | ModelConfig::Congn(c) => crystal_graph_list(&c.connectivity, structures),
+        ModelConfig::GatePoints(c) => {
+            // e3nn's radius graph: every pair closer than max_radius, both directions, no limit.
+            let mut options = RadiusOptions::new(c.network.max_radius);
+            options.max_neighbors = None;
+            Ok(Graph::radius_many(structures, &options)?)
+        }
     }
 }
 

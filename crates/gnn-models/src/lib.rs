@@ -8,7 +8,7 @@
 //! - [`Mpnn`] — Gilmer et al.'s MPNN with its variants; PyG's QM9 example as a preset;
 //! - [`CoGn`] — coGN and coNGN (Ruff et al. 2023), kgcnn 3.1.0's crystal graph networks;
 //! - [`GatePoints`] — e3nn's `gate_points_2101.Network`, an E(3)-equivariant point convolution
-//!   network (not yet wired to checkpoints, the CLI or training).
+//!   network, importable from e3nn (not trainable yet).
 //!
 //! [`import`] turns PyTorch `state_dict`s (safetensors) plus constructor arguments into native
 //! [`Checkpoint`]s (`config.json` + `model.safetensors`); [`Model`] loads one and predicts values
@@ -34,7 +34,7 @@ pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
 pub use cogn::{CoGn, CoGnConfig};
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
-pub use gate_points::{GatePoints, GatePointsConfig};
+pub use gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};
 pub use graphs::{build_asu_graph_list, build_graph_list, build_graphs, AsuGraphs, PygBatch};
 pub use init::initial_weights;
 pub use kgcnn_graphs::KgcnnGraphs;

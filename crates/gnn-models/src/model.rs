@@ -3,6 +3,7 @@
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig};
 use crate::cogn::CoGn;
 use crate::error::{Error, Result};
+use crate::gate_points::GatePointsModel;
 use crate::graphs::{build_graphs, PygBatch};
 use crate::mpnn::Mpnn;
 use crate::schnet::SchNet;
@@ -23,6 +24,8 @@ pub enum Network {
     Mpnn(Mpnn),
     /// coGN or coNGN.
     CoGn(CoGn),
+    /// e3nn's gate_points_2101.
+    GatePoints(GatePointsModel),
 }
 
 impl Network {
@@ -32,6 +35,7 @@ impl Network {
             ModelConfig::Schnet(c) => Network::SchNet(SchNet::new(c, vb)?),
             ModelConfig::Mpnn(c) => Network::Mpnn(Mpnn::new(c, vb)?),
             ModelConfig::Cogn(c) | ModelConfig::Congn(c) => Network::CoGn(CoGn::new(c, vb)?),
+            ModelConfig::GatePoints(c) => Network::GatePoints(GatePointsModel::new(c, vb)?),
         })
     }
 
@@ -41,12 +45,13 @@ impl Network {
             Network::SchNet(m) => m.forward(g, positions),
             Network::Mpnn(m) => m.forward(g),
             Network::CoGn(m) => m.forward(g, positions),
+            Network::GatePoints(m) => m.forward(g, positions),
         }
     }
 
     /// Whether predictions depend differentiably on positions (so forces are defined).
     pub fn has_forces(&self) -> bool {
-        matches!(self, Network::SchNet(_))
+        matches!(self, Network::SchNet(_) | Network::GatePoints(_))
     }
 }
 
@@ -55,7 +60,9 @@ pub fn expected_tensors(config: &ModelConfig) -> Result<(Shapes, Shapes)> {
     let required = parameter_shapes(|vb| Network::new(config, vb).map_err(|e| candle_core::Error::Msg(e.to_string())))?;
     let optional = match config {
         ModelConfig::Schnet(c) => c.buffers(),
-        ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) => Shapes::new(),
+        ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) | ModelConfig::GatePoints(_) => {
+            Shapes::new()
+        }
     };
     Ok((required, optional))
 }
@@ -153,7 +160,7 @@ impl Model {
     pub fn predict_batch(&self, batch: &GraphBatch, with_forces: bool) -> Result<Vec<Prediction>> {
         if with_forces && !self.network.has_forces() {
             return Err(Error::Input(format!(
-                "{} predictions are not differentiated for forces (only SchNet's are)",
+                "{} predictions are not differentiated for forces (SchNet's and gate_points' are)",
                 self.config.model.kind()
             )));
         }

@@ -62,7 +62,7 @@ impl Normalization {
         }
         let num_elements = match model {
             ModelConfig::Schnet(c) => c.num_elements,
-            ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) => 0,
+            ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) | ModelConfig::GatePoints(_) => 0,
         };
         let stats = targets
             .iter()
@@ -106,6 +106,12 @@ impl Normalization {
                     c.mean = Some(self.targets.iter().map(|t| t.mean).collect());
                     c.std = Some(self.targets.iter().map(|t| t.std).collect());
                 }
+            }
+            ModelConfig::GatePoints(_) => {
+                return Err(Error::config(
+                    "model",
+                    "gate-points-2101 networks are imported from e3nn; training them is not supported yet",
+                ));
             }
             ModelConfig::Cogn(c) | ModelConfig::Congn(c) => {
                 if let Some(last) = c.output.widths.last_mut() {

@@ -1,0 +1,102 @@
+//! `chemgnn import --from e3nn --model gate-points-2101` → `chemgnn predict` on molecules, against
+//! e3nn 0.6.0's outputs for the same weights and atoms (tests/reference/e3nn_gate_points.py).
+
+use std::path::Path;
+use std::process::Command;
+
+use chemgnn::chem_graph::xyz::write_xyz_file;
+use chemgnn::chem_graph::Structure;
+use chemgnn::gnn_models::gnn_layers::candle::{safetensors, Device};
+
+fn chemgnn(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).output().expect("chemgnn runs")
+}
+
+fn fixture(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e3nn").join(file).display().to_string()
+}
+
+#[test]
+fn an_imported_gate_points_network_predicts_what_e3nn_computed() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("ckpt");
+    let out = chemgnn(&[
+        "import",
+        "--from",
+        "e3nn",
+        "--model",
+        "gate-points-2101",
+        "--config",
+        &fixture("gate_points_full.json"),
+        &fixture("gate_points_full.safetensors"),
+        "--out",
+        checkpoint.to_str().unwrap(),
+        "--elements",
+        "H,C,N,O,F",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The fixture's molecules: one-hot species over (H, C, N, O, F), batched 5 + 4 + 6 atoms.
+    let io = safetensors::load(fixture("gate_points_full_io.safetensors"), &Device::Cpu).unwrap();
+    let pos = io["pos"].to_vec2::<f64>().unwrap();
+    let onehot = io["onehot"].to_vec2::<f64>().unwrap();
+    let batch = io["batch"].to_vec1::<i64>().unwrap();
+    let elements = [1u8, 6, 7, 8, 9];
+    let molecules: Vec<Structure> = (0..3)
+        .map(|m| {
+            let atoms: Vec<usize> = (0..pos.len()).filter(|&a| batch[a] == m).collect();
+            let numbers = atoms.iter().map(|&a| elements[onehot[a].iter().position(|&v| v == 1.0).unwrap()]).collect();
+            let positions = atoms.iter().map(|&a| [pos[a][0], pos[a][1], pos[a][2]]).collect();
+            Structure::molecule(numbers, positions).unwrap()
+        })
+        .collect();
+    let xyz = dir.path().join("molecules.xyz");
+    write_xyz_file(&xyz, &molecules).unwrap();
+    let out =
+        chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), xyz.to_str().unwrap(), "--precision", "f64"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = io["y"].to_vec2::<f64>().unwrap();
+    let scale = expected.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (record, want) in records.as_array().unwrap().iter().zip(&expected) {
+        let found: Vec<f64> = record["prediction"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(found.len(), want.len());
+        for (a, b) in found.iter().zip(want) {
+            assert!((a - b).abs() <= 1e-10 * scale, "{a} vs {b}");
+        }
+    }
+    // Elements outside the list, a missing --elements and a mis-shaped tensor are clear errors.
+    let silane = dir.path().join("si.xyz");
+    write_xyz_file(&silane, &[Structure::molecule(vec![14, 1], vec![[0.0; 3], [1.5, 0.0, 0.0]]).unwrap()]).unwrap();
+    let out = chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), silane.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("element 14"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chemgnn(&[
+        "import",
+        "--from",
+        "e3nn",
+        "--model",
+        "gate-points-2101",
+        "--config",
+        &fixture("gate_points_full.json"),
+        &fixture("gate_points_full.safetensors"),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("one-hot encoding"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = chemgnn(&[
+        "import",
+        "--from",
+        "e3nn",
+        "--model",
+        "gate-points-2101",
+        "--config",
+        &fixture("gate_points_minimal.json"),
+        &fixture("gate_points_full.safetensors"),
+        "--out",
+        dir.path().join("y").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+}
