@@ -17,3 +17,17 @@ pub fn values(n: usize, seed: u64) -> Vec<f64> {
 pub fn tensor(shape: &[usize], seed: u64) -> Tensor {
     Tensor::from_vec(values(shape.iter().product(), seed), shape, &Device::Cpu).unwrap()
 }
+
+/// `max |a − b|` over all elements, as f64.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    a.sub(b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}

@@ -9,20 +9,11 @@ use gnn_layers::nn::{bias_activation, softplus, Activation, GaussianBasis, Inter
 use gnn_layers::ops::{self, SegmentIndex};
 use gnn_layers::GraphTensors;
 
-/// Deterministic values in (−1, 1).
-fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn tensor(shape: &[usize], seed: u64) -> Tensor {
-    Tensor::from_vec(values(shape.iter().product(), seed), shape, &Device::Cpu).unwrap()
-}
+/// The crate's deterministic test inputs (`values`, `tensor`), shared with its unit tests.
+#[path = "../src/test_support.rs"]
+#[allow(dead_code)]
+mod test_support;
+use test_support::tensor;
 
 /// Checks ∂f/∂x from backward against central differences, element by element.
 fn check_gradient(what: &str, x: &Var, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<()> {

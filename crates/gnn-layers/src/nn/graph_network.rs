@@ -430,7 +430,7 @@ impl GraphNetwork {
 mod tests {
     use super::*;
     use crate::nn::Activation;
-    use crate::test_support::tensor;
+    use crate::test_support::{max_abs_diff, tensor};
     use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
 
@@ -560,7 +560,7 @@ mod tests {
         // The fused path (messages never materialised) gives the same nodes and exact gradients.
         let fused = net.update_nodes(&e, h.as_tensor(), &source, &target, None).unwrap();
         let unfused = net.forward(&e, h.as_tensor(), &source, &target).unwrap().nodes;
-        let diff = fused.sub(&unfused).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let diff = max_abs_diff(&fused, &unfused);
         assert!(diff < 1e-14, "fused and materialised messages differ by {diff}");
         assert_gradient_matches(&h, |h: &Tensor| {
             net.update_nodes(&e, h, &source, &target, None)?.mul(&weights)?.sum_all()
@@ -649,8 +649,8 @@ mod tests {
                 let pooled = scatter(&nodes, &node_graph, Reduce::Mean).unwrap();
                 let update =
                     net.global_mlp.as_ref().unwrap().forward(&Tensor::cat(&[&pooled, &g], 1).unwrap()).unwrap();
-                let diff = globals.sub(&g.add(&update).unwrap()).unwrap().abs().unwrap().max_all().unwrap();
-                assert!(diff.to_scalar::<f64>().unwrap() < 1e-14, "global update differs by {diff}");
+                let diff = max_abs_diff(&globals, &g.add(&update).unwrap());
+                assert!(diff < 1e-14, "global update differs by {diff}");
             }
             // Changing graph 1's state changes graph 1's nodes and state only.
             let g2 =
@@ -658,16 +658,7 @@ mod tests {
                     .unwrap();
             let (nodes2, globals2) = run(&h, &g2).unwrap();
             let delta = |a: &Tensor, b: &Tensor, start: usize, len: usize| {
-                a.narrow(0, start, len)
-                    .unwrap()
-                    .sub(&b.narrow(0, start, len).unwrap())
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
+                max_abs_diff(&a.narrow(0, start, len).unwrap(), &b.narrow(0, start, len).unwrap())
             };
             assert_eq!(delta(&nodes, &nodes2, 0, 3), 0.0);
             assert_eq!(delta(&globals, &globals2, 0, 1), 0.0);
@@ -692,8 +683,7 @@ mod tests {
             let input = GlobalInput { state: &g, node_graph: &node_graph };
             net.update_with_globals(&e, &h, input, &source, &target, None).unwrap().0
         };
-        let change = nodes_for(0.0).sub(&nodes_for(0.5)).unwrap().abs().unwrap().max_all().unwrap();
-        assert!(change.to_scalar::<f64>().unwrap() > 1e-6);
+        assert!(max_abs_diff(&nodes_for(0.0), &nodes_for(0.5)) > 1e-6);
         // The state is required by such a block, refused by others, and checked for its shape.
         let net = network(&global_config(None));
         assert!(net.forward(&e, &h, &source, &target).unwrap_err().to_string().contains("has a global state"));

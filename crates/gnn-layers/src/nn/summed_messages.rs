@@ -293,6 +293,25 @@ impl FusedMlp {
         blocks
     }
 
+    /// Adds the rows of `values` (one per edge of `block`, in grouped order) to their targets' rows
+    /// of `part`, which holds the segments from `offset` on.
+    fn sum_at_targets<T: Block>(
+        &self,
+        block: std::ops::Range<usize>,
+        offset: usize,
+        values: &[T],
+        part: &mut [T],
+        row_len: usize,
+    ) {
+        let mut rows = values.chunks_exact(row_len);
+        for s in block {
+            let acc = &mut part[(s - offset) * row_len..(s - offset + 1) * row_len];
+            for row in rows.by_ref().take(self.target.segment_len(s)) {
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+        }
+    }
+
     fn scratch<T: Block>(&self) -> Scratch<T> {
         let layers = self.shapes.len();
         Scratch {
@@ -337,27 +356,12 @@ impl FusedMlp {
     fn forward<T: Block>(&self, x: &[T], terms: &[T], params: &[T]) -> Vec<T> {
         let outputs = self.outputs();
         let mut out = vec![T::ZERO; self.target.num_segments() * outputs];
-        let mut parts = Vec::with_capacity(GROUPS + 1);
-        let mut rest = out.as_mut_slice();
-        for g in self.groups() {
-            let (part, tail) = rest.split_at_mut(g.len() * outputs);
-            parts.push((g, part));
-            rest = tail;
-        }
-        parts.into_par_iter().for_each(|(segments, part)| {
+        split_by_segments(&mut out, self.groups(), outputs).into_par_iter().for_each(|(segments, part)| {
             let mut scratch = self.scratch::<T>();
             let offset = segments.start;
             for (block, rows) in self.blocks(segments) {
                 self.run_block(x, terms, params, &rows, &mut scratch);
-                let h = &scratch.h[self.shapes.len() - 1];
-                let mut r = 0;
-                for s in block {
-                    let acc = &mut part[(s - offset) * outputs..(s - offset + 1) * outputs];
-                    for _ in 0..self.target.segment_len(s) {
-                        acc.iter_mut().zip(&h[r * outputs..(r + 1) * outputs]).for_each(|(a, &v)| *a += v);
-                        r += 1;
-                    }
-                }
+                self.sum_at_targets(block, offset, &scratch.h[self.shapes.len() - 1], part, outputs);
             }
         });
         out
@@ -369,17 +373,9 @@ impl FusedMlp {
         let (width, features) = self.shapes[0];
         let outputs = self.outputs();
         let nodes = self.target.num_segments();
-        let groups = self.groups();
         // ∂z of the first layer summed at the receiver: each group owns its targets' rows.
         let mut grad_receiver = vec![T::ZERO; nodes * width];
-        let mut parts = Vec::with_capacity(groups.len());
-        let mut rest = grad_receiver.as_mut_slice();
-        for g in &groups {
-            let (part, tail) = rest.split_at_mut(g.len() * width);
-            parts.push((g.clone(), part));
-            rest = tail;
-        }
-        let results: Vec<GroupGradients<T>> = parts
+        let results: Vec<GroupGradients<T>> = split_by_segments(&mut grad_receiver, self.groups(), width)
             .into_par_iter()
             .map(|(segments, receiver)| {
                 let edges = self.group_edges(&segments);
@@ -403,8 +399,8 @@ impl FusedMlp {
                     for k in (0..self.shapes.len()).rev() {
                         let (o, i) = self.shapes[k];
                         let (w, b) = self.layer(params, k);
-                        // ∂z = ∂h ⊙ act'(z + b), in place.
-                        derivative(self.kinds[k], &scratch.z[k], b, &mut scratch.grad);
+                        // ∂z = ∂h ⊙ act'(z + b) (grad_in is free until ∂input below).
+                        derivative(self.kinds[k], &scratch.z[k], b, &mut scratch.grad, &mut scratch.grad_in);
                         let start = self.offset(k);
                         let (gw, gb) = out.params[start..start + o * i + o].split_at_mut(o * i);
                         let input = if k == 0 { &scratch.x } else { &scratch.h[k - 1] };
@@ -427,15 +423,7 @@ impl FusedMlp {
                         }
                     }
                     // scratch.grad is now ∂z of the first layer: the receiver and sender terms' gradient.
-                    let mut r = 0;
-                    for s in block {
-                        let acc = &mut receiver[(s - offset) * width..(s - offset + 1) * width];
-                        for _ in 0..self.target.segment_len(s) {
-                            let row = &scratch.grad[r * width..(r + 1) * width];
-                            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-                            r += 1;
-                        }
-                    }
+                    self.sum_at_targets(block, offset, &scratch.grad, receiver, width);
                     out.first.extend_from_slice(&scratch.grad);
                 }
                 out
@@ -507,21 +495,40 @@ impl<'a, T> Rows<'a, T> {
 
 /// `h = act(z + b)` over whole rows of `b.len()`.
 fn activate<T: Block>(kind: Kind, z: &[T], b: &[T], h: &mut Vec<T>) {
-    h.clear();
-    h.reserve(z.len());
-    let spare: &mut [MaybeUninit<T>] = &mut h.spare_capacity_mut()[..z.len()];
-    T::block(kind, 0, z, b, None, spare);
-    // SAFETY: `block` wrote all `z.len()` elements.
-    unsafe { h.set_len(z.len()) };
+    activate_with(kind, 0, z, b, None, h);
 }
 
-/// `g ← g ⊙ act'(z + b)`.
-fn derivative<T: Block>(kind: Kind, z: &[T], b: &[T], g: &mut Vec<T>) {
-    let mut out = Vec::with_capacity(g.len());
-    T::block(kind, 1, z, b, Some(g), &mut out.spare_capacity_mut()[..z.len()]);
+/// `out = g ⊙ act⁽ᵒʳᵈᵉʳ⁾(z + b)` (without `g`: the plain derivative), reusing `out`'s allocation.
+fn activate_with<T: Block>(kind: Kind, order: u8, z: &[T], b: &[T], g: Option<&[T]>, out: &mut Vec<T>) {
+    out.clear();
+    out.reserve(z.len());
+    let spare: &mut [MaybeUninit<T>] = &mut out.spare_capacity_mut()[..z.len()];
+    T::block(kind, order, z, b, g, spare);
     // SAFETY: `block` wrote all `z.len()` elements.
     unsafe { out.set_len(z.len()) };
-    *g = out;
+}
+
+/// `buffer` (rows of `row_len`, one per segment) cut into the disjoint parts of consecutive
+/// segment ranges, for groups that each own their segments' rows.
+fn split_by_segments<T>(
+    buffer: &mut [T],
+    groups: Vec<std::ops::Range<usize>>,
+    row_len: usize,
+) -> Vec<(std::ops::Range<usize>, &mut [T])> {
+    let mut parts = Vec::with_capacity(groups.len());
+    let mut rest = buffer;
+    for g in groups {
+        let (part, tail) = rest.split_at_mut(g.len() * row_len);
+        parts.push((g, part));
+        rest = tail;
+    }
+    parts
+}
+
+/// `g ← g ⊙ act'(z + b)`, written through `spare` (a reused buffer; its contents are lost).
+fn derivative<T: Block>(kind: Kind, z: &[T], b: &[T], g: &mut Vec<T>, spare: &mut Vec<T>) {
+    activate_with(kind, 1, z, b, Some(g), spare);
+    std::mem::swap(g, spare);
 }
 
 /// `dst (+)= lhs·rhs` on the calling thread, `dst` row-major `[m, n]` with row stride `dst_rs`;
@@ -576,7 +583,7 @@ fn matmul<T: Block>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::tensor;
+    use crate::test_support::{max_abs_diff, tensor};
     use candle_core::{Device, Var};
 
     /// 300 edges on 40 nodes with an unsorted target (so blocks hold rows out of order, and some
@@ -635,10 +642,6 @@ mod tests {
         scatter_sum(&h, target).unwrap()
     }
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        a.sub(b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap()
-    }
-
     #[test]
     fn fused_messages_and_gradients_equal_the_materialised_ones() {
         let (source, target) = graph();
@@ -650,7 +653,7 @@ mod tests {
             let weights = tensor(&[40, *widths.last().unwrap()], 3);
             let fused = summed_mlp_messages(&x, &terms, &mlp, &source, &target).unwrap();
             let expected = reference(&x, &terms, &mlp, &source, &target);
-            let diff = max_diff(&fused, &expected);
+            let diff = max_abs_diff(&fused, &expected);
             assert!(diff < 1e-13, "{widths:?}: forward differs by {diff}");
             let grads = fused.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
             let expected_grads = expected.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
@@ -660,7 +663,7 @@ mod tests {
                 checked.extend(layer.bias());
             }
             for (k, t) in checked.into_iter().enumerate() {
-                let diff = max_diff(grads.get(t).unwrap(), expected_grads.get(t).unwrap());
+                let diff = max_abs_diff(grads.get(t).unwrap(), expected_grads.get(t).unwrap());
                 assert!(diff < 1e-12, "{widths:?}: gradient {k} differs by {diff}");
             }
         }

@@ -476,7 +476,7 @@ fn path_product(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::tensor;
+    use crate::test_support::{max_abs_diff, tensor};
 
     fn irreps(s: &str) -> Irreps {
         s.parse().unwrap()
@@ -503,15 +503,7 @@ mod tests {
             let rotated_first =
                 tp.forward(&transform(&x1, &in1.d_from_matrix(r)), &transform(&x2, &in2.d_from_matrix(r)), &w).unwrap();
             let rotated_after = transform(&tp.forward(&x1, &x2, &w).unwrap(), &out.d_from_matrix(r));
-            let diff = rotated_first
-                .sub(&rotated_after)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
+            let diff = max_abs_diff(&rotated_first, &rotated_after);
             assert!(diff < 1e-12, "not equivariant: {diff}");
         }
     }
