@@ -65,6 +65,33 @@ pub fn read_structures(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
     }
 }
 
+/// Runs `$PYTHON -m pip download --no-deps <requirement> -d dir` (`python3` without `$PYTHON`) and
+/// returns the downloaded file whose name `wanted` accepts; `log` hears the command.
+pub fn pip_download(
+    dir: &Path,
+    requirement: &str,
+    wanted: impl Fn(&str) -> bool,
+    log: &mut dyn FnMut(&str),
+) -> Result<std::path::PathBuf> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    log(&format!("running {python} -m pip download --no-deps {requirement}"));
+    let status = std::process::Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", requirement, "-d"])
+        .arg(dir)
+        .status()
+        .map_err(|e| Error::invalid(format!("could not run {python} -m pip: {e}")))?;
+    if !status.success() {
+        return Err(Error::invalid(format!("'{python} -m pip download --no-deps {requirement}' failed ({status})")));
+    }
+    std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().is_some_and(|n| wanted(&n.to_string_lossy())))
+        .ok_or_else(|| {
+            Error::invalid(format!("pip reported success but the file of {requirement} is not in {}", dir.display()))
+        })
+}
+
 /// Writes `bytes` to `path` atomically: into a temporary file beside it (creating the directory if
 /// needed), then renamed over `path`, so readers never see a partial file.
 pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use chem_graph::io::pip_download;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::Deserialize;
@@ -156,7 +156,7 @@ pub fn fetch_matbench_splits(
             Some(path) => (std::fs::read(path).map_err(|e| Error::io(path, e))?, path.display().to_string()),
             None => {
                 std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-                let wheel = pip_download(&work, log)?;
+                let wheel = pip_download(&work, "matbench==0.6", |n| n == WHEEL_NAME, log)?;
                 (from_wheel(&wheel)?, wheel.display().to_string())
             }
         };
@@ -212,25 +212,6 @@ fn write_gzip(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
-}
-
-fn pip_download(dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    log(&format!("running {python} -m pip download --no-deps matbench==0.6"));
-    let status = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "matbench==0.6", "-d"])
-        .arg(dir)
-        .status()
-        .map_err(|e| Error::invalid(format!("could not run {python} -m pip: {e}")))?;
-    if !status.success() {
-        return Err(Error::invalid(format!("'{python} -m pip download --no-deps matbench==0.6' failed ({status})")));
-    }
-    let path = dir.join(WHEEL_NAME);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Error::invalid(format!("pip reported success but {} is missing", path.display())))
-    }
 }
 
 #[cfg(test)]

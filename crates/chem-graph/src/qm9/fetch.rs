@@ -10,9 +10,9 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::error::{Error, Result};
+use crate::io::pip_download;
 use crate::qm9::Qm9Dataset;
 
 /// figshare download of `dsgdb9nsd.xyz.tar.bz2` (file id 3195389).
@@ -42,7 +42,12 @@ pub fn fetch_qm9(source: Option<&str>, out: &Path, force: bool, log: &mut dyn Fn
                 Ok(archive) => Qm9Dataset::read_source(&archive)?,
                 Err(e) => {
                     log(&format!("official archive not reachable ({e}); trying the qm9pack package from PyPI"));
-                    Qm9Dataset::read_source(&pip_download_qm9pack(&scratch()?, log)?)?
+                    Qm9Dataset::read_source(&pip_download(
+                        &scratch()?,
+                        "qm9pack",
+                        |n| n.starts_with("qm9pack") && n.ends_with(".whl"),
+                        log,
+                    )?)?
                 }
             },
         };
@@ -93,27 +98,6 @@ fn download(url: &str, dest: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf
     drop(file);
     std::fs::rename(&partial, dest).map_err(|e| Error::io(dest, e))?;
     Ok(dest.to_path_buf())
-}
-
-fn pip_download_qm9pack(dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    log(&format!("running {python} -m pip download --no-deps qm9pack"));
-    let status = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "qm9pack", "-d"])
-        .arg(dir)
-        .status()
-        .map_err(|e| Error::invalid(format!("could not run {python} -m pip: {e}")))?;
-    if !status.success() {
-        return Err(Error::invalid(format!("'{python} -m pip download --no-deps qm9pack' failed ({status})")));
-    }
-    std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("qm9pack") && n.to_string_lossy().ends_with(".whl"))
-        })
-        .ok_or_else(|| Error::invalid(format!("pip reported success but no qm9pack wheel is in {}", dir.display())))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use chem_graph::io::pip_download;
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
@@ -62,7 +62,7 @@ pub fn fetch_matminer(
             Some(path) => read_sdist(path)?,
             None => {
                 std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-                read_sdist(&pip_download(&work, log)?)?
+                read_sdist(&pip_download(&work, "matminer==0.4.0", |n| n == SDIST_NAME, log)?)?
             }
         };
         convert(&csvs, out, log)
@@ -158,25 +158,6 @@ fn check_hash(set: &MatminerSet, file: &str, bytes: &[u8]) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!("{file} has SHA-256 {hash}, expected {} (the file of matminer 0.4.0)", set.sha256)))
-    }
-}
-
-fn pip_download(dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    log(&format!("running {python} -m pip download --no-deps matminer==0.4.0"));
-    let status = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "matminer==0.4.0", "-d"])
-        .arg(dir)
-        .status()
-        .map_err(|e| Error::invalid(format!("could not run {python} -m pip: {e}")))?;
-    if !status.success() {
-        return Err(Error::invalid(format!("'{python} -m pip download --no-deps matminer==0.4.0' failed ({status})")));
-    }
-    let path = dir.join(SDIST_NAME);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Error::invalid(format!("pip reported success but {} is missing", path.display())))
     }
 }
 
