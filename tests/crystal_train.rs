@@ -1,18 +1,10 @@
 //! `chemgnn train` / `eval` on crystals end to end: a tiny coNGN (nested line-graph blocks) on
 //! asymmetric units of the committed crystal sample, and a tiny coGN on full cells (seconds).
 
+mod common;
+use common::{chemgnn, ok};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn chemgnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).env("RAYON_NUM_THREADS", "1").output().expect("chemgnn runs")
-}
-
-fn ok(out: Output) -> String {
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "chemgnn failed:\n{stdout}\n{stderr}");
-    stdout.into_owned()
-}
 
 /// Runs and data shared by both models: 48/16/16 crystals of the sample, 4 epochs.
 const RUN: &str = r#"

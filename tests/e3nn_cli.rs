@@ -1,39 +1,37 @@
 //! `chemgnn import --from e3nn --model gate-points-2101` → `chemgnn predict` on molecules, against
 //! e3nn 0.6.0's outputs for the same weights and atoms (tests/reference/e3nn_gate_points.py).
 
+mod common;
+use common::chemgnn;
+
 use std::path::Path;
-use std::process::Command;
 
 use chemgnn::chem_graph::xyz::write_xyz_file;
 use chemgnn::chem_graph::Structure;
 use chemgnn::gnn_models::gnn_layers::candle::{safetensors, Device};
 
-fn chemgnn(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).output().expect("chemgnn runs")
-}
-
 fn fixture(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e3nn").join(file).display().to_string()
+}
+
+/// `chemgnn import --from e3nn --model gate-points-2101` of the fixture network `config` with the
+/// weights of fixture `weights`, into `out`, with `--elements` when given.
+fn import(config: &str, weights: &str, out: &Path, elements: Option<&str>) -> std::process::Output {
+    let config = fixture(&format!("gate_points_{config}.json"));
+    let weights = fixture(&format!("gate_points_{weights}.safetensors"));
+    let mut args = vec!["import", "--from", "e3nn", "--model", "gate-points-2101", "--config", &config, &weights];
+    args.extend(["--out", out.to_str().unwrap()]);
+    if let Some(e) = elements {
+        args.extend(["--elements", e]);
+    }
+    chemgnn(&args)
 }
 
 #[test]
 fn an_imported_gate_points_network_predicts_what_e3nn_computed() {
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("ckpt");
-    let out = chemgnn(&[
-        "import",
-        "--from",
-        "e3nn",
-        "--model",
-        "gate-points-2101",
-        "--config",
-        &fixture("gate_points_full.json"),
-        &fixture("gate_points_full.safetensors"),
-        "--out",
-        checkpoint.to_str().unwrap(),
-        "--elements",
-        "H,C,N,O,F",
-    ]);
+    let out = import("full", "full", &checkpoint, Some("H,C,N,O,F"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The fixture's molecules: one-hot species over (H, C, N, O, F), batched 5 + 4 + 6 atoms.
     let io = safetensors::load(fixture("gate_points_full_io.safetensors"), &Device::Cpu).unwrap();
@@ -69,34 +67,12 @@ fn an_imported_gate_points_network_predicts_what_e3nn_computed() {
     write_xyz_file(&silane, &[Structure::molecule(vec![14, 1], vec![[0.0; 3], [1.5, 0.0, 0.0]]).unwrap()]).unwrap();
     let out = chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), silane.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("element 14"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = chemgnn(&[
-        "import",
-        "--from",
-        "e3nn",
-        "--model",
-        "gate-points-2101",
-        "--config",
-        &fixture("gate_points_full.json"),
-        &fixture("gate_points_full.safetensors"),
-        "--out",
-        dir.path().join("x").to_str().unwrap(),
-    ]);
+    let out = import("full", "full", &dir.path().join("x"), None);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("one-hot encoding"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = chemgnn(&[
-        "import",
-        "--from",
-        "e3nn",
-        "--model",
-        "gate-points-2101",
-        "--config",
-        &fixture("gate_points_minimal.json"),
-        &fixture("gate_points_full.safetensors"),
-        "--out",
-        dir.path().join("y").to_str().unwrap(),
-    ]);
+    let out = import("minimal", "full", &dir.path().join("y"), Some("H,C,N,O,F"));
     assert!(!out.status.success());
 }

@@ -2,12 +2,10 @@
 //! `chemgnn predict` on crystal files (full cells and `--asu`) and on kgcnn graph files reproduces
 //! kgcnn's predictions (tests/fixtures/kgcnn, written by tests/reference/kgcnn_cogn.py).
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::chemgnn;
 
-fn chemgnn(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).output().expect("chemgnn runs")
-}
+use std::path::Path;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kgcnn").join(name).display().to_string()

@@ -1,24 +1,10 @@
 //! `chemgnn train` / `eval` / `predict` end to end on tiny runs (seconds): learning, a complete run
 //! directory, bit-exact resumption, force training, and clear errors for corrupted state.
 
+mod common;
+use common::{chemgnn, failure, ok};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn chemgnn(args: &[&str]) -> Output {
-    // One thread: fastest for tiny batches, and the same arithmetic whatever the machine.
-    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).env("RAYON_NUM_THREADS", "1").output().expect("chemgnn runs")
-}
-
-fn ok(out: Output) -> String {
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "chemgnn failed:\n{stdout}\n{stderr}");
-    stdout.into_owned()
-}
-
-fn failure(out: Output) -> String {
-    assert!(!out.status.success(), "chemgnn should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// A small SchNet on 64 QM9-sample molecules: 4 batches per epoch, 8 epochs.
 const TINY: &str = r#"

@@ -134,16 +134,10 @@ fn import_e3nn(args: &ImportArgs, arguments: &serde_json::Value, weights: StateD
         })
         .collect::<anyhow::Result<Vec<u8>>>()?;
     let origin = args.config.display().to_string();
-    let network: gnn_models::GatePointsConfig = serde_json::from_value(arguments.clone())
-        .with_context(|| format!("{origin}: not gate_points_2101.Network's arguments"))?;
-    let count = network.irreps_out.dim();
-    let names: Vec<String> = match &args.target {
-        Some(t) => t.split(',').map(|n| n.trim().to_string()).collect(),
-        None => (0..count).map(|k| format!("y{k}")).collect(),
-    };
-    let unit = args.unit.clone().unwrap_or_else(|| "1".into());
-    let targets = names.into_iter().map(|name| Target { name, unit: unit.clone() }).collect();
-    let checkpoint = import_gate_points(arguments, &origin, weights, elements, targets)?;
+    let names = args.target.as_ref().map(|t| t.split(',').map(|n| n.trim().to_string()).collect());
+    let unit = args.unit.as_deref().unwrap_or("1");
+    let checkpoint = import_gate_points(arguments, &origin, weights, elements, names, unit)?;
+    let count = checkpoint.config.targets.len();
     checkpoint.save(&args.out)?;
     let parameters: usize = checkpoint.weights.tensors.values().map(|t| t.elem_count()).sum();
     println!(

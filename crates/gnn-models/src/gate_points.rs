@@ -216,26 +216,12 @@ impl GatePoints {
         &self.config
     }
 
-    /// The network on atoms at `positions` (`[N, 3]`) with node inputs `x` and attributes `z`
-    /// (`None` where the network has none), edges `src → dst` (the radius graph, both directions)
-    /// and `node_graph`: `[graphs, irreps_out.dim()]` with `reduce_output`, else `[N, ·]`.
-    pub fn forward(
-        &self,
-        positions: &Tensor,
-        x: Option<&Tensor>,
-        z: Option<&Tensor>,
-        src: &SegmentIndex,
-        dst: &SegmentIndex,
-        node_graph: &SegmentIndex,
-    ) -> Result<Tensor> {
-        let vec = gather(positions, src)?.sub(&gather(positions, dst)?)?;
-        self.forward_vectors(&vec, positions.dim(0)?, x, z, src, dst, node_graph)
-    }
-
-    /// [`GatePoints::forward`] from the edge vectors `pos[src] − pos[dst]` (plus a lattice shift
-    /// for periodic images) of `nodes` atoms.
+    /// The network on `nodes` atoms given the edge vectors `vec = pos[src] − pos[dst]` (plus the
+    /// lattice shift of a periodic image), node inputs `x` and attributes `z` (`None` where the
+    /// network has none), edges `src → dst` (the radius graph, both directions) and `node_graph`:
+    /// `[graphs, irreps_out.dim()]` with `reduce_output`, else `[nodes, ·]`. Differentiable in `vec`.
     #[allow(clippy::too_many_arguments)]
-    pub fn forward_vectors(
+    pub fn forward(
         &self,
         vec: &Tensor,
         nodes: usize,
@@ -246,8 +232,7 @@ impl GatePoints {
         node_graph: &SegmentIndex,
     ) -> Result<Tensor> {
         let c = &self.config;
-        let vec = vec.clone();
-        let sh = spherical_harmonics(&c.irreps_edge_attr, &vec, true, SphNormalization::Component)?;
+        let sh = spherical_harmonics(&c.irreps_edge_attr, vec, true, SphNormalization::Component)?;
         let length = vec.sqr()?.sum(D::Minus1)?.sqrt()?;
         let embedded =
             soft_one_hot_linspace(&length, 0.0, c.max_radius, c.number_of_basis, SoftOneHotBasis::Gaussian, false)?
@@ -357,14 +342,6 @@ impl GatePointsModel {
         let c = &self.network.config;
         let x = c.irreps_in.as_ref().and(features.as_ref());
         let z = c.irreps_node_attr.as_ref().and(features.as_ref());
-        Ok(self.network.forward_vectors(
-            &g.edge_vectors(positions)?,
-            nodes,
-            x,
-            z,
-            &g.source,
-            &g.target,
-            &g.node_graph,
-        )?)
+        Ok(self.network.forward(&g.edge_vectors(positions)?, nodes, x, z, &g.source, &g.target, &g.node_graph)?)
     }
 }

@@ -4,7 +4,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
-use gnn_layers::ops::SegmentIndex;
+use gnn_layers::ops::{gather, SegmentIndex};
 use gnn_models::{GatePoints, GatePointsConfig};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/e3nn/");
@@ -50,7 +50,9 @@ fn gate_points_2101_reproduces_e3nn_with_imported_weights() {
         let onehot = &io["onehot"];
         let x = config.irreps_in.as_ref().map(|_| onehot);
         let z = config.irreps_node_attr.as_ref().map(|_| onehot);
-        let y = net.forward(positions.as_tensor(), x, z, &src, &dst, &node_graph).unwrap();
+        let p = positions.as_tensor();
+        let vec = gather(p, &src).unwrap().sub(&gather(p, &dst).unwrap()).unwrap();
+        let y = net.forward(&vec, pos.len(), x, z, &src, &dst, &node_graph).unwrap();
         assert_close(&format!("{name}: outputs"), &y, &io["y"]);
         let grads = y.mul(&io["loss_weights"]).unwrap().sum_all().unwrap().backward().unwrap();
         assert_close(&format!("{name}: ∂/∂positions"), grads.get(positions.as_tensor()).unwrap(), &io["grad_pos"]);

@@ -13,26 +13,30 @@ use crate::state_dict::StateDict;
 
 /// A checkpoint of a `gate_points_2101.Network` built with `arguments` (read from
 /// `arguments_origin`), its `state_dict` `weights`, the `elements` whose one-hot encoding feeds its
-/// `Nx0e` node inputs/attributes, predicting `targets` (one per output component).
+/// `Nx0e` node inputs/attributes, predicting one target per output component: `names` (default
+/// `y0`, `y1`, …), all in `unit`.
 pub fn import_gate_points(
     arguments: &serde_json::Value,
     arguments_origin: &str,
     mut weights: StateDict,
     elements: Vec<u8>,
-    targets: Vec<Target>,
+    names: Option<Vec<String>>,
+    unit: &str,
 ) -> Result<Checkpoint> {
     let network: GatePointsConfig = serde_json::from_value(arguments.clone())
         .map_err(|e| Error::config(arguments_origin, format!("not gate_points_2101.Network's arguments: {e}")))?;
     let config = GatePointsModelConfig { network, elements };
     config.check()?;
-    if targets.len() != config.outputs() {
+    let names = names.unwrap_or_else(|| (0..config.outputs()).map(|k| format!("y{k}")).collect());
+    if names.len() != config.outputs() {
         return Err(Error::Input(format!(
             "the network predicts {} values (`{}`), but {} target names were given",
             config.outputs(),
             config.network.irreps_out,
-            targets.len()
+            names.len()
         )));
     }
+    let targets = names.into_iter().map(|name| Target { name, unit: unit.into() }).collect();
     check_clebsch_gordan(&weights)?;
     weights
         .tensors

@@ -1,0 +1,23 @@
+//! What the CLI tests share: running the `chemgnn` binary and reading its outcome.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::process::{Command, Output};
+
+/// Runs the binary with one rayon thread: fastest for tiny inputs, and the same arithmetic on every
+/// machine.
+pub fn chemgnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).env("RAYON_NUM_THREADS", "1").output().expect("chemgnn runs")
+}
+
+/// Standard output of a successful run (panics with both streams otherwise).
+pub fn ok(out: Output) -> String {
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "chemgnn failed:\n{stdout}\n{stderr}");
+    stdout.into_owned()
+}
+
+/// Standard error of a failed run (panics if it succeeded).
+pub fn failure(out: Output) -> String {
+    assert!(!out.status.success(), "chemgnn should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
