@@ -256,15 +256,15 @@ fn note(suite: &str) -> Option<&'static str> {
              width 160, Voronoi graphs and their line graphs) on 64 crystals of the committed sample, full \
              cells and asymmetric units, against kgcnn 3.1.0 (TensorFlow 2.15, oneDNN) on the same graph \
              tensors; f32, random weights; a training step is forward, MAE, backward and an Adam update.\n\n\
-             Reading the figures: inference is faster than kgcnn everywhere (1.05–1.6×); a training step is \
-             1.0–1.4× (coNGN full cells 1.40× / 1.19× on 1 / 2 threads, coGN 0.98× / 1.15×), except \
-             coNGN on asymmetric units with 2 threads (0.85×). The issue's goal, ≥ 3× kgcnn per training \
-             step, is not met: the edge MLPs are GEMM-bound (gemm's AVX-512 kernels run at ~75 % of \
-             oneDNN's speed here) and the backward recomputes each block's activations. What changed in \
-             this run: the edge MLP and the sum at the receiver run in one blocked kernel \
-             (`nn::summed_mlp_messages`, no `[edges, width]` tensor, backward with recomputation) and \
-             backward passes detach gradients again — coNGN's training step went from 18.6 s to 2.9 s on \
-             one thread (0.21× → 1.40× kgcnn)."
+             Reading the figures: inference is faster than kgcnn everywhere (1.07–1.87×); a training step \
+             is 1.0–1.3× (coNGN full cells 1.27× / 1.03× on 1 / 2 threads, coGN 1.03× / 1.28×), except \
+             coNGN on asymmetric units with 2 threads (0.97×); ratios moved by up to ±15 % between runs. \
+             The issue's goal, ≥ 3× kgcnn per training step, is not met: the edge MLPs are GEMM-bound \
+             (gemm's AVX-512 kernels run at ~75 % of oneDNN's speed here) and the backward recomputes \
+             each block's activations. What changed: the edge MLP and the sum at the receiver run in one \
+             blocked kernel (`nn::summed_mlp_messages`, no `[edges, width]` tensor, backward with \
+             recomputation, buffers reused) and backward passes detach gradients again — coNGN's \
+             training step went from 18.6 s to 2.9 s on one thread (0.21× → 1.27× kgcnn)."
         }
         "cli" => {
             "What a user sees: the `chemgnn` binary as whole processes (start-up, reading the files, \
