@@ -47,32 +47,34 @@ def time_median(budget, fn):
     return sorted(times)[len(times) // 2]
 
 
-def run_torch_suite(script, cases, work=lambda entry: (1.0, "passes")):
+def run_torch_suite(script, cases, work=lambda entry: (1.0, "passes"), package="torch_geometric", name="PyG"):
     """The main of a PyTorch reference script: for each manifest entry and 1 and 2 threads, time every
-    `(case, fn)` of `cases(entry)`; `work(entry)` gives the work units of one pass. Writes the
-    measurements (or [] when torch / torch_geometric is missing) to the output file."""
+    `(case, fn)` of `cases(entry)`; `work(entry)` gives the work units of one pass. The implementation
+    is labelled `{name} {package version} / torch {version}`. Writes the measurements (or [] when
+    torch or `package` is missing) to the output file. A case may be `(case, fn, identical)`."""
+    import importlib
     import json
 
     args = parse_args()
     results = []
     try:
         import torch
-        import torch_geometric
+        reference = importlib.import_module(package)
     except ImportError as err:
         print(f"{script}: {err}; no PyTorch timings")
         json.dump(results, open(args.out, "w"))
         return
-    label = f"PyG {torch_geometric.__version__} / torch {torch.__version__.split('+')[0]}"
+    label = f"{name} {reference.__version__} / torch {torch.__version__.split('+')[0]}"
     for entry in json.load(open(args.manifest)):
         amount, unit = work(entry)
         for threads in [1, 2]:
             torch.set_num_threads(threads)
-            for case, run in cases(entry):
+            for case, run, *identical in cases(entry):
                 seconds = time_median(args.budget, run)
                 results.append({
                     "suite": args.suite, "case": case,
                     "implementation": f"{label} ({threads} thread{'s' if threads > 1 else ''})",
-                    "seconds": seconds, "work": amount, "unit": unit, "identical": None,
+                    "seconds": seconds, "work": amount, "unit": unit, "identical": identical[0] if identical else None,
                 })
                 print(f"  {case:<100} {threads} thr {seconds * 1e3:10.3f} ms")
     json.dump(results, open(args.out, "w"), indent=1)

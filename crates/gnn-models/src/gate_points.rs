@@ -19,10 +19,10 @@ use candle_core::{Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 use gnn_layers::nn::Activation;
 use gnn_layers::o3::{
-    smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, ConnectionMode, FullyConnectedNet, Gate, GateConfig,
-    Instruction, Irrep, Irreps, MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
+    smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, FullyConnectedNet, Gate, GateConfig, Irrep, Irreps,
+    MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
 };
-use gnn_layers::ops::{gather, scatter_sum, SegmentIndex};
+use gnn_layers::ops::{scatter_sum, SegmentIndex};
 
 /// The constructor arguments of `gate_points_2101.Network`, under their Python names (irreps as
 /// strings), as an e3nn user dumps them to JSON.
@@ -110,34 +110,13 @@ impl Convolution {
     ) -> Result<Self> {
         let sc = WeightedProduct::fully_connected(irreps_in, node_attr, irreps_out, vb.pp("sc"))?;
         let lin1 = WeightedProduct::fully_connected(irreps_in, node_attr, irreps_in, vb.pp("lin1"))?;
-        // uvu paths in creation order; the middle irreps are then sorted and the paths renumbered.
-        let mut mid = Vec::new();
-        let mut instructions = Vec::new();
-        for (i, a) in irreps_in.iter().enumerate() {
-            for (j, b) in edge_attr.iter().enumerate() {
-                for ir in a.ir.times(b.ir) {
-                    if irreps_out.iter().any(|o| o.ir == ir) {
-                        instructions.push(Instruction::new(i, j, mid.len(), ConnectionMode::Uvu, true));
-                        mid.push(MulIr { mul: a.mul, ir });
-                    }
-                }
-            }
-        }
-        let sorted = Irreps(mid).sort();
-        for ins in &mut instructions {
-            ins.i_out = sorted.p[ins.i_out];
-        }
-        let tp = TensorProduct::new(TensorProductConfig::new(
-            irreps_in.clone(),
-            edge_attr.clone(),
-            sorted.irreps.clone(),
-            instructions,
-        ))?;
+        let tp =
+            TensorProduct::new(TensorProductConfig::channelwise(irreps_in.clone(), edge_attr.clone(), irreps_out))?;
         let mut hs = vec![config.number_of_basis];
         hs.extend(std::iter::repeat_n(config.radial_neurons, config.radial_layers));
         hs.push(tp.weight_numel());
         let fc = FullyConnectedNet::new(&hs, Some(Activation::Silu), vb.pp("fc"))?;
-        let lin2 = WeightedProduct::fully_connected(&sorted.irreps, node_attr, irreps_out, vb.pp("lin2"))?;
+        let lin2 = WeightedProduct::fully_connected(&tp.config().irreps_out, node_attr, irreps_out, vb.pp("lin2"))?;
         let reached: Vec<usize> = sc.tp.config().instructions.iter().map(|i| i.i_out).collect();
         let c_x = (std::f64::consts::PI / 8.0).cos();
         let mix = irreps_out
@@ -161,8 +140,7 @@ impl Convolution {
         let weight = self.fc.forward(embedded)?;
         let s = self.sc.forward(x, z)?;
         let h = self.lin1.forward(x, z)?;
-        let messages = self.tp.forward(&gather(&h, src)?, edge_attr, &weight)?;
-        let h = scatter_sum(&messages, dst)?.affine(1.0 / self.num_neighbors.sqrt(), 0.0)?;
+        let h = self.tp.convolve(&h, src, edge_attr, &weight, dst)?.affine(1.0 / self.num_neighbors.sqrt(), 0.0)?;
         let h = self.lin2.forward(&h, z)?;
         let mix = Tensor::new(self.mix.as_slice(), h.device())?.to_dtype(h.dtype())?;
         s.affine((std::f64::consts::PI / 8.0).sin(), 0.0)?.add(&h.broadcast_mul(&mix)?)

@@ -5,6 +5,7 @@
 mod cli;
 mod crystal_models;
 mod crystals;
+mod e3nn;
 mod inputs;
 mod models;
 mod ops;
@@ -19,10 +20,10 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, crystal-models, real-crystals, cli.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, crystal-models, real-crystals, e3nn, cli.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
-    /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
+    /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric/e3nn, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
     #[arg(long)]
     python: Option<PathBuf>,
     /// Smaller inputs and shorter timing, for a smoke test.
@@ -99,6 +100,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "crystals",
         "crystal-models",
         "real-crystals",
+        "e3nn",
         "cli",
     ];
     let suites: Vec<&str> =

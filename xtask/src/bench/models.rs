@@ -60,7 +60,12 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
 }
 
 /// Inference, inference with forces (when `with_forces`), and a training step of `config`'s model.
-fn model_cases(name: &str, config: &ModelConfig, g: GraphTensors, with_forces: bool) -> anyhow::Result<Vec<Case>> {
+pub(super) fn model_cases(
+    name: &str,
+    config: &ModelConfig,
+    g: GraphTensors,
+    with_forces: bool,
+) -> anyhow::Result<Vec<Case>> {
     let varmap = VarMap::new();
     let trained = Network::new(config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
     // Inference uses plain tensors (no autograd bookkeeping), like `torch.no_grad()`.

@@ -1,6 +1,7 @@
 //! Runs the reference script of a suite on its manifest: `benches/reference/chem_graph.py` (ASE,
 //! vesin, matscipy), for the `ops` and `models` suites `benches/reference/gnn_{ops,models}.py` (PyTorch,
 //! PyG), for the `crystals` suite `benches/reference/chem_crystal.py` (pymatgen, ASE, vesin, scipy, spglib).
+//! for `e3nn` `benches/reference/e3nn_models.py` (e3nn 0.6, PyTorch),
 //! for `crystal-models` `benches/reference/kgcnn_models.py` (kgcnn 3.1.0, TensorFlow; its own
 //! environment, see [`kgcnn`]). The `real-crystals` suite has no reference run (kgcnn's figure is quoted from the notes).
 
@@ -17,6 +18,7 @@ fn script(suite: &str) -> Option<&'static str> {
         "crystals" => "benches/reference/chem_crystal.py",
         "cli" => "benches/reference/cli_pyg.py",
         "crystal-models" => "benches/reference/kgcnn_models.py",
+        "e3nn" => "benches/reference/e3nn_models.py",
         "real-crystals" => return None,
         _ => "benches/reference/chem_graph.py",
     })

@@ -117,6 +117,13 @@ pub fn run(
             }
             manifest.extend(entries);
         }
+        "e3nn" => {
+            let (cases, entries) = super::e3nn::cases(work, quick)?;
+            for ((case, mut f), molecules) in cases {
+                ours(&case, molecules, "molecules", &mut *f);
+            }
+            manifest.extend(entries);
+        }
         "cli" => {
             let (measurements, entry) = super::cli::run(work, quick, budget)?;
             out.extend(measurements);

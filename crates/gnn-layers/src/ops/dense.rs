@@ -87,35 +87,80 @@ impl CustomOp3 for Linear {
 
 /// `y += x·wᵀ` with row-major `y [rows, outputs]`, `x [rows, inputs]`, `w [outputs, inputs]`.
 fn product<T: WithDType>(y: &mut [T], x: &[T], w: &[T], rows: usize, inputs: usize, outputs: usize) {
-    if rows == 0 || outputs == 0 || inputs == 0 {
+    let (i, o) = (inputs as isize, outputs as isize);
+    gemm_add(
+        Matrix::new(y, rows, outputs, o, 1),
+        Matrix::new(x, rows, inputs, i, 1),
+        Matrix::new(w, inputs, outputs, 1, i),
+        1.0,
+    );
+}
+
+/// A strided matrix view: `data[r·row_stride + c·col_stride]` for `r < rows`, `c < cols`.
+pub(crate) struct Matrix<S> {
+    data: S,
+    rows: usize,
+    cols: usize,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<S> Matrix<S> {
+    /// A view of `data`; [`gemm_add`] checks that it stays inside `data`.
+    pub(crate) fn new(data: S, rows: usize, cols: usize, row_stride: isize, col_stride: isize) -> Self {
+        Self { data, rows, cols, row_stride, col_stride }
+    }
+
+    /// Whether every element lies inside a buffer of `len` (non-negative strides only).
+    fn fits(&self, len: usize) -> bool {
+        self.row_stride >= 0
+            && self.col_stride >= 0
+            && (self.rows == 0
+                || self.cols == 0
+                || (self.rows - 1) * self.row_stride as usize + (self.cols - 1) * (self.col_stride as usize) < len)
+    }
+}
+
+/// `dst += scale · lhs · rhs` with gemm (its AVX-512 kernels), on the rayon pool when large.
+///
+/// # Panics
+/// When the shapes do not chain or a view leaves its buffer (a bug in the caller).
+pub(crate) fn gemm_add<T: WithDType>(dst: Matrix<&mut [T]>, lhs: Matrix<&[T]>, rhs: Matrix<&[T]>, scale: f64) {
+    let (m, n, k) = (dst.rows, dst.cols, lhs.cols);
+    assert!(lhs.rows == m && rhs.rows == k && rhs.cols == n, "gemm_add: shapes do not chain");
+    assert!(
+        dst.fits(dst.data.len()) && lhs.fits(lhs.data.len()) && rhs.fits(rhs.data.len()),
+        "gemm_add: view out of bounds"
+    );
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && rows * inputs * outputs >= PARALLEL_MIN_FLOPS {
+    let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
-    let (inputs_i, outputs_i) = (inputs as isize, outputs as isize);
-    // SAFETY: the pointers cover `rows × outputs`, `rows × inputs` and `outputs × inputs` elements
-    // with the strides given; `T` is f32 or f64 (checked by `with_float!`), which gemm supports.
+    // SAFETY: every view was checked to stay inside its buffer; `dst` does not alias the inputs
+    // (a `&mut` borrow); `T` is f32 or f64 (the callers dispatch with `with_float!`), which gemm
+    // supports.
     unsafe {
         gemm::gemm(
-            rows,
-            outputs,
-            inputs,
-            y.as_mut_ptr(),
-            1,
-            outputs_i,
+            m,
+            n,
+            k,
+            dst.data.as_mut_ptr(),
+            dst.col_stride,
+            dst.row_stride,
             true,
-            x.as_ptr(),
-            1,
-            inputs_i,
-            w.as_ptr(),
-            inputs_i,
-            1,
+            lhs.data.as_ptr(),
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.data.as_ptr(),
+            rhs.col_stride,
+            rhs.row_stride,
             T::from_f64(1.0),
-            T::from_f64(1.0),
+            T::from_f64(scale),
             false,
             false,
             false,

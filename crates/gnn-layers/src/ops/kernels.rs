@@ -9,14 +9,14 @@
 use super::index::SegmentIndex;
 use candle_core::{CpuStorage, Error, Layout, Result, WithDType};
 use rayon::prelude::*;
-use std::ops::{Add, AddAssign, Mul};
+use std::ops::{Add, AddAssign, Mul, MulAssign};
 
 /// Output size (elements) from which kernels split work across rayon threads.
 pub const PARALLEL_MIN_ELEMENTS: usize = 16 * 1024;
 
 /// The float types the kernels support.
 pub(crate) trait Real:
-    WithDType + Copy + Send + Sync + PartialOrd + Add<Output = Self> + Mul<Output = Self> + AddAssign
+    WithDType + Copy + Send + Sync + PartialOrd + Add<Output = Self> + Mul<Output = Self> + AddAssign + MulAssign
 {
     const ZERO: Self;
 }

@@ -17,6 +17,7 @@ mod scatter;
 mod softmax;
 
 pub use dense::{dense, PARALLEL_MIN_FLOPS};
+pub(crate) use dense::{gemm_add, Matrix};
 pub use index::SegmentIndex;
 pub use kernels::PARALLEL_MIN_ELEMENTS;
 pub(crate) use kernels::{contiguous, for_each_row, with_float, Real};
