@@ -19,8 +19,13 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Error, Layout, Result, Shape, Tensor, WithDType};
 
+use rayon::prelude::*;
+
 use super::irreps::{Irreps, Parity};
 use crate::ops::{contiguous, with_float};
+
+/// Vectors per parallel task.
+const ROWS_PER_TASK: usize = 256;
 
 /// How each degree is scaled (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,13 +75,15 @@ pub fn spherical_harmonics(
 /// The component-normalised harmonics of degree `l` of the unit vector along `v` (host values).
 pub(crate) fn harmonics_of(l: u32, v: [f64; 3]) -> Vec<f64> {
     let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    let mut all = Vec::new();
-    all_degrees(l, v.map(|c| c / length), &mut all);
+    let mut all = vec![0.0; ((l + 1) * (l + 1)) as usize];
+    Recursion::new(l).eval(v.map(|c| c / length), &mut all);
     all[(l * l) as usize..].to_vec()
 }
 
 /// The numbers the recursion runs on: f64, or f64 with its gradient in (x, y, z).
-trait Number: Copy + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> {
+trait Number:
+    Copy + Send + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self>
+{
     fn constant(v: f64) -> Self;
     fn scale(self, s: f64) -> Self;
 }
@@ -128,56 +135,87 @@ impl Number for Dual {
     }
 }
 
-/// The harmonics of degrees `0..=lmax` of one vector, component-normalised, `(lmax + 1)²` values
-/// (`l² + l + m` for degree `l`, order `m`). `(x, y, z)` are the (already normalised, if asked)
-/// coordinates.
-fn all_degrees<N: Number>(lmax: u32, [x, y, z]: [N; 3], out: &mut Vec<N>) {
-    // Textbook axes: X = z, Y = x, polar Z = y.
-    let (cx, cy, cz) = (z, x, y);
-    let r2 = cx * cx + cy * cy + cz * cz;
-    let lmax = lmax as usize;
-    // (X + iY)^m = c[m] + i s[m].
-    let mut c = vec![N::constant(1.0)];
-    let mut s = vec![N::constant(0.0)];
-    for m in 0..lmax {
-        c.push(cx * c[m] - cy * s[m]);
-        s.push(cx * s[m] + cy * c[m]);
-    }
-    // p[l][m] = P_l^m as a solid polynomial in Z and r² (no Condon–Shortley phase).
-    let mut p: Vec<Vec<N>> = Vec::with_capacity(lmax + 1);
-    for l in 0..=lmax {
-        let row: Vec<N> = (0..=l)
-            .map(|m| {
-                if m == l {
-                    // (2l − 1)!!
-                    N::constant((1..=l).map(|k| (2 * k - 1) as f64).product())
-                } else if m + 1 == l {
-                    (cz * p[l - 1][m]).scale((2 * m + 1) as f64)
-                } else {
-                    let a = (cz * p[l - 1][m]).scale((2 * l - 1) as f64);
-                    let b = (r2 * p[l - 2][m]).scale((l + m - 1) as f64);
-                    (a - b).scale(1.0 / (l - m) as f64)
-                }
-            })
-            .collect();
-        p.push(row);
-    }
-    out.clear();
-    for (l, legendre) in p.iter().enumerate() {
-        for mm in -(l as i64)..=(l as i64) {
-            let m = mm.unsigned_abs() as usize;
-            // √(4π) × the orthonormal factor √((2l + 1)/(4π) · (l − m)!/(l + m)!) (× √2 for m ≠ 0).
-            let ratio: f64 = ((l - m + 1)..=(l + m)).map(|k| k as f64).product::<f64>().recip();
-            let mut norm = ((2 * l + 1) as f64 * ratio).sqrt();
-            if m != 0 {
-                norm *= std::f64::consts::SQRT_2;
+/// The recursion for the harmonics of degrees `0..=lmax`: its normalisation factors and reusable
+/// buffers, so that evaluating one vector allocates nothing.
+struct Recursion<N> {
+    lmax: usize,
+    /// √(4π) × the orthonormal factor √((2l + 1)/(4π) · (l − m)!/(l + m)!) (× √2 for m ≠ 0), at
+    /// `l² + l + m`.
+    norms: Vec<f64>,
+    /// (X + iY)^m = c[m] + i s[m].
+    c: Vec<N>,
+    s: Vec<N>,
+    /// P_l^m as a solid polynomial in Z and r² (no Condon–Shortley phase), at `l(l + 1)/2 + m`.
+    p: Vec<N>,
+}
+
+impl<N: Number> Recursion<N> {
+    fn new(lmax: u32) -> Self {
+        let lmax = lmax as usize;
+        let mut norms = Vec::with_capacity((lmax + 1) * (lmax + 1));
+        for l in 0..=lmax {
+            for mm in -(l as i64)..=(l as i64) {
+                let m = mm.unsigned_abs() as usize;
+                let ratio: f64 = ((l - m + 1)..=(l + m)).map(|k| k as f64).product::<f64>().recip();
+                let sqrt2 = if m != 0 { std::f64::consts::SQRT_2 } else { 1.0 };
+                norms.push(((2 * l + 1) as f64 * ratio).sqrt() * sqrt2);
             }
-            let angular = match mm {
-                0 => N::constant(1.0),
-                _ if mm > 0 => c[m],
-                _ => s[m],
-            };
-            out.push((legendre[m] * angular).scale(norm));
+        }
+        let zero = N::constant(0.0);
+        Self {
+            lmax,
+            norms,
+            c: vec![zero; lmax + 1],
+            s: vec![zero; lmax + 1],
+            p: vec![zero; (lmax + 1) * (lmax + 2) / 2],
+        }
+    }
+
+    /// The harmonics of one vector, component-normalised, `(lmax + 1)²` values into `out`
+    /// (`l² + l + m` for degree `l`, order `m`). `(x, y, z)` are the (already normalised, if asked)
+    /// coordinates.
+    fn eval(&mut self, [x, y, z]: [N; 3], out: &mut [N]) {
+        // Textbook axes: X = z, Y = x, polar Z = y.
+        let (cx, cy, cz) = (z, x, y);
+        let r2 = cx * cx + cy * cy + cz * cz;
+        let lmax = self.lmax;
+        let (c, s, p) = (&mut self.c, &mut self.s, &mut self.p);
+        c[0] = N::constant(1.0);
+        s[0] = N::constant(0.0);
+        for m in 0..lmax {
+            c[m + 1] = cx * c[m] - cy * s[m];
+            s[m + 1] = cx * s[m] + cy * c[m];
+        }
+        let at = |l: usize, m: usize| l * (l + 1) / 2 + m;
+        let mut double_factorial = 1.0;
+        for l in 0..=lmax {
+            for m in 0..=l {
+                p[at(l, m)] = if m == l {
+                    // (2l − 1)!!
+                    N::constant(double_factorial)
+                } else if m + 1 == l {
+                    (cz * p[at(l - 1, m)]).scale((2 * m + 1) as f64)
+                } else {
+                    let a = (cz * p[at(l - 1, m)]).scale((2 * l - 1) as f64);
+                    let b = (r2 * p[at(l - 2, m)]).scale((l + m - 1) as f64);
+                    (a - b).scale(1.0 / (l - m) as f64)
+                };
+            }
+            double_factorial *= (2 * l + 1) as f64;
+        }
+        let mut k = 0;
+        for l in 0..=lmax {
+            for mm in -(l as i64)..=(l as i64) {
+                let m = mm.unsigned_abs() as usize;
+                let legendre = p[at(l, m)];
+                let value = match mm {
+                    0 => legendre,
+                    _ if mm > 0 => legendre * c[m],
+                    _ => legendre * s[m],
+                };
+                out[k] = value.scale(self.norms[k]);
+                k += 1;
+            }
         }
     }
 }
@@ -243,14 +281,20 @@ impl CustomOp1 for Harmonics {
         let out = with_float!(storage, self.name(), |T| {
             let x = contiguous::<T>(storage, layout, self.name())?;
             let mut out = vec![T::from_f64(0.0); rows * width];
-            let (mut all, mut row) = (Vec::new(), vec![0.0; width]);
-            for (v, o) in x.chunks_exact(3).zip(out.chunks_exact_mut(width)) {
-                let v = [v[0].to_f64(), v[1].to_f64(), v[2].to_f64()];
-                let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-                all_degrees(self.lmax(), self.input(v, length), &mut all);
-                self.select(&all, &mut row);
-                o.iter_mut().zip(&row).for_each(|(o, &r)| *o = T::from_f64(r));
-            }
+            let all_len = ((self.lmax() + 1) * (self.lmax() + 1)) as usize;
+            let tasks = out.par_chunks_mut(width.max(1) * ROWS_PER_TASK).zip(x.par_chunks(3 * ROWS_PER_TASK));
+            tasks.for_each_init(
+                || (Recursion::new(self.lmax()), vec![0.0; all_len], vec![0.0; width]),
+                |(recursion, all, row), (out, x)| {
+                    for (v, o) in x.chunks_exact(3).zip(out.chunks_exact_mut(width.max(1))) {
+                        let v = [v[0].to_f64(), v[1].to_f64(), v[2].to_f64()];
+                        let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+                        recursion.eval(self.input(v, length), all);
+                        self.select(all, row);
+                        o.iter_mut().zip(row.iter()).for_each(|(o, &r)| *o = T::from_f64(r));
+                    }
+                },
+            );
             T::to_cpu_storage_owned(out)
         });
         Ok((out, (rows, width).into()))
@@ -277,32 +321,42 @@ impl CustomOp2 for HarmonicsGradient {
             let g = contiguous::<T>(gs, gl, self.name())?;
             let mut out = vec![T::from_f64(0.0); rows * 3];
             let zero = Dual::constant(0.0);
-            let (mut all, mut row) = (Vec::new(), vec![zero; width]);
-            for ((v, gr), o) in x.chunks_exact(3).zip(g.chunks_exact(width)).zip(out.chunks_exact_mut(3)) {
-                let v = [v[0].to_f64(), v[1].to_f64(), v[2].to_f64()];
-                let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-                let seeded: [Dual; 3] = std::array::from_fn(|k| {
-                    let mut d = [0.0; 3];
-                    d[k] = 1.0;
-                    Dual { v: v[k], d }
-                });
-                // Normalisation inside the duals: x/|x| with |x| itself a dual.
-                let input = if h.normalize && length > 1e-12 {
-                    let inv = 1.0 / length;
-                    let inv_dual = Dual { v: inv, d: std::array::from_fn(|k| -v[k] * inv * inv * inv) };
-                    seeded.map(|c| c * inv_dual)
-                } else {
-                    h.input(seeded, length)
-                };
-                all_degrees(h.lmax(), input, &mut all);
-                h.select(&all, &mut row);
-                let mut acc = [0.0; 3];
-                for (y, &gv) in row.iter().zip(gr) {
-                    let gv = gv.to_f64();
-                    acc.iter_mut().zip(y.d).for_each(|(a, d)| *a += gv * d);
-                }
-                o.iter_mut().zip(acc).for_each(|(o, a)| *o = T::from_f64(a));
-            }
+            let all_len = ((h.lmax() + 1) * (h.lmax() + 1)) as usize;
+            let tasks = out
+                .par_chunks_mut(3 * ROWS_PER_TASK)
+                .zip(x.par_chunks(3 * ROWS_PER_TASK))
+                .zip(g.par_chunks(width.max(1) * ROWS_PER_TASK));
+            tasks.for_each_init(
+                || (Recursion::new(h.lmax()), vec![zero; all_len], vec![zero; width]),
+                |(recursion, all, row), ((out, x), g)| {
+                    for ((v, gr), o) in x.chunks_exact(3).zip(g.chunks_exact(width.max(1))).zip(out.chunks_exact_mut(3))
+                    {
+                        let v = [v[0].to_f64(), v[1].to_f64(), v[2].to_f64()];
+                        let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+                        let seeded: [Dual; 3] = std::array::from_fn(|k| {
+                            let mut d = [0.0; 3];
+                            d[k] = 1.0;
+                            Dual { v: v[k], d }
+                        });
+                        // Normalisation inside the duals: x/|x| with |x| itself a dual.
+                        let input = if h.normalize && length > 1e-12 {
+                            let inv = 1.0 / length;
+                            let inv_dual = Dual { v: inv, d: std::array::from_fn(|k| -v[k] * inv * inv * inv) };
+                            seeded.map(|c| c * inv_dual)
+                        } else {
+                            h.input(seeded, length)
+                        };
+                        recursion.eval(input, all);
+                        h.select(all, row);
+                        let mut acc = [0.0; 3];
+                        for (y, &gv) in row.iter().zip(gr) {
+                            let gv = gv.to_f64();
+                            acc.iter_mut().zip(y.d).for_each(|(a, d)| *a += gv * d);
+                        }
+                        o.iter_mut().zip(acc).for_each(|(o, a)| *o = T::from_f64(a));
+                    }
+                },
+            );
             T::to_cpu_storage_owned(out)
         });
         Ok((out, (rows, 3).into()))

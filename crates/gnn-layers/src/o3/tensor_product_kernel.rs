@@ -267,20 +267,15 @@ impl Plan {
                 }),
                 (0, false) => g.runs.iter().for_each(|r| acc[r.target_base] += factor(r) * T::from_f64(r.lanes as f64)),
                 (1, false) => g.runs.iter().for_each(|r| {
-                    let sum = lane(0, r).iter().fold(T::ZERO, |s, &p| s + p);
-                    acc[r.target_base] += factor(r) * sum;
+                    acc[r.target_base] += factor(r) * lane_sum(lane(0, r), |k| lane(0, r)[k]);
                 }),
                 (2, false) => g.runs.iter().for_each(|r| {
-                    let sum = lane(0, r).iter().zip(lane(1, r)).fold(T::ZERO, |s, (&p, &q)| s + p * q);
-                    acc[r.target_base] += factor(r) * sum;
+                    let (p, q) = (lane(0, r), lane(1, r));
+                    acc[r.target_base] += factor(r) * lane_sum(p, |k| p[k] * q[k]);
                 }),
                 (_, false) => g.runs.iter().for_each(|r| {
-                    let sum = lane(0, r)
-                        .iter()
-                        .zip(lane(1, r))
-                        .zip(lane(2, r))
-                        .fold(T::ZERO, |s, ((&p, &q), &u)| s + p * q * u);
-                    acc[r.target_base] += factor(r) * sum;
+                    let (p, q, u) = (lane(0, r), lane(1, r), lane(2, r));
+                    acc[r.target_base] += factor(r) * lane_sum(p, |k| p[k] * q[k] * u[k]);
                 }),
             }
         }
@@ -303,6 +298,25 @@ impl Plan {
             acc[run.base[t] + lane * run.stride[t]] += term;
         }
     }
+}
+
+/// `Σ_k term(k)` over the lanes of `first` with 8 independent partial sums, so that the loop
+/// vectorises (a single running sum is a chain of dependent additions).
+#[inline]
+fn lane_sum<T: Real>(first: &[T], term: impl Fn(usize) -> T) -> T {
+    let n = first.len();
+    let mut partial = [T::ZERO; 8];
+    let full = n - n % 8;
+    for base in (0..full).step_by(8) {
+        for (k, p) in partial.iter_mut().enumerate() {
+            *p += term(base + k);
+        }
+    }
+    let mut sum = partial.iter().fold(T::ZERO, |s, &p| s + p);
+    for k in full..n {
+        sum += term(k);
+    }
+    sum
 }
 
 /// `perm[p]` = the mul_ir position of ir_mul position `p` of `irreps`, or `None` when every block
