@@ -9,7 +9,7 @@ use chem_graph::qm9::Qm9Dataset;
 use chem_graph::{Graph, GraphBatch, Structure};
 use clap::{Args, ValueEnum};
 use gnn_models::gnn_layers::candle::{DType, Device};
-use gnn_models::{build_graph_list, KgcnnGraphs, Model, Prediction, PygBatch};
+use gnn_models::{build_graph_list, E3nnBatch, KgcnnGraphs, Model, ModelConfig, Prediction, PygBatch};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -60,9 +60,10 @@ pub struct PredictArgs {
     model: PathBuf,
     /// Inputs: XYZ, extended XYZ, QM9 files, `qm9-sample`, crystal files (CIF, POSCAR/*.vasp,
     /// pymatgen JSON, MatBench .json.gz), a PyG graph batch (.safetensors with `z`, `pos`,
-    /// `batch` and optionally `x`, `edge_index`, `edge_attr`, `cell`), or a kgcnn graph file for
+    /// `batch` and optionally `x`, `edge_index`, `edge_attr`, `cell`), a kgcnn graph file for
     /// coGN/coNGN (.safetensors with `atomic_number`, `edge_indices`, `offset`, … and their
-    /// `.row_lengths`; see docs/crystal_models.md).
+    /// `.row_lengths`; see docs/crystal_models.md), or e3nn's data dict for gate_points networks
+    /// (.safetensors with `pos`, `batch` and, where the network reads them, float `x` and `z`).
     #[arg(required = true)]
     inputs: Vec<String>,
     /// Also compute forces −∂E/∂r (unit of the target per Å).
@@ -102,6 +103,9 @@ struct Record {
     name: String,
     prediction: serde_json::Value,
     unit: String,
+    /// The irreps of an equivariant model's output vector (e3nn's component order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    irreps: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     forces: Option<Vec<[f64; 3]>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,6 +137,12 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
             Ok(dataset) => dataset.structures(),
             Err(_) => {
                 let tensors = gnn_models::graphs::read_tensors(path)?;
+                if let (ModelConfig::GatePoints(c), true) = (&model.config().model, E3nnBatch::recognise(&tensors)) {
+                    let batch = E3nnBatch::from_tensors(&tensors, input, &c.network)?;
+                    let names = batch.structures.iter().map(|s| s.name.clone()).collect();
+                    let graphs = model.e3nn_batch_graphs(&batch)?;
+                    return Ok((names, model.predict_batch(&graphs, args.forces)?));
+                }
                 if KgcnnGraphs::recognise(&tensors) {
                     let graphs = KgcnnGraphs::from_tensors(&tensors, input)?;
                     let names = (0..graphs.batch.num_graphs()).map(|k| format!("{input}#{k}")).collect();
@@ -207,7 +217,11 @@ fn record(model: &Model, name: String, p: Prediction) -> Record {
     };
     let unit = targets.iter().map(|t| t.unit.as_str()).collect::<Vec<_>>().join(", ");
     let forces_unit = p.forces.as_ref().map(|_| format!("{}/Å", targets[0].unit));
-    Record { name, prediction, unit, forces: p.forces, forces_unit }
+    let irreps = match &model.config().model {
+        ModelConfig::GatePoints(c) => Some(c.network.irreps_out.to_string()),
+        _ => None,
+    };
+    Record { name, prediction, unit, irreps, forces: p.forces, forces_unit }
 }
 
 /// One row per structure (`name`, then each target with its unit); with forces, one row per atom

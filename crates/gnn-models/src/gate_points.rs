@@ -257,8 +257,9 @@ pub struct GatePointsModelConfig {
 }
 
 impl GatePointsModelConfig {
-    /// Checks that structures can be fed to the network: per-graph outputs (`reduce_output`) and
-    /// node inputs/attributes that are absent or the elements' one-hot encoding.
+    /// Checks that the network predicts per graph (`reduce_output`) and that node inputs and
+    /// attributes, where the network reads them, are the elements' one-hot encoding when elements
+    /// are given. Without elements, such a network predicts from e3nn data dicts only.
     pub fn check(&self) -> crate::Result<()> {
         let n = &self.network;
         if !n.reduce_output {
@@ -269,8 +270,8 @@ impl GatePointsModelConfig {
         }
         let one_hot = format!("{}x0e", self.elements.len());
         for (name, irreps) in [("irreps_in", &n.irreps_in), ("irreps_node_attr", &n.irreps_node_attr)] {
-            if let Some(i) = irreps {
-                if self.elements.is_empty() || i.to_string() != one_hot {
+            if let Some(i) = irreps.as_ref().filter(|_| !self.elements.is_empty()) {
+                if i.to_string() != one_hot {
                     return Err(crate::Error::Input(format!(
                         "gate_points: {name} `{i}` must be the one-hot encoding of the elements given ({one_hot} for {:?})",
                         self.elements
@@ -302,9 +303,41 @@ impl GatePointsModel {
     }
 
     /// Predictions `[graphs, outputs]` for the radius graphs of `g`, differentiable in `positions`.
+    /// Node inputs/attributes are `g`'s node features when it has them (`x` then `z`, an
+    /// [`E3nnBatch`](crate::E3nnBatch)), else the one-hot encoding of the elements.
     pub fn forward(&self, g: &gnn_layers::GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+        let c = &self.network.config;
+        let nodes = g.num_nodes();
+        let (din, dattr) =
+            (c.irreps_in.as_ref().map_or(0, |i| i.dim()), c.irreps_node_attr.as_ref().map_or(0, |i| i.dim()));
+        if let Some(features) = &g.node_features {
+            if features.dim(1)? != din + dattr {
+                return Err(crate::Error::Input(format!(
+                    "gate_points: {} node feature columns, expected x ({din}) and z ({dattr})",
+                    features.dim(1)?
+                )));
+            }
+            let x = c.irreps_in.as_ref().map(|_| features.narrow(1, 0, din)).transpose()?;
+            let z = c.irreps_node_attr.as_ref().map(|_| features.narrow(1, din, dattr)).transpose()?;
+            let vectors = g.edge_vectors(positions)?;
+            return Ok(self.network.forward(
+                &vectors,
+                nodes,
+                x.as_ref(),
+                z.as_ref(),
+                &g.source,
+                &g.target,
+                &g.node_graph,
+            )?);
+        }
+        if self.elements.is_empty() && (din > 0 || dattr > 0) {
+            return Err(crate::Error::Input(
+                "gate_points: the network reads node inputs/attributes and was imported without --elements: \
+                 predict from an e3nn data dict (.safetensors with pos, x, z, batch)"
+                    .into(),
+            ));
+        }
         let numbers = g.numbers.to_vec1::<u32>()?;
-        let nodes = numbers.len();
         let mut one_hot = vec![0f64; nodes * self.elements.len()];
         for (a, &z) in numbers.iter().enumerate() {
             let k = self.elements.iter().position(|&e| e as u32 == z).ok_or_else(|| {
@@ -317,7 +350,6 @@ impl GatePointsModel {
                 Tensor::from_vec(one_hot, (nodes, self.elements.len()), positions.device())?.to_dtype(positions.dtype())
             })
             .transpose()?;
-        let c = &self.network.config;
         let x = c.irreps_in.as_ref().and(features.as_ref());
         let z = c.irreps_node_attr.as_ref().and(features.as_ref());
         Ok(self.network.forward(&g.edge_vectors(positions)?, nodes, x, z, &g.source, &g.target, &g.node_graph)?)

@@ -17,6 +17,7 @@
 pub mod checkpoint;
 pub mod cogn;
 pub mod crystal_input;
+pub mod e3nn_batch;
 pub mod element_features;
 mod error;
 pub mod featurize;
@@ -32,6 +33,7 @@ pub mod state_dict;
 
 pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
 pub use cogn::{CoGn, CoGnConfig};
+pub use e3nn_batch::E3nnBatch;
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
 pub use gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};

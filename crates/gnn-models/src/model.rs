@@ -2,6 +2,7 @@
 
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig};
 use crate::cogn::CoGn;
+use crate::e3nn_batch::E3nnBatch;
 use crate::error::{Error, Result};
 use crate::gate_points::GatePointsModel;
 use crate::graphs::{build_graphs, PygBatch};
@@ -135,6 +136,20 @@ impl Model {
             (ModelConfig::Mpnn(_), Some(g)) if g.node_features.is_some() && g.edge_features.is_some() => Ok(g.clone()),
             _ => self.graphs(&batch.structures),
         }
+    }
+
+    /// The graphs for an e3nn data dict (gate_points networks only): radius graphs of its
+    /// molecules, with its `x` and `z` as node features.
+    pub fn e3nn_batch_graphs(&self, batch: &E3nnBatch) -> Result<GraphBatch> {
+        if !matches!(self.config.model, ModelConfig::GatePoints(_)) {
+            return Err(Error::Input(format!(
+                "e3nn data dicts feed gate_points networks, not {} models",
+                self.config.model.kind()
+            )));
+        }
+        let mut graphs = self.graphs(&batch.structures)?;
+        graphs.node_features = batch.features.clone();
+        Ok(graphs)
     }
 
     /// Predicts every structure, in batches of `batch_size`, with forces when asked.
