@@ -2,16 +2,17 @@
 //! attributes: e3nn's `sc`, `lin1`, `lin2`) as matrix products over all rows at once, for the
 //! tensor product kernel ([`tensor_product_kernel`](super::tensor_product_kernel)).
 //!
-//! Per output component `k`, the weightless product `t_k[r, (u, v)] = Σ_ij C_ijk x[r, u, i] y[r, v, j]`
-//! is built from the nonzero 3j entries, and the weights mix it in one GEMM:
-//! `z[r, w, k] += c Σ_uv t_k[r, uv] W[uv, w]`. The other targets of the multilinear form are
-//! GEMMs too: `∂W += c·t_kᵀ·g_k`, and for the inputs `h_k = c·g_k·Wᵀ` followed by the 3j
-//! contraction with the other input. Operands are in the kernel's ir_mul layout (component-major
-//! blocks), where `[r, w, k]` of a block is the strided matrix `(r, w)` for each `k`.
+//! Per output component `k`, the weightless product `t_k[r, v, u] = Σ_ij C_ijk x[r, u, i] y[r, v, j]`
+//! is built from the nonzero 3j entries (`u` innermost: the first input's multiplicity, the long
+//! axis), and the weights mix it in one GEMM per `v`: `z[r, w, k] += c Σ_u t_k[r, v, u] W[u, v, w]`.
+//! The other targets of the multilinear form are GEMMs too: `∂W[·, v, ·] += c·t_kvᵀ·g_k`, and for
+//! the inputs `h_kv = c·g_k·W[·, v, ·]ᵀ` followed by the 3j contraction with the other input.
+//! Operands are in the kernel's ir_mul layout (component-major blocks), where `[r, w, k]` of a block
+//! is the strided matrix `(r, w)` for each `k`.
 
 use rayon::prelude::*;
 
-use super::tensor_product_kernel::Slot;
+use super::tensor_product_kernel::{lane_dot, Slot};
 use crate::ops::{gemm_add, Matrix, Real};
 
 /// Rows per parallel task of the element-wise loops.
@@ -55,33 +56,42 @@ impl DensePath {
     /// weights), from the other operands `data` (ir_mul, rows of `dims`; `data[target]` unused).
     pub(crate) fn add<T: Real>(&self, target: Slot, rows: usize, data: [&[T]; 4], dims: [usize; 4], acc: &mut [T]) {
         let ((s1, m1, _), (s2, m2, _), (so, mo, _)) = (self.in1, self.in2, self.out);
-        let [d1, d2, _, dout] = dims.map(|d| d as isize);
+        let dout = dims[3] as isize;
         let uv = m1 * m2;
         let (wo, c) = (self.weight_offset, self.c);
+        // W[u, v, w] at wo + (u·m2 + v)·mo + w: for one v, rows u with stride m2·mo.
+        let weight_rows = (m2 * mo) as isize;
         let mut t = vec![T::ZERO; rows * uv];
         for (k, cg) in self.cg.iter().enumerate().filter(|(_, cg)| !cg.is_empty()) {
             let o = so + k * mo;
+            let w_end = wo + uv * mo;
             match target {
                 Slot::Out => {
                     self.weightless(cg, data, dims, &mut t);
-                    let weights = Matrix::new(&data[2][wo..wo + uv * mo], uv, mo, mo as isize, 1);
-                    let dst = Matrix::new(&mut acc[o..], rows, mo, dout, 1);
-                    gemm_add(dst, Matrix::new(&t[..], rows, uv, uv as isize, 1), weights, c);
+                    for v in 0..m2 {
+                        let weights = Matrix::new(&data[2][wo + v * mo..w_end], m1, mo, weight_rows, 1);
+                        // t_kv: columns v·m1 .. (v + 1)·m1 of t.
+                        let t_v = Matrix::new(&t[v * m1..], rows, m1, uv as isize, 1);
+                        gemm_add(Matrix::new(&mut acc[o..], rows, mo, dout, 1), t_v, weights, c);
+                    }
                 }
                 Slot::Weight => {
                     self.weightless(cg, data, dims, &mut t);
-                    let dst = Matrix::new(&mut acc[wo..wo + uv * mo], uv, mo, mo as isize, 1);
-                    let lhs = Matrix::new(&t[..], uv, rows, 1, uv as isize);
-                    gemm_add(dst, lhs, Matrix::new(&data[3][o..], rows, mo, dout, 1), c);
+                    for v in 0..m2 {
+                        let dst = Matrix::new(&mut acc[wo + v * mo..w_end], m1, mo, weight_rows, 1);
+                        let lhs = Matrix::new(&t[v * m1..], m1, rows, 1, uv as isize);
+                        gemm_add(dst, lhs, Matrix::new(&data[3][o..], rows, mo, dout, 1), c);
+                    }
                 }
                 Slot::In1 | Slot::In2 => {
                     t.iter_mut().for_each(|v| *v = T::ZERO);
-                    let transposed = Matrix::new(&data[2][wo..wo + uv * mo], mo, uv, 1, mo as isize);
-                    let g = Matrix::new(&data[3][o..], rows, mo, dout, 1);
-                    gemm_add(Matrix::new(&mut t[..], rows, uv, uv as isize, 1), g, transposed, c);
+                    for v in 0..m2 {
+                        let transposed = Matrix::new(&data[2][wo + v * mo..w_end], mo, m1, 1, weight_rows);
+                        let dst = Matrix::new(&mut t[v * m1..], rows, m1, uv as isize, 1);
+                        gemm_add(dst, Matrix::new(&data[3][o..], rows, mo, dout, 1), transposed, c);
+                    }
                     let (dim, other, other_dim) =
-                        if target == Slot::In1 { (d1, data[1], d2) } else { (d2, data[0], d1) };
-                    let (dim, other_dim) = (dim as usize, other_dim as usize);
+                        if target == Slot::In1 { (dims[0], data[1], dims[1]) } else { (dims[1], data[0], dims[0]) };
                     let tasks = acc.par_chunks_mut(dim * ROWS_PER_TASK).zip(t.par_chunks(uv * ROWS_PER_TASK));
                     tasks.enumerate().for_each(|(task, (acc, t))| {
                         for (r, (acc, h)) in acc.chunks_mut(dim).zip(t.chunks(uv)).enumerate() {
@@ -90,15 +100,14 @@ impl DensePath {
                             for &(i, j, cg) in cg {
                                 let cg = T::from_f64(cg);
                                 let (x, y) = (s1 + i * m1, s2 + j * m2);
-                                for u in 0..m1 {
-                                    let h = &h[u * m2..(u + 1) * m2];
+                                for v in 0..m2 {
+                                    let h = &h[v * m1..(v + 1) * m1];
                                     if target == Slot::In1 {
-                                        let dot =
-                                            h.iter().zip(&other[y..y + m2]).fold(T::ZERO, |s, (&p, &q)| s + p * q);
-                                        acc[x + u] += cg * dot;
+                                        let a = cg * other[y + v];
+                                        acc[x..x + m1].iter_mut().zip(h).for_each(|(g, &p)| *g += a * p);
                                     } else {
-                                        let a = cg * other[x + u];
-                                        acc[y..y + m2].iter_mut().zip(h).for_each(|(g, &p)| *g += a * p);
+                                        let dot = lane_dot(h, &other[x..x + m1]);
+                                        acc[y + v] += cg * dot;
                                     }
                                 }
                             }
@@ -109,7 +118,7 @@ impl DensePath {
         }
     }
 
-    /// `t[r, (u, v)] = Σ_(i, j) C_ij x[r, u, i] y[r, v, j]` for one output component's entries.
+    /// `t[r, v, u] = Σ_(i, j) C_ij x[r, u, i] y[r, v, j]` for one output component's entries.
     fn weightless<T: Real>(&self, cg: &[(usize, usize, f64)], data: [&[T]; 4], dims: [usize; 4], t: &mut [T]) {
         let ((s1, m1, _), (s2, m2, _)) = (self.in1, self.in2);
         let uv = m1 * m2;
@@ -121,9 +130,9 @@ impl DensePath {
                 let (x, y) = (&x[r * dims[0]..(r + 1) * dims[0]], &y[r * dims[1]..(r + 1) * dims[1]]);
                 for &(i, j, cg) in cg {
                     let (xi, yj) = (&x[s1 + i * m1..s1 + (i + 1) * m1], &y[s2 + j * m2..s2 + (j + 1) * m2]);
-                    for (u, &a) in xi.iter().enumerate() {
-                        let a = T::from_f64(cg) * a;
-                        t[u * m2..(u + 1) * m2].iter_mut().zip(yj).for_each(|(t, &b)| *t += a * b);
+                    for (v, &b) in yj.iter().enumerate() {
+                        let b = T::from_f64(cg) * b;
+                        t[v * m1..(v + 1) * m1].iter_mut().zip(xi).for_each(|(t, &a)| *t += a * b);
                     }
                 }
             }

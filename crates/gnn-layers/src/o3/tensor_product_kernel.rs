@@ -270,8 +270,7 @@ impl Plan {
                     acc[r.target_base] += factor(r) * lane_sum(lane(0, r), |k| lane(0, r)[k]);
                 }),
                 (2, false) => g.runs.iter().for_each(|r| {
-                    let (p, q) = (lane(0, r), lane(1, r));
-                    acc[r.target_base] += factor(r) * lane_sum(p, |k| p[k] * q[k]);
+                    acc[r.target_base] += factor(r) * lane_dot(lane(0, r), lane(1, r));
                 }),
                 (_, false) => g.runs.iter().for_each(|r| {
                     let (p, q, u) = (lane(0, r), lane(1, r), lane(2, r));
@@ -317,6 +316,12 @@ fn lane_sum<T: Real>(first: &[T], term: impl Fn(usize) -> T) -> T {
         sum += term(k);
     }
     sum
+}
+
+/// `Σ_k p[k]·q[k]` with [`lane_sum`]'s partial sums.
+#[inline]
+pub(crate) fn lane_dot<T: Real>(p: &[T], q: &[T]) -> T {
+    lane_sum(p, |k| p[k] * q[k])
 }
 
 /// `perm[p]` = the mul_ir position of ir_mul position `p` of `irreps`, or `None` when every block
