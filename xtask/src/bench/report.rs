@@ -266,6 +266,33 @@ fn note(suite: &str) -> Option<&'static str> {
              recomputation, buffers reused) and backward passes detach gradients again — coNGN's \
              training step went from 18.6 s to 2.9 s on one thread (0.21× → 1.27× kgcnn)."
         }
+        "e3nn" => {
+            "e3nn 0.6's building blocks and its `gate_points_2101.Network` on 32 QM9 molecules spread over the \
+             embedded sample (radius graph at 5 Å, 9,420 edges), f32, against e3nn 0.6.0 / PyTorch in the same \
+             run with 1 and 2 threads. *spherical harmonics*: l ≤ 3 of the edge vectors (normalised, \
+             component). *convolution tensor product*: the `uvu` product of e3nn's point convolutions \
+             (`32x0e+32x0o+16x1e+16x1o+8x2e+8x2o` ⊗ `1x0e+1x1o+1x2e`, 30 paths, per-edge weights) with the \
+             gather of the sender features and the sum at the receiver: chemgnn's fused kernel against \
+             e3nn's `TensorProduct` on `x[src]` followed by `index_add_`; *forward + backward* back-propagates \
+             `sum(out ⊙ R)` to the features, the harmonics and the weights. *gate_points_2101*: the whole \
+             network with QM9 settings (one-hot H, C, N, O, F as inputs and attributes, 3 gated layers, \
+             10 Gaussians, radial MLP of 64, scalar output) and the same weights on both sides (e3nn loads \
+             chemgnn's initial `state_dict`; *same output*: e3nn's inference output equals ours to 1e-4 in \
+             f32). Both sides get the same edges (e3nn's module-level `radius_graph` is replaced by one \
+             returning ours, which also avoids the spurious self-loops of e3nn's `cdist`-based graph, see \
+             docs/e3nn.md). *inference* runs under `torch.no_grad()` (chemgnn: plain tensors), *+ forces* \
+             also takes −∂E/∂r, a *training step* is forward, MSE, backward and an Adam update.\n\n\
+             Reading the figures: the tensor-product kernel is 11–13× faster than e3nn's forward and 5.8–6.1× \
+             forward + backward (it walks the nonzero Clebsch–Gordan entries in component-major layout and \
+             never materialises per-edge features). The whole network: inference 4.1× / 3.6× (1 / 2 \
+             threads), forces 3.4× / 2.8×, a training step 4.2× / 2.8×. The issue's goal, ≥ 3× on 2 \
+             threads, holds for inference; training and forces reach 2.8–3.3× on 2 threads over the three \
+             runs made (ours moved by up to 30 % between runs on this VM, e3nn's by up to 25 %), because \
+             chemgnn's 2-thread runs gain little over 1 thread: the backward passes of the product (sender \
+             features, harmonics and per-edge weights as three separate passes over the edges), page faults \
+             on the fresh `[edges, weights]` gradient buffers and Candle's single-threaded element-wise \
+             autograd bookkeeping. The spherical harmonics are on par with e3nn (0.6–1.2 ms)."
+        }
         "cli" => {
             "What a user sees: the `chemgnn` binary as whole processes (start-up, reading the files, \
              building graphs, writing results; default threads, here 2) against PyG timed in-process after \
