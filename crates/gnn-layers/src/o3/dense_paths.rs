@@ -55,6 +55,9 @@ impl DensePath {
     /// Adds `∂F/∂target` of this path over `rows` rows into `acc` (the target's rows, or the flat
     /// weights), from the other operands `data` (ir_mul, rows of `dims`; `data[target]` unused).
     pub(crate) fn add<T: Real>(&self, target: Slot, rows: usize, data: [&[T]; 4], dims: [usize; 4], acc: &mut [T]) {
+        if rows == 0 {
+            return;
+        }
         let ((s1, m1, _), (s2, m2, _), (so, mo, _)) = (self.in1, self.in2, self.out);
         let dout = dims[3] as isize;
         let uv = m1 * m2;

@@ -729,6 +729,29 @@ mod tests {
     }
 
     #[test]
+    fn empty_batches_and_graphs_give_empty_or_zero_outputs_and_gradients() {
+        for tp in every_mode() {
+            let c = tp.config();
+            let x1 = Var::from_tensor(&tensor(&[0, c.irreps_in1.dim()], 1)).unwrap();
+            let x2 = Var::from_tensor(&tensor(&[0, c.irreps_in2.dim()], 2)).unwrap();
+            let w = Var::from_tensor(&tensor(&[tp.weight_numel()], 3)).unwrap();
+            let y = tp.forward(&x1, &x2, &w).unwrap();
+            assert_eq!(y.dims(), [0, c.irreps_out.dim()]);
+            let g = y.sum_all().unwrap().backward().unwrap();
+            if tp.weight_numel() > 0 {
+                let gw = g.get(w.as_tensor()).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
+                assert_eq!(gw, 0.0);
+            }
+            // Nodes without edges: zero output rows.
+            let nodes = Var::from_tensor(&tensor(&[3, c.irreps_in1.dim()], 4)).unwrap();
+            let none = SegmentIndex::new(vec![], 3, &Device::Cpu).unwrap();
+            let y = tp.convolve(&nodes, &none, &x2, &w, &none).unwrap();
+            assert_eq!(y.dims(), [3, c.irreps_out.dim()]);
+            assert_eq!(y.abs().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap(), 0.0);
+        }
+    }
+
+    #[test]
     fn bad_instructions_and_shapes_are_errors() {
         let (a, b, o) = (irreps("2x1o"), irreps("2x1o"), irreps("3x1o+2x0e+4x1e"));
         let make =
