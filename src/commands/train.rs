@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use gnn_models::{CoGnConfig, ModelConfig, MpnnConfig, SchNetConfig};
+use gnn_models::{CoGnConfig, EquivariantNetConfig, ModelConfig, MpnnConfig, SchNetConfig};
 use gnn_train::{RunOptions, TrainConfig, Verbosity};
 
 /// Architectures `--model` chooses between.
@@ -20,6 +20,10 @@ pub enum ModelKind {
     Cogn,
     /// coNGN (kgcnn's `model_default_nested`: Voronoi graphs and line graph, width 160).
     Congn,
+    /// L0Net (Miller et al. 2020: equivariant convolutions, scalar features only, `64x0e`).
+    L0net,
+    /// L1Net (Miller et al. 2020: scalar and l = 1 features, `32x0e+10x1o`).
+    L1net,
 }
 
 impl ModelKind {
@@ -30,6 +34,8 @@ impl ModelKind {
             ModelKind::Mpnn => ModelConfig::Mpnn(MpnnConfig::pyg_qm9()),
             ModelKind::Cogn => ModelConfig::Cogn(CoGnConfig::cogn(128)),
             ModelKind::Congn => ModelConfig::Congn(CoGnConfig::congn(160)),
+            ModelKind::L0net => ModelConfig::L0net(EquivariantNetConfig::l0net()),
+            ModelKind::L1net => ModelConfig::L1net(EquivariantNetConfig::l1net()),
         }
     }
 
@@ -39,6 +45,8 @@ impl ModelKind {
             ModelKind::Mpnn => "mpnn",
             ModelKind::Cogn => "cogn",
             ModelKind::Congn => "congn",
+            ModelKind::L0net => "l0net",
+            ModelKind::L1net => "l1net",
         }
     }
 }

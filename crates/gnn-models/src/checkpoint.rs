@@ -3,6 +3,7 @@
 //! model's parameter names). Both files are written atomically (temporary file, then rename).
 
 use crate::cogn::CoGnConfig;
+use crate::equivariant_net::EquivariantNetConfig;
 use crate::error::{Error, Result};
 use crate::gate_points::GatePointsModelConfig;
 use crate::mpnn::MpnnConfig;
@@ -34,6 +35,10 @@ pub enum ModelConfig {
     /// [`crate::GatePointsModel`]: e3nn's `gate_points_2101.Network`.
     #[serde(rename = "gate-points-2101")]
     GatePoints(GatePointsModelConfig),
+    /// [`crate::EquivariantNet`] with scalar features (distances only).
+    L0net(EquivariantNetConfig),
+    /// [`crate::EquivariantNet`] with scalar and l = 1 features.
+    L1net(EquivariantNetConfig),
 }
 
 impl ModelConfig {
@@ -45,6 +50,8 @@ impl ModelConfig {
             ModelConfig::Cogn(_) => "cogn",
             ModelConfig::Congn(_) => "congn",
             ModelConfig::GatePoints(_) => "gate-points-2101",
+            ModelConfig::L0net(_) => "l0net",
+            ModelConfig::L1net(_) => "l1net",
         }
     }
 
@@ -55,6 +62,7 @@ impl ModelConfig {
             ModelConfig::Mpnn(c) => c.outputs,
             ModelConfig::Cogn(c) | ModelConfig::Congn(c) => c.outputs(),
             ModelConfig::GatePoints(c) => c.outputs(),
+            ModelConfig::L0net(_) | ModelConfig::L1net(_) => 1,
         }
     }
 

@@ -67,6 +67,44 @@ pub struct EquivariantNetConfig {
     pub atomref: Option<Vec<f64>>,
 }
 
+impl EquivariantNetConfig {
+    /// The paper's L0Net at its March-2020 defaults: H, C, N, O, F embedded in 64 scalars, 4
+    /// blocks of `64x0e`, distance-only filters, 50 Bessel functions to 10 Å, a radial MLP with
+    /// two hidden layers of 64, residual connections; ~17 neighbours per QM9 atom at 10 Å.
+    pub fn l0net() -> Self {
+        Self {
+            elements: vec![1, 6, 7, 8, 9],
+            embedding: 64,
+            features: Irreps(vec![MulIr { mul: 64, ir: Irrep::new(0, Parity::Even) }]),
+            layers: 4,
+            lmax_filter: 0,
+            cutoff: 10.0,
+            radial_basis: 50,
+            radial_neurons: 64,
+            radial_layers: 2,
+            residual: true,
+            num_neighbors: 17.0,
+            readout: Readout::Add,
+            mean: 0.0,
+            std: 1.0,
+            atomref: None,
+        }
+    }
+
+    /// The paper's L1Net at the same depth and nearly the same width: `32x0e+10x1o` (62
+    /// components against L0Net's 64), filters up to l = 1; otherwise as [`Self::l0net`].
+    pub fn l1net() -> Self {
+        Self {
+            features: Irreps(vec![
+                MulIr { mul: 32, ir: Irrep::new(0, Parity::Even) },
+                MulIr { mul: 10, ir: Irrep::new(1, Parity::Odd) },
+            ]),
+            lmax_filter: 1,
+            ..Self::l0net()
+        }
+    }
+}
+
 /// One point convolution (module docs).
 #[derive(Clone, Debug)]
 struct Convolution {
@@ -214,7 +252,7 @@ impl EquivariantNet {
         let summed = scatter_sum(&atoms, &g.node_graph)?;
         Ok(match c.readout {
             Readout::Add => summed,
-            Readout::Mean => summed.broadcast_div(&g.atoms_per_graph()?.unsqueeze(1)?)?,
+            Readout::Mean => summed.broadcast_div(&g.atoms_per_graph()?.to_dtype(summed.dtype())?.unsqueeze(1)?)?,
         })
     }
 }

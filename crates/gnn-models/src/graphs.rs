@@ -88,6 +88,11 @@ pub fn build_graph_list(config: &ModelConfig, structures: &[Structure]) -> Resul
             options.max_neighbors = None;
             Ok(Graph::radius_many(structures, &options)?)
         }
+        ModelConfig::L0net(c) | ModelConfig::L1net(c) => {
+            let mut options = RadiusOptions::new(c.cutoff);
+            options.max_neighbors = None;
+            Ok(Graph::radius_many(structures, &options)?)
+        }
     }
 }
 

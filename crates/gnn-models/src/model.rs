@@ -3,6 +3,7 @@
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig};
 use crate::cogn::CoGn;
 use crate::e3nn_batch::E3nnBatch;
+use crate::equivariant_net::EquivariantNet;
 use crate::error::{Error, Result};
 use crate::gate_points::GatePointsModel;
 use crate::graphs::{build_graphs, PygBatch};
@@ -27,6 +28,8 @@ pub enum Network {
     CoGn(CoGn),
     /// e3nn's gate_points_2101.
     GatePoints(GatePointsModel),
+    /// L0Net / L1Net.
+    Equivariant(Box<EquivariantNet>),
 }
 
 impl Network {
@@ -37,6 +40,7 @@ impl Network {
             ModelConfig::Mpnn(c) => Network::Mpnn(Mpnn::new(c, vb)?),
             ModelConfig::Cogn(c) | ModelConfig::Congn(c) => Network::CoGn(CoGn::new(c, vb)?),
             ModelConfig::GatePoints(c) => Network::GatePoints(GatePointsModel::new(c, vb)?),
+            ModelConfig::L0net(c) | ModelConfig::L1net(c) => Network::Equivariant(Box::new(EquivariantNet::new(c, vb)?)),
         })
     }
 
@@ -47,12 +51,13 @@ impl Network {
             Network::Mpnn(m) => m.forward(g),
             Network::CoGn(m) => m.forward(g, positions),
             Network::GatePoints(m) => m.forward(g, positions),
+            Network::Equivariant(m) => m.forward(g, positions),
         }
     }
 
     /// Whether predictions depend differentiably on positions (so forces are defined).
     pub fn has_forces(&self) -> bool {
-        matches!(self, Network::SchNet(_) | Network::GatePoints(_))
+        matches!(self, Network::SchNet(_) | Network::GatePoints(_) | Network::Equivariant(_))
     }
 }
 
@@ -61,9 +66,12 @@ pub fn expected_tensors(config: &ModelConfig) -> Result<(Shapes, Shapes)> {
     let required = parameter_shapes(|vb| Network::new(config, vb).map_err(|e| candle_core::Error::Msg(e.to_string())))?;
     let optional = match config {
         ModelConfig::Schnet(c) => c.buffers(),
-        ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) | ModelConfig::GatePoints(_) => {
-            Shapes::new()
-        }
+        ModelConfig::Mpnn(_)
+        | ModelConfig::Cogn(_)
+        | ModelConfig::Congn(_)
+        | ModelConfig::GatePoints(_)
+        | ModelConfig::L0net(_)
+        | ModelConfig::L1net(_) => Shapes::new(),
     };
     Ok((required, optional))
 }

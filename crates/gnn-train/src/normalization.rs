@@ -62,6 +62,8 @@ impl Normalization {
         }
         let num_elements = match model {
             ModelConfig::Schnet(c) => c.num_elements,
+            // Indexed by atomic number, mapped to the model's elements in `configure`.
+            ModelConfig::L0net(_) | ModelConfig::L1net(_) => 119,
             ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) | ModelConfig::GatePoints(_) => 0,
         };
         let stats = targets
@@ -70,7 +72,8 @@ impl Normalization {
             .map(|(k, t)| {
                 let y: Vec<f64> = train.iter().map(|s| s.targets[k]).collect();
                 let atomref = resolve_atomref(config.atomref, model, t, train, &y, num_elements)?;
-                let per_atom = t.extensive && matches!(model, ModelConfig::Schnet(_));
+                let per_atom = t.extensive
+                    && matches!(model, ModelConfig::Schnet(_) | ModelConfig::L0net(_) | ModelConfig::L1net(_));
                 Ok(target_stats(t, train, &y, atomref, per_atom, config.standardize))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -106,6 +109,19 @@ impl Normalization {
                     c.mean = Some(self.targets.iter().map(|t| t.mean).collect());
                     c.std = Some(self.targets.iter().map(|t| t.std).collect());
                 }
+            }
+            ModelConfig::L0net(c) | ModelConfig::L1net(c) => {
+                let [t] = self.targets.as_slice() else {
+                    return Err(Error::config("model", "L0Net/L1Net predict one target; train one model per target"));
+                };
+                if standardize {
+                    (c.mean, c.std) = (t.mean, t.std);
+                }
+                c.atomref = t
+                    .atomref
+                    .as_ref()
+                    .map(|a| c.elements.iter().map(|&z| a.get(z as usize).copied().unwrap_or(0.0)).collect());
+                c.readout = if t.extensive { Readout::Add } else { Readout::Mean };
             }
             ModelConfig::GatePoints(_) => {
                 return Err(Error::config(
