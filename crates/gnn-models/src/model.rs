@@ -40,7 +40,9 @@ impl Network {
             ModelConfig::Mpnn(c) => Network::Mpnn(Mpnn::new(c, vb)?),
             ModelConfig::Cogn(c) | ModelConfig::Congn(c) => Network::CoGn(CoGn::new(c, vb)?),
             ModelConfig::GatePoints(c) => Network::GatePoints(GatePointsModel::new(c, vb)?),
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) => Network::Equivariant(Box::new(EquivariantNet::new(c, vb)?)),
+            ModelConfig::L0net(c) | ModelConfig::L1net(c) => {
+                Network::Equivariant(Box::new(EquivariantNet::new(c, vb)?))
+            }
         })
     }
 
