@@ -123,3 +123,15 @@ fn bad_configurations_and_unknown_elements_are_errors() {
     let err = net.forward(&g, &g.positions).unwrap_err().to_string();
     assert!(err.contains("element 14"), "{err}");
 }
+
+#[test]
+fn the_paper_presets_have_matched_parameter_counts() {
+    use gnn_models::{expected_tensors, ModelConfig};
+    let count = |c: ModelConfig| -> usize {
+        expected_tensors(&c).unwrap().0.values().map(|s| s.iter().product::<usize>()).sum()
+    };
+    let l0 = count(ModelConfig::L0net(EquivariantNetConfig::l0net()));
+    let l1 = count(ModelConfig::L1net(EquivariantNetConfig::l1net()));
+    // 64x0e against 32x0e+10x1o at depth 4: the radial networks dominate and nearly balance.
+    assert_eq!((l0, l1), (73_728, 73_730));
+}
