@@ -2,9 +2,7 @@
 //! asymmetric units of the committed crystal sample, and a tiny coGN on full cells (seconds).
 
 mod common;
-use common::{chemgnn, ok};
-
-use std::path::Path;
+use common::{chemgnn, ok, train_losses};
 
 /// Runs and data shared by both models: 48/16/16 crystals of the sample, 4 epochs.
 const RUN: &str = r#"
@@ -76,14 +74,6 @@ node_residual = true
 
 /// The sample's target column, chosen without being named in the configuration.
 const TARGET: &str = "formation_energy_per_atom";
-
-fn train_losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["train_loss"].as_f64().unwrap())
-        .collect()
-}
 
 #[test]
 fn congn_on_asymmetric_units_and_cogn_on_full_cells_train_and_evaluate_from_the_cli() {

@@ -3,7 +3,7 @@
 //! an intensive one a mean readout, and the best checkpoint predicts energies with forces.
 
 mod common;
-use common::{chemgnn, ok};
+use common::{chemgnn, ok, train_losses};
 
 /// 64/16/16 molecules, 4 epochs (the target follows in `[data]`).
 const RUN: &str = r#"
@@ -53,11 +53,7 @@ fn l0net_and_l1net_train_from_the_cli_and_predict_forces() {
         let report =
             ok(chemgnn(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "-q"]));
         assert!(report.contains(&format!("{target}: MAE")), "{kind}: {report}");
-        let losses: Vec<f64> = std::fs::read_to_string(run.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["train_loss"].as_f64().unwrap())
-            .collect();
+        let losses = train_losses(&run);
         assert!(losses.len() == 4 && losses[3] < losses[0], "{kind}: the training loss does not fall: {losses:?}");
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("best/config.json")).unwrap()).unwrap();

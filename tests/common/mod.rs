@@ -16,6 +16,15 @@ pub fn ok(out: Output) -> String {
     stdout.into_owned()
 }
 
+/// The training loss of every epoch of a run directory (`metrics.jsonl`).
+pub fn train_losses(run: &std::path::Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["train_loss"].as_f64().unwrap())
+        .collect()
+}
+
 /// Standard error of a failed run (panics if it succeeded).
 pub fn failure(out: Output) -> String {
     assert!(!out.status.success(), "chemgnn should have failed:\n{}", String::from_utf8_lossy(&out.stdout));

@@ -50,9 +50,6 @@ impl E3nnBatch {
             Some(b) => return Err(bad(format!("`batch` is {:?} {:?}, expected integers [{n}]", b.dims(), b.dtype()))),
             None => vec![0; n],
         };
-        if batch.first().is_some_and(|&b| b < 0) || batch.windows(2).any(|w| w[1] < w[0]) {
-            return Err(bad("`batch` must be non-negative and sorted".into()));
-        }
         let mut columns: Vec<Vec<f64>> = Vec::new();
         let mut width = 0;
         for (name, irreps) in [("x", &config.irreps_in), ("z", &config.irreps_node_attr)] {
@@ -84,15 +81,8 @@ impl E3nnBatch {
             }
             Features { width, data }
         });
-        let graphs = batch.last().map_or(0, |&b| b as usize + 1);
-        let mut starts = vec![0usize; graphs + 1];
-        for &b in &batch {
-            starts[b as usize + 1] += 1;
-        }
-        for g in 0..graphs {
-            starts[g + 1] += starts[g];
-        }
-        let structures = (0..graphs)
+        let starts = crate::graphs::graph_starts(&batch).map_err(bad)?;
+        let structures = (0..starts.len() - 1)
             .map(|g| {
                 let positions: Vec<[f64; 3]> =
                     pos[starts[g]..starts[g + 1]].iter().map(|p| [p[0], p[1], p[2]]).collect();

@@ -196,18 +196,9 @@ impl PygBatch {
             Some(t) => return Err(bad(format!("`batch` has shape {:?}, expected [{n}]", t.dims()))),
             None => vec![0; n],
         };
-        if batch.windows(2).any(|w| w[1] < w[0]) || batch.first().is_some_and(|&b| b < 0) {
-            return Err(bad("`batch` must be non-negative and sorted (as PyG writes it)".into()));
-        }
-        let graphs = batch.last().map_or(0, |&b| b as usize + 1);
+        let starts = graph_starts(&batch).map_err(bad)?;
+        let graphs = starts.len() - 1;
         let cells = get("cell").map(|c| cell_rows(c, graphs, origin)).transpose()?;
-        let mut starts = vec![0usize; graphs + 1];
-        for &b in &batch {
-            starts[b as usize + 1] += 1;
-        }
-        for g in 0..graphs {
-            starts[g + 1] += starts[g];
-        }
         let mut structures = Vec::with_capacity(graphs);
         for g in 0..graphs {
             let atoms = starts[g]..starts[g + 1];
@@ -229,6 +220,23 @@ impl PygBatch {
             .transpose()?;
         Ok(Self { structures, graphs })
     }
+}
+
+/// The first atom of each graph (and the atom count last) of a PyG/e3nn `batch` vector, which
+/// must be non-negative and sorted.
+pub(crate) fn graph_starts(batch: &[i64]) -> std::result::Result<Vec<usize>, String> {
+    if batch.windows(2).any(|w| w[1] < w[0]) || batch.first().is_some_and(|&b| b < 0) {
+        return Err("`batch` must be non-negative and sorted (as PyG and e3nn write it)".into());
+    }
+    let graphs = batch.last().map_or(0, |&b| b as usize + 1);
+    let mut starts = vec![0usize; graphs + 1];
+    for &b in batch {
+        starts[b as usize + 1] += 1;
+    }
+    for g in 0..graphs {
+        starts[g + 1] += starts[g];
+    }
+    Ok(starts)
 }
 
 fn cell_rows(cell: &Tensor, graphs: usize, origin: &str) -> Result<Vec<[[f64; 3]; 3]>> {

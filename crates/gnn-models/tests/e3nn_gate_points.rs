@@ -36,76 +36,68 @@ fn assert_close(name: &str, ours: &Tensor, theirs: &Tensor, tolerance: f64) {
     assert!(diff <= tolerance * scale, "{name}: differs from e3nn by {diff} (scale {scale})");
 }
 
-#[test]
-fn gate_points_2101_reproduces_e3nn_with_imported_weights() {
-    for name in ["full", "minimal", "qm9"] {
+/// A fixture network: its arguments, `state_dict`, molecules and e3nn's results.
+struct Case {
+    config: GatePointsConfig,
+    weights: std::collections::HashMap<String, Tensor>,
+    io: std::collections::HashMap<String, Tensor>,
+    pos: Vec<[f64; 3]>,
+    batch: Vec<i64>,
+}
+
+impl Case {
+    fn load(name: &str) -> Self {
         let config: GatePointsConfig =
             serde_json::from_str(&std::fs::read_to_string(format!("{DIR}gate_points_{name}.json")).unwrap()).unwrap();
         let weights =
             candle_core::safetensors::load(format!("{DIR}gate_points_{name}.safetensors"), &Device::Cpu).unwrap();
         let io =
             candle_core::safetensors::load(format!("{DIR}gate_points_{name}_io.safetensors"), &Device::Cpu).unwrap();
-        let pos: Vec<[f64; 3]> = io["pos"].to_vec2::<f64>().unwrap().into_iter().map(|r| [r[0], r[1], r[2]]).collect();
-        let batch: Vec<i64> = io["batch"].to_vec1::<i64>().unwrap();
-        let (src, dst) = radius_graph(&pos, &batch, config.max_radius);
-        let graphs = *batch.iter().max().unwrap() as usize + 1;
-        let node_graph = SegmentIndex::new(batch.iter().map(|&b| b as u32).collect(), graphs, &Device::Cpu).unwrap();
-        for (dtype, suffix, tolerance) in [(DType::F64, "", 1e-10), (DType::F32, "32", 1e-5)] {
-            let vb = VarBuilder::from_tensors(weights.clone(), dtype, &Device::Cpu);
-            let net = GatePoints::new(&config, vb).unwrap();
-            let positions = Var::from_tensor(&io["pos"].to_dtype(dtype).unwrap()).unwrap();
-            let onehot = io["onehot"].to_dtype(dtype).unwrap();
-            let x = config.irreps_in.as_ref().map(|_| &onehot);
-            let z = config.irreps_node_attr.as_ref().map(|_| &onehot);
-            let p = positions.as_tensor();
-            let vec = gather(p, &src).unwrap().sub(&gather(p, &dst).unwrap()).unwrap();
-            let y = net.forward(&vec, pos.len(), x, z, &src, &dst, &node_graph).unwrap();
-            let what = format!("{name} ({dtype:?})");
-            assert_close(&format!("{what}: outputs"), &y, &io[&format!("y{suffix}")], tolerance);
-            let loss_weights = io["loss_weights"].to_dtype(dtype).unwrap();
-            let grads = y.mul(&loss_weights).unwrap().sum_all().unwrap().backward().unwrap();
-            let grad = grads.get(positions.as_tensor()).unwrap();
-            assert_close(&format!("{what}: ∂/∂positions"), grad, &io[&format!("grad_pos{suffix}")], tolerance);
-        }
-    }
-}
-
-/// The QM9 fixture network (outputs `1x0e+1x1o+1x2e`) in f64, its molecules and inputs, and a
-/// function of the positions giving the per-graph outputs `[graphs, 9]`.
-struct Qm9Case {
-    net: GatePoints,
-    config: GatePointsConfig,
-    pos: Vec<[f64; 3]>,
-    batch: Vec<i64>,
-    onehot: Tensor,
-}
-
-impl Qm9Case {
-    fn load() -> Self {
-        let config: GatePointsConfig =
-            serde_json::from_str(&std::fs::read_to_string(format!("{DIR}gate_points_qm9.json")).unwrap()).unwrap();
-        let weights =
-            candle_core::safetensors::load(format!("{DIR}gate_points_qm9.safetensors"), &Device::Cpu).unwrap();
-        let io = candle_core::safetensors::load(format!("{DIR}gate_points_qm9_io.safetensors"), &Device::Cpu).unwrap();
-        let net = GatePoints::new(&config, VarBuilder::from_tensors(weights, DType::F64, &Device::Cpu)).unwrap();
         let pos = io["pos"].to_vec2::<f64>().unwrap().into_iter().map(|r| [r[0], r[1], r[2]]).collect();
         let batch = io["batch"].to_vec1::<i64>().unwrap();
-        Self { net, config, pos, batch, onehot: io["onehot"].clone() }
+        Self { config, weights, io, pos, batch }
     }
 
-    /// Outputs for positions `pos` with atoms in the order `order` (a permutation of the fixture's).
-    fn outputs(&self, pos: &[[f64; 3]], order: &[usize]) -> (Tensor, Var) {
+    fn net(&self, dtype: DType) -> GatePoints {
+        GatePoints::new(&self.config, VarBuilder::from_tensors(self.weights.clone(), dtype, &Device::Cpu)).unwrap()
+    }
+
+    /// Outputs of `net` in `dtype` for positions `pos` with atoms in the order `order` (a
+    /// permutation of the fixture's), and the positions variable.
+    fn outputs(&self, net: &GatePoints, dtype: DType, pos: &[[f64; 3]], order: &[usize]) -> (Tensor, Var) {
         let batch: Vec<i64> = order.iter().map(|&a| self.batch[a]).collect();
         let (src, dst) = radius_graph(pos, &batch, self.config.max_radius);
         let graphs = *batch.iter().max().unwrap() as usize + 1;
         let node_graph = SegmentIndex::new(batch.iter().map(|&b| b as u32).collect(), graphs, &Device::Cpu).unwrap();
         let index = Tensor::new(order.iter().map(|&a| a as u32).collect::<Vec<_>>(), &Device::Cpu).unwrap();
-        let onehot = self.onehot.index_select(&index, 0).unwrap();
-        let positions = Var::from_vec(pos.iter().flatten().copied().collect(), (pos.len(), 3), &Device::Cpu).unwrap();
+        let onehot = self.io["onehot"].index_select(&index, 0).unwrap().to_dtype(dtype).unwrap();
+        let x = self.config.irreps_in.as_ref().map(|_| &onehot);
+        let z = self.config.irreps_node_attr.as_ref().map(|_| &onehot);
+        let flat = Tensor::from_vec(pos.iter().flatten().copied().collect(), (pos.len(), 3), &Device::Cpu).unwrap();
+        let positions = Var::from_tensor(&flat.to_dtype(dtype).unwrap()).unwrap();
         let p = positions.as_tensor();
         let vec = gather(p, &src).unwrap().sub(&gather(p, &dst).unwrap()).unwrap();
-        let y = self.net.forward(&vec, pos.len(), Some(&onehot), Some(&onehot), &src, &dst, &node_graph).unwrap();
-        (y, positions)
+        (net.forward(&vec, pos.len(), x, z, &src, &dst, &node_graph).unwrap(), positions)
+    }
+
+    fn identity(&self) -> Vec<usize> {
+        (0..self.pos.len()).collect()
+    }
+}
+
+#[test]
+fn gate_points_2101_reproduces_e3nn_with_imported_weights() {
+    for name in ["full", "minimal", "qm9"] {
+        let case = Case::load(name);
+        for (dtype, suffix, tolerance) in [(DType::F64, "", 1e-10), (DType::F32, "32", 1e-5)] {
+            let (y, positions) = case.outputs(&case.net(dtype), dtype, &case.pos, &case.identity());
+            let what = format!("{name} ({dtype:?})");
+            assert_close(&format!("{what}: outputs"), &y, &case.io[&format!("y{suffix}")], tolerance);
+            let loss_weights = case.io["loss_weights"].to_dtype(dtype).unwrap();
+            let grads = y.mul(&loss_weights).unwrap().sum_all().unwrap().backward().unwrap();
+            let grad = grads.get(positions.as_tensor()).unwrap();
+            assert_close(&format!("{what}: ∂/∂positions"), grad, &case.io[&format!("grad_pos{suffix}")], tolerance);
+        }
     }
 }
 
@@ -115,9 +107,11 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn gate_points_outputs_rotate_with_their_irreps_and_ignore_translations_and_atom_order() {
-    let case = Qm9Case::load();
-    let identity: Vec<usize> = (0..case.pos.len()).collect();
-    let (y, _) = case.outputs(&case.pos, &identity);
+    let case = Case::load("qm9");
+    let net = case.net(DType::F64);
+    let outputs = |pos: &[[f64; 3]], order: &[usize]| case.outputs(&net, DType::F64, pos, order);
+    let identity = case.identity();
+    let (y, _) = outputs(&case.pos, &identity);
     // A rotation about an oblique axis, and the same composed with the inversion.
     let (a, b, c) = (0.7f64, -1.1f64, 2.3f64);
     let rz = |t: f64| [[t.cos(), -t.sin(), 0.0], [t.sin(), t.cos(), 0.0], [0.0, 0.0, 1.0]];
@@ -130,7 +124,7 @@ fn gate_points_outputs_rotate_with_their_irreps_and_ignore_translations_and_atom
     for r in [rotation, improper] {
         let moved: Vec<[f64; 3]> =
             case.pos.iter().map(|p| std::array::from_fn(|i| (0..3).map(|k| r[i][k] * p[k]).sum())).collect();
-        let (y_moved, _) = case.outputs(&moved, &identity);
+        let (y_moved, _) = outputs(&moved, &identity);
         let dim = case.config.irreps_out.dim();
         let d = Tensor::from_vec(case.config.irreps_out.d_from_matrix(r), (dim, dim), &Device::Cpu).unwrap();
         let expected = y.matmul(&d.t().unwrap()).unwrap();
@@ -139,23 +133,25 @@ fn gate_points_outputs_rotate_with_their_irreps_and_ignore_translations_and_atom
     }
     // Translations and a permutation of the atoms (graph by graph, order reversed) change nothing.
     let shifted: Vec<[f64; 3]> = case.pos.iter().map(|p| [p[0] + 3.7, p[1] - 12.0, p[2] + 0.4]).collect();
-    assert!(max_diff(&case.outputs(&shifted, &identity).0, &y) < 1e-9);
+    assert!(max_diff(&outputs(&shifted, &identity).0, &y) < 1e-9);
     let mut order = identity.clone();
     order.sort_by_key(|&a| (case.batch[a], std::cmp::Reverse(a)));
     let permuted: Vec<[f64; 3]> = order.iter().map(|&a| case.pos[a]).collect();
-    assert!(max_diff(&case.outputs(&permuted, &order).0, &y) < 1e-9);
+    assert!(max_diff(&outputs(&permuted, &order).0, &y) < 1e-9);
 }
 
 #[test]
 fn gate_points_forces_are_minus_the_finite_difference_gradient() {
-    let case = Qm9Case::load();
-    let identity: Vec<usize> = (0..case.pos.len()).collect();
+    let case = Case::load("qm9");
+    let net = case.net(DType::F64);
+    let identity = case.identity();
+    let outputs = |pos: &[[f64; 3]]| case.outputs(&net, DType::F64, pos, &identity);
     // "Energy": the scalar (0e) output summed over graphs.
     let energy = |pos: &[[f64; 3]]| {
-        let (y, _) = case.outputs(pos, &identity);
+        let (y, _) = outputs(pos);
         y.narrow(1, 0, 1).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
     };
-    let (y, positions) = case.outputs(&case.pos, &identity);
+    let (y, positions) = outputs(&case.pos);
     let grads = y.narrow(1, 0, 1).unwrap().sum_all().unwrap().backward().unwrap();
     let gradient = grads.get(positions.as_tensor()).unwrap().to_vec2::<f64>().unwrap();
     let scale = gradient.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
