@@ -6,6 +6,7 @@
 //! - `cargo xtask train-compare`: train chemgnn and PyG on the same QM9 budget and write
 //!   `docs/training.json` and its section of `docs/benchmarks.md`.
 
+mod ablation;
 mod bench;
 mod data;
 mod train_compare;
@@ -29,6 +30,9 @@ enum Task {
     /// Train chemgnn and PyG with the same split, hyperparameters and epochs for several seeds;
     /// results go to docs/training.json and docs/benchmarks.md.
     TrainCompare(train_compare::Args),
+    /// L0Net against L1Net and a deeper L0Net on QM9 targets (Miller et al. 2020), resumable;
+    /// results go to docs/ablation_l1.{md,json,png}.
+    AblationL1(ablation::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +44,6 @@ fn main() -> anyhow::Result<()> {
         Task::Data(t) => data::run(t),
         Task::Bench(args) => bench::run(args),
         Task::TrainCompare(args) => train_compare::run(args),
+        Task::AblationL1(args) => ablation::run(args),
     }
 }

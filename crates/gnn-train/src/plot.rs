@@ -91,3 +91,81 @@ pub fn parity(path: &Path, pairs: &[(f64, f64)], target: &str, unit: &str) -> Re
         .map_err(|e| plot_error(path, e))?;
     root.present().map_err(|e| plot_error(path, e))
 }
+
+/// Grouped bars: for each category (x axis), one bar per series, with a zero line and a legend.
+/// `series` holds `(name, one value per category)`; non-finite values are left out.
+pub fn grouped_bars(path: &Path, title: &str, y_label: &str, categories: &[String], series: &[(String, Vec<f64>)]) -> Result<()> {
+    register();
+    if let Some((name, values)) = series.iter().find(|(_, v)| v.len() != categories.len()) {
+        return Err(plot_error(path, format!("series {name} has {} values for {} categories", values.len(), categories.len())));
+    }
+    let values = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((0f64, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let pad = 0.1 * (hi - lo).max(1e-9);
+    let root = BitMapBackend::new(path, (160 + 110 * categories.len() as u32, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let n = categories.len() as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..n - 0.5, lo - pad..hi + pad)
+        .map_err(|e| plot_error(path, e))?;
+    let labels = categories.to_vec();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(categories.len().max(1))
+        .x_label_formatter(&move |x| {
+            let k = x.round();
+            if (x - k).abs() < 1e-6 && k >= 0.0 { labels.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    chart.draw_series(LineSeries::new([(-0.5, 0.0), (n - 0.5, 0.0)], BLACK)).map_err(|e| plot_error(path, e))?;
+    let width = 0.8 / series.len().max(1) as f64;
+    for (s, (name, values)) in series.iter().enumerate() {
+        let color = Palette99::pick(s).to_rgba();
+        let left = |c: usize| c as f64 - 0.4 + s as f64 * width;
+        let bars = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(c, &v)| Rectangle::new([(left(c), 0.0), (left(c) + width * 0.9, v)], color.filled()));
+        chart
+            .draw_series(bars)
+            .map_err(|e| plot_error(path, e))?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_bars_draw_a_png_and_reject_ragged_series() {
+        let dir = std::env::temp_dir().join(format!("chemgnn-bars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bars.png");
+        let categories = vec!["mu".to_string(), "U0".to_string()];
+        let series = vec![("a".to_string(), vec![-20.0, 5.0]), ("b".to_string(), vec![f64::NAN, -3.0])];
+        grouped_bars(&path, "t", "%", &categories, &series).unwrap();
+        let png = std::fs::read(&path).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let ragged = vec![("a".to_string(), vec![1.0])];
+        let err = grouped_bars(&path, "t", "%", &categories, &ragged).unwrap_err().to_string();
+        assert!(err.contains("series a has 1 values for 2 categories"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
