@@ -7,7 +7,11 @@
 //! blocks is a point convolution into the input of a [`Gate`] (scalars through SiLU, one sigmoid
 //! gate per non-scalar copy), plus the block's input when `residual` and the irreps agree; a last
 //! convolution maps to one scalar per atom, which is scaled `y·std + mean` (+ the atom reference of
-//! its element) and summed (extensive) or averaged (intensive) — schnetpack's `Atomwise`.
+//! its element) and summed (extensive) or averaged (intensive) — schnetpack's `Atomwise`. With the
+//! dipole head ([`Head::Dipole`]) it maps to a latent charge q_i and, when the filters reach l = 1,
+//! an atomic dipole p_i (`1x0e+1x1o`), and the network predicts |μ| of
+//! μ = std · Σ_i (q_i (r_i − r̄) + p_i), r̄ the centroid (schnetpack's `DipoleMoment`, with the
+//! charges made neutral by the centring).
 //!
 //! A convolution is `linear(Σ_{edges j→i} TP(h_j, Y(r̂_ij), R(|r_ij|)) / √num_neighbors)`: the
 //! channel-wise (`uvu`) tensor product of the sender's features with the spherical harmonics of the
@@ -26,10 +30,22 @@ use gnn_layers::o3::{
     smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, FullyConnectedNet, Gate, GateConfig, Irrep, Irreps,
     Linear, LinearConfig, MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
 };
-use gnn_layers::ops::{scatter_sum, SegmentIndex};
+use gnn_layers::ops::{gather, scatter_mean, scatter_sum, SegmentIndex};
 use gnn_layers::GraphTensors;
 
 use crate::schnet::Readout;
+
+/// What the network's last convolution predicts per atom.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// One scalar, scaled, shifted and summed or averaged (schnetpack's `Atomwise`).
+    #[default]
+    Scalar,
+    /// A charge and (filters with l ≥ 1) a dipole, giving the molecule's dipole moment; the
+    /// network predicts its magnitude (`mean`, `atomref` and `readout` are not used).
+    Dipole,
+}
 
 /// The hyperparameters of L0Net / L1Net (module docs).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +81,9 @@ pub struct EquivariantNetConfig {
     pub std: f64,
     /// Per-element reference values (`atomref`), same order as `elements`.
     pub atomref: Option<Vec<f64>>,
+    /// The output: a scalar per atom (default) or the dipole moment.
+    #[serde(default)]
+    pub head: Head,
 }
 
 impl EquivariantNetConfig {
@@ -88,6 +107,7 @@ impl EquivariantNetConfig {
             mean: 0.0,
             std: 1.0,
             atomref: None,
+            head: Head::Scalar,
         }
     }
 
@@ -204,7 +224,11 @@ impl EquivariantNet {
             irreps = gate.irreps_out().clone();
             blocks.push((conv, gate, residual));
         }
-        let output = Convolution::new(&irreps, &edge_irreps, &"1x0e".parse()?, config, vb.pp("output"))?;
+        let outputs = match config.head {
+            Head::Dipole if config.lmax_filter >= 1 => "1x0e+1x1o",
+            Head::Scalar | Head::Dipole => "1x0e",
+        };
+        let output = Convolution::new(&irreps, &edge_irreps, &outputs.parse()?, config, vb.pp("output"))?;
         Ok(Self { config: config.clone(), embedding, rows, blocks, output, edge_irreps })
     }
 
@@ -213,8 +237,46 @@ impl EquivariantNet {
         &self.config
     }
 
-    /// One value per graph of `g` (`[graphs, 1]`), differentiable in `positions`.
+    /// One value per graph of `g` (`[graphs, 1]`), differentiable in `positions`: the target, or
+    /// |μ| with the dipole head.
     pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+        let c = &self.config;
+        if c.head == Head::Dipole {
+            // √(|μ|² + ε): the magnitude stays differentiable at μ = 0 (ε = 1e-12, in the target's unit²).
+            return Ok(self.dipole(g, positions)?.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()?);
+        }
+        let (ids, out) = self.atom_outputs(g, positions)?;
+        let mut atoms = out.affine(c.std, c.mean)?;
+        if let Some(atomref) = &c.atomref {
+            let table = Tensor::new(atomref.as_slice(), positions.device())?.to_dtype(atoms.dtype())?;
+            atoms = atoms.add(&table.index_select(&ids, 0)?.unsqueeze(1)?)?;
+        }
+        let summed = scatter_sum(&atoms, &g.node_graph)?;
+        Ok(match c.readout {
+            Readout::Add => summed,
+            Readout::Mean => summed.broadcast_div(&g.atoms_per_graph()?.to_dtype(summed.dtype())?.unsqueeze(1)?)?,
+        })
+    }
+
+    /// The dipole moment of each graph (`[graphs, 3]`, in the target's unit per Å of `positions`)
+    /// from the dipole head's charges and atomic dipoles (module docs); an error for a scalar head.
+    pub fn dipole(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+        if self.config.head != Head::Dipole {
+            return Err(crate::Error::Input("L0Net/L1Net: dipole moments need head = \"dipole\"".into()));
+        }
+        let (_, out) = self.atom_outputs(g, positions)?;
+        let out = out.affine(self.config.std, 0.0)?;
+        let centred = positions.sub(&gather(&scatter_mean(positions, &g.node_graph)?, &g.node_graph)?)?;
+        let mut atoms = centred.broadcast_mul(&out.narrow(1, 0, 1)?)?;
+        if out.dim(1)? == 4 {
+            atoms = atoms.add(&out.narrow(1, 1, 3)?)?;
+        }
+        Ok(scatter_sum(&atoms, &g.node_graph)?)
+    }
+
+    /// Each atom's embedding row and the last convolution's output (`[atoms, 1]`, or `[atoms, 4]`
+    /// for a dipole head with l = 1 filters).
+    fn atom_outputs(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<(Tensor, Tensor)> {
         let c = &self.config;
         let numbers = g.numbers.to_vec1::<u32>()?;
         let ids = numbers
@@ -244,15 +306,6 @@ impl EquivariantNet {
             let out = gate.forward(&conv.forward(&h, &edges)?)?;
             h = if *residual { h.add(&out)? } else { out };
         }
-        let mut atoms = self.output.forward(&h, &edges)?.affine(c.std, c.mean)?;
-        if let Some(atomref) = &c.atomref {
-            let table = Tensor::new(atomref.as_slice(), positions.device())?.to_dtype(atoms.dtype())?;
-            atoms = atoms.add(&table.index_select(&ids, 0)?.unsqueeze(1)?)?;
-        }
-        let summed = scatter_sum(&atoms, &g.node_graph)?;
-        Ok(match c.readout {
-            Readout::Add => summed,
-            Readout::Mean => summed.broadcast_div(&g.atoms_per_graph()?.to_dtype(summed.dtype())?.unsqueeze(1)?)?,
-        })
+        Ok((ids, self.output.forward(&h, &edges)?))
     }
 }

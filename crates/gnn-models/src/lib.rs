@@ -35,7 +35,7 @@ pub mod state_dict;
 pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
 pub use cogn::{CoGn, CoGnConfig};
 pub use e3nn_batch::E3nnBatch;
-pub use equivariant_net::{EquivariantNet, EquivariantNetConfig};
+pub use equivariant_net::{EquivariantNet, EquivariantNetConfig, Head};
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
 pub use gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};

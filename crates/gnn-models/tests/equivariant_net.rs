@@ -1,6 +1,7 @@
 //! L0Net / L1Net (`gnn_models::EquivariantNet`) on QM9 molecules of the embedded sample, in f64:
 //! the predicted scalar is invariant under proper and improper rotations, translations and atom
-//! permutations; forces equal finite differences; unknown elements are errors.
+//! permutations; forces equal finite differences; the dipole head's moments rotate with the
+//! molecule; unknown elements are errors.
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -9,7 +10,7 @@ use chem_graph::qm9::Qm9Dataset;
 use chem_graph::{GraphBatch, Structure};
 use gnn_layers::GraphTensors;
 use gnn_models::schnet::Readout;
-use gnn_models::{EquivariantNet, EquivariantNetConfig};
+use gnn_models::{EquivariantNet, EquivariantNetConfig, Head};
 
 fn config(features: &str, lmax_filter: u32) -> EquivariantNetConfig {
     EquivariantNetConfig {
@@ -28,6 +29,7 @@ fn config(features: &str, lmax_filter: u32) -> EquivariantNetConfig {
         mean: 0.3,
         std: 2.0,
         atomref: Some(vec![-0.5, -38.0, -54.6, -75.1, -99.7]),
+        head: Head::Scalar,
     }
 }
 
@@ -85,6 +87,51 @@ fn l0net_and_l1net_predictions_are_invariant() {
             .collect();
         assert!(close(&predict(&net, &reversed).0, &y, 1e-10), "{features}: atom order matters");
     }
+}
+
+/// Dipole moments `[graphs][3]` of the dipole head.
+fn dipoles(net: &EquivariantNet, molecules: &[Structure]) -> Vec<Vec<f64>> {
+    let batch = GraphBatch::from_structures(molecules, &RadiusOptions::new(net.config().cutoff)).unwrap();
+    let g = GraphTensors::new(&batch, DType::F64, &Device::Cpu).unwrap();
+    net.dipole(&g, &g.positions).unwrap().to_vec2::<f64>().unwrap()
+}
+
+#[test]
+fn dipole_heads_predict_moments_that_rotate_with_the_molecule() {
+    for (features, lmax) in [("12x0e", 0), ("6x0e+3x1o", 1)] {
+        let net = network(&EquivariantNetConfig { head: Head::Dipole, ..config(features, lmax) });
+        let mols = molecules();
+        let mu = dipoles(&net, &mols);
+        let (s, c) = 0.8f64.sin_cos();
+        let rotate = |p: [f64; 3]| [c * p[0] - s * p[2], p[1], s * p[0] + c * p[2]];
+        let expected: Vec<f64> = mu.iter().flat_map(|m| rotate([m[0], m[1], m[2]])).collect();
+        let rotated: Vec<f64> = dipoles(&net, &transformed(&mols, rotate)).concat();
+        assert!(close(&rotated, &expected, 1e-10), "{features}: {rotated:?} vs R·μ {expected:?}");
+        let inverted: Vec<f64> = dipoles(&net, &transformed(&mols, |p| p.map(|v| -v))).concat();
+        let minus: Vec<f64> = mu.concat().iter().map(|v| -v).collect();
+        assert!(close(&inverted, &minus, 1e-10), "{features}: inversion gave {inverted:?}, not −μ");
+        let shifted = dipoles(&net, &transformed(&mols, |p| [p[0] + 5.0, p[1] - 2.0, p[2] + 0.5])).concat();
+        assert!(close(&shifted, &mu.concat(), 1e-10), "{features}: translation changed μ");
+        let (norm, y, positions) = predict(&net, &mols);
+        let lengths: Vec<f64> = mu.iter().map(|m| m.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+        assert!(close(&norm, &lengths, 1e-10) && lengths.iter().all(|&l| l > 1e-3), "{norm:?} vs |μ| {lengths:?}");
+        let gradient =
+            y.sum_all().unwrap().backward().unwrap().get(positions.as_tensor()).unwrap().to_vec2::<f64>().unwrap();
+        let h = 1e-5;
+        let at = |delta: f64| {
+            let mut moved = mols.clone();
+            moved[1].positions[2][0] += delta;
+            predict(&net, &moved).0.iter().sum::<f64>()
+        };
+        let numeric = (at(h) - at(-h)) / (2.0 * h);
+        let atom = mols[0].len() + 2;
+        assert!((numeric - gradient[atom][0]).abs() < 1e-6 * numeric.abs().max(1.0), "{numeric} vs {}", gradient[atom][0]);
+    }
+    let scalar = network(&config("12x0e", 0));
+    let batch = GraphBatch::from_structures(&molecules(), &RadiusOptions::new(4.0)).unwrap();
+    let g = GraphTensors::new(&batch, DType::F64, &Device::Cpu).unwrap();
+    let err = scalar.dipole(&g, &g.positions).unwrap_err().to_string();
+    assert!(err.contains("head = \"dipole\""), "{err}");
 }
 
 #[test]

@@ -17,7 +17,7 @@ use crate::config::{AtomrefMode, NormalizationConfig};
 use crate::dataset::{Sample, TargetInfo};
 use crate::error::{Error, Result};
 use chem_graph::qm9::{Qm9Target, ATOMREF_ELEMENTS, ATOMREF_HARTREE, HARTREE_TO_EV};
-use gnn_models::{ModelConfig, Readout};
+use gnn_models::{Head, ModelConfig, Readout};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +114,11 @@ impl Normalization {
                 let [t] = self.targets.as_slice() else {
                     return Err(Error::config("model", "L0Net/L1Net predict one target; train one model per target"));
                 };
+                if c.head == Head::Dipole {
+                    // A magnitude: no shift or references, the target's spread as the scale.
+                    (c.mean, c.std, c.atomref) = (0.0, if standardize { t.std } else { 1.0 }, None);
+                    return Ok(());
+                }
                 if standardize {
                     (c.mean, c.std) = (t.mean, t.std);
                 }
