@@ -428,7 +428,9 @@ fn train_or_resume(chemgnn: &Path, config: &TrainConfig, dir: &Path) -> anyhow::
 
 fn read_summary(path: &Path) -> anyhow::Result<Option<Summary>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not a run summary", path.display()))?)),
+        Ok(text) => {
+            Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not a run summary", path.display()))?))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
     }
@@ -490,7 +492,8 @@ impl Stat {
             return None;
         }
         let mean = values.iter().sum::<f64>() / n as f64;
-        let sd = if n > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+        let sd =
+            if n > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
         Some(Self { mean, sd, n })
     }
 }
@@ -609,11 +612,8 @@ impl Table {
         }
         let (l1, deeper) = self.averages();
         let _ = writeln!(md, "| **average** | | | | | **{}** | **{}** |", pct(l1), pct(deeper));
-        let best = self
-            .rows
-            .iter()
-            .filter_map(|r| Some((r.target.as_str(), r.l1_vs_l0?)))
-            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let best =
+            self.rows.iter().filter_map(|r| Some((r.target.as_str(), r.l1_vs_l0?))).min_by(|a, b| a.1.total_cmp(&b.1));
         let _ = write!(
             md,
             "\nThe paper: l = 1 features lowered the test error by 23 % on average, one more block by 4 %, and the \

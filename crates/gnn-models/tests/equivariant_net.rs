@@ -125,7 +125,11 @@ fn dipole_heads_predict_moments_that_rotate_with_the_molecule() {
         };
         let numeric = (at(h) - at(-h)) / (2.0 * h);
         let atom = mols[0].len() + 2;
-        assert!((numeric - gradient[atom][0]).abs() < 1e-6 * numeric.abs().max(1.0), "{numeric} vs {}", gradient[atom][0]);
+        assert!(
+            (numeric - gradient[atom][0]).abs() < 1e-6 * numeric.abs().max(1.0),
+            "{numeric} vs {}",
+            gradient[atom][0]
+        );
     }
     let scalar = network(&config("12x0e", 0));
     let batch = GraphBatch::from_structures(&molecules(), &RadiusOptions::new(4.0)).unwrap();

@@ -94,10 +94,19 @@ pub fn parity(path: &Path, pairs: &[(f64, f64)], target: &str, unit: &str) -> Re
 
 /// Grouped bars: for each category (x axis), one bar per series, with a zero line and a legend.
 /// `series` holds `(name, one value per category)`; non-finite values are left out.
-pub fn grouped_bars(path: &Path, title: &str, y_label: &str, categories: &[String], series: &[(String, Vec<f64>)]) -> Result<()> {
+pub fn grouped_bars(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    categories: &[String],
+    series: &[(String, Vec<f64>)],
+) -> Result<()> {
     register();
     if let Some((name, values)) = series.iter().find(|(_, v)| v.len() != categories.len()) {
-        return Err(plot_error(path, format!("series {name} has {} values for {} categories", values.len(), categories.len())));
+        return Err(plot_error(
+            path,
+            format!("series {name} has {} values for {} categories", values.len(), categories.len()),
+        ));
     }
     let values = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
     let (lo, hi) = values.fold((0f64, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -119,7 +128,11 @@ pub fn grouped_bars(path: &Path, title: &str, y_label: &str, categories: &[Strin
         .x_labels(categories.len().max(1))
         .x_label_formatter(&move |x| {
             let k = x.round();
-            if (x - k).abs() < 1e-6 && k >= 0.0 { labels.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (x - k).abs() < 1e-6 && k >= 0.0 {
+                labels.get(k as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .y_desc(y_label)
         .draw()

@@ -3,7 +3,9 @@
 //! batch of QM9 molecules, in f32, against e3nn 0.6 (`benches/reference/e3nn_models.py`) on the
 //! same molecules, edges and weights. The network's radius graph is built beforehand on both sides
 //! (e3nn's module-level `radius_graph` is replaced by one returning our edges), so the model is
-//! what is timed; e3nn's inference output is compared with ours.
+//! what is timed; e3nn's inference output is compared with ours. Then the same for L1Net (the
+//! paper preset `EquivariantNetConfig::l1net()`: `32x0e+10x1o`, 4 blocks, 10 Å), built in the
+//! Python script from e3nn 0.6's layers with our parameter names and edges.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +14,9 @@ use chem_graph::GraphBatch;
 use gnn_layers::candle::{DType, Device, Tensor, Var, D};
 use gnn_layers::o3::{spherical_harmonics, Irreps, SphNormalization, TensorProduct, TensorProductConfig};
 use gnn_layers::GraphTensors;
-use gnn_models::{build_graph_list, GatePointsConfig, GatePointsModelConfig, ModelConfig, Network};
+use gnn_models::{
+    build_graph_list, EquivariantNetConfig, GatePointsConfig, GatePointsModelConfig, ModelConfig, Network,
+};
 use serde_json::json;
 
 use super::inputs::qm9_molecules;
@@ -121,9 +125,13 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
     let net_case = format!("{prefix}: gate_points_2101 `{}`, {} layers", args.irreps_hidden, args.layers);
     cases.extend(model_cases(&net_case, &config, g.clone(), true)?.into_iter().map(|c| (c, n)));
 
+    let (l1_cases, l1_tensors, l1_config, l1_case) = l1net_cases(&molecules, quick)?;
+    cases.extend(l1_cases.into_iter().map(|c| (c, n)));
+
     let file = work.join("e3nn.safetensors");
     let mut tensors: HashMap<String, Tensor> =
         weights.tensors.iter().map(|(k, v)| (format!("state.{k}"), v.clone())).collect();
+    tensors.extend(l1_tensors);
     let one_hot = g.numbers.to_vec1::<u32>()?;
     let one_hot: Vec<f32> =
         one_hot.iter().flat_map(|&z| [1, 6, 7, 8, 9].map(|e| if e == z { 1.0 } else { 0.0 })).collect();
@@ -141,6 +149,59 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
         "sh_case": sh_case, "sh_lmax": 3,
         "tp_case": tp_case, "tp_irreps": features.to_string(), "edge_irreps": args.irreps_edge_attr.to_string(),
         "net_case": net_case,
+        "l1_case": l1_case, "l1_config": l1_config,
     })];
     Ok((cases, manifest))
+}
+
+/// L1Net's cases on `molecules` (radius graphs at its cutoff), the tensors the Python side needs
+/// (`l1.state.*`, `l1.ids` embedding rows, `l1.edge_index`, `l1.y` our inference output), its
+/// configuration and the case name.
+#[allow(clippy::type_complexity)]
+fn l1net_cases(
+    molecules: &[chem_graph::Structure],
+    quick: bool,
+) -> anyhow::Result<(Vec<Case>, HashMap<String, Tensor>, serde_json::Value, String)> {
+    let mut net = EquivariantNetConfig::l1net();
+    if quick {
+        net = EquivariantNetConfig {
+            embedding: 8,
+            features: "8x0e+2x1o".parse()?,
+            layers: 2,
+            radial_basis: 8,
+            radial_neurons: 16,
+            ..net
+        };
+    }
+    let config = ModelConfig::L1net(net.clone());
+    let batch = GraphBatch::from_graphs(&build_graph_list(&config, molecules)?)?;
+    let g = GraphTensors::new(&batch, DType::F32, &Device::Cpu)?;
+    let weights = gnn_models::initial_weights(&config, 0)?;
+    let output = Network::new(&config, weights.var_builder(DType::F32, &Device::Cpu)?)?.forward(&g, &g.positions)?;
+    let name = format!(
+        "{} QM9 molecules ({} atoms, {} edges at {} Å): L1Net `{}`, {} blocks, filters l ≤ {}",
+        molecules.len(),
+        batch.num_nodes(),
+        batch.num_edges(),
+        net.cutoff,
+        net.features,
+        net.layers,
+        net.lmax_filter
+    );
+    let cases = model_cases(&name, &config, g.clone(), true)?;
+    let ints = |v: &[u32]| Tensor::new(v.iter().map(|&x| x as i64).collect::<Vec<_>>(), &Device::Cpu);
+    let rows: Vec<u32> = g
+        .numbers
+        .to_vec1::<u32>()?
+        .iter()
+        .map(|z| net.elements.iter().position(|e| u32::from(*e) == *z).map(|r| r as u32))
+        .collect::<Option<_>>()
+        .ok_or_else(|| anyhow::anyhow!("a molecule has an element L1Net does not embed"))?;
+    let mut tensors: HashMap<String, Tensor> =
+        weights.tensors.iter().map(|(k, v)| (format!("l1.state.{k}"), v.clone())).collect();
+    tensors.insert("l1.ids".into(), ints(&rows)?);
+    tensors
+        .insert("l1.edge_index".into(), Tensor::stack(&[ints(&batch.edges.source)?, ints(&batch.edges.target)?], 0)?);
+    tensors.insert("l1.y".into(), output.flatten_to(D::Minus1)?);
+    Ok((cases, tensors, serde_json::to_value(&net)?, name))
 }
