@@ -4,6 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::run_dir::EpochRecord;
+use plotters::coord::ranged1d::Ranged;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use std::path::Path;
@@ -52,6 +54,15 @@ pub fn learning_curve(path: &Path, history: &[EpochRecord]) -> Result<()> {
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| plot_error(path, e))?;
     }
+    legend_and_present(&mut chart, &root, path)
+}
+
+/// Draws the series' legend and writes the picture.
+fn legend_and_present<'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    root: &DrawingArea<BitMapBackend<'a>, Shift>,
+    path: &Path,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -153,13 +164,7 @@ pub fn grouped_bars(
             .label(name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| plot_error(path, e))?;
-    root.present().map_err(|e| plot_error(path, e))
+    legend_and_present(&mut chart, &root, path)
 }
 
 #[cfg(test)]

@@ -291,7 +291,18 @@ fn note(suite: &str) -> Option<&'static str> {
              chemgnn's 2-thread runs gain little over 1 thread: the backward passes of the product (sender \
              features, harmonics and per-edge weights as three separate passes over the edges), page faults \
              on the fresh `[edges, weights]` gradient buffers and Candle's single-threaded element-wise \
-             autograd bookkeeping. The spherical harmonics are on par with e3nn (0.6–1.2 ms)."
+             autograd bookkeeping. The spherical harmonics are on par with e3nn (0.6–1.2 ms).\n\n\
+             *L1Net*: the paper preset of Miller et al. (`EquivariantNetConfig::l1net()`: `32x0e+10x1o`, \
+             4 blocks, filters l ≤ 1, 50 Bessel functions and a 2 × 64 radial MLP, radius graph at 10 Å) \
+             on the same 32 molecules, built in the Python script from e3nn 0.6's layers with chemgnn's \
+             parameter names, weights and edges (*same output*: equal to 1e-4 in f32). The issue's goal, \
+             training throughput ≥ 3× e3nn's on 2 threads, is NOT met: 1.47× on one thread, 0.69× on two \
+             (inference 2.0× / 1.35×). Unlike gate_points, L1Net's cost is the radial MLPs on 10,490 \
+             edges (five per forward pass, [edges, 50] → 64 → 64 → 84–126 per-edge weights) — GEMMs, \
+             which PyTorch runs on oneDNN with 2 threads; chemgnn's run on gemm through `ops::dense` \
+             (the FullyConnectedNet moved there from Candle's single-threaded matmul: 172 → 120 ms per \
+             step on one thread), but its training step does not gain from the second thread (backward \
+             of the radial MLPs and element-wise activations), which is the next thing to fix."
         }
         "cli" => {
             "What a user sees: the `chemgnn` binary as whole processes (start-up, reading the files, \

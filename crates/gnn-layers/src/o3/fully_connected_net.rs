@@ -7,6 +7,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::normalized_activation::normalized;
 use crate::nn::Activation;
+use crate::ops::dense;
 
 /// A bias-free MLP with e3nn's parameterisation (module docs).
 #[derive(Clone, Debug)]
@@ -30,17 +31,21 @@ impl FullyConnectedNet {
         Ok(Self { weights, activation })
     }
 
-    /// `[…, in] → […, out]`.
+    /// `[…, in] → […, out]`. Each layer is one [`dense`] product (gemm on the rayon pool) with
+    /// the 1/√in scale folded into the (small) weight matrix.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let last = self.weights.len() - 1;
-        let mut h = x.clone();
+        let mut dims = x.dims().to_vec();
+        let inputs = dims.pop().unwrap_or(1);
+        let mut h = x.reshape((x.elem_count() / inputs.max(1), inputs))?;
         for (i, w) in self.weights.iter().enumerate() {
             let h_in = w.dim(0)? as f64;
-            h = h.broadcast_matmul(w)?.affine(1.0 / h_in.sqrt(), 0.0)?;
+            h = dense(&h, &w.t()?.affine(1.0 / h_in.sqrt(), 0.0)?, None)?;
             if let (Some(act), true) = (self.activation, i < last) {
                 h = normalized(act, &h)?;
             }
         }
-        Ok(h)
+        dims.push(h.dim(1)?);
+        h.reshape(dims)
     }
 }
