@@ -437,3 +437,11 @@ fn ase_slab_with_zero_third_vector_reads_and_round_trips() {
     assert_eq!(edges.in_degrees(2), vec![8, 8]);
     assert!(edges.shift.iter().all(|s| s[2] == 0));
 }
+
+#[test]
+fn input_without_any_frame_is_an_error_naming_the_file() {
+    for text in ["", "\n  \n"] {
+        let err = chem_graph::xyz::read_xyz_str(text, "empty.xyz").unwrap_err().to_string();
+        assert!(err.contains("empty.xyz") && err.contains("no structure"), "{err}");
+    }
+}

@@ -58,8 +58,10 @@ pub use reader::XyzFrames;
 use writer::{write_file, write_frames};
 
 /// Reads every frame of a (plain or extended) XYZ file; error messages name the file by `path`.
+/// A file without any frame (empty or blank) is an error.
 pub fn read_xyz_file(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
-    XyzFrames::open(path)?.collect()
+    let path = path.as_ref();
+    not_empty(XyzFrames::open(path)?.collect::<Result<_>>()?, &path.display().to_string())
 }
 
 /// Reads every frame of XYZ text; `file` is the name used in error messages.
@@ -67,9 +69,21 @@ pub fn read_xyz_str(text: &str, file: &str) -> Result<Vec<Structure>> {
     read_xyz(text.as_bytes(), file)
 }
 
-/// Reads every frame from `reader`; `file` is the name used in error messages.
+/// Reads every frame from `reader`; `file` is the name used in error messages. Input without any
+/// frame is an error (stream frames with [`XyzFrames`] to accept it).
 pub fn read_xyz<R: BufRead>(reader: R, file: &str) -> Result<Vec<Structure>> {
-    XyzFrames::new(reader, file).collect()
+    not_empty(XyzFrames::new(reader, file).collect::<Result<_>>()?, file)
+}
+
+fn not_empty(frames: Vec<Structure>, file: &str) -> Result<Vec<Structure>> {
+    if frames.is_empty() {
+        return Err(crate::Error::parse(
+            file,
+            1,
+            "no structure: the file is empty (an XYZ frame starts with its atom count)",
+        ));
+    }
+    Ok(frames)
 }
 
 /// Writes `structures` as plain XYZ: atom count, name, then `Symbol x y z` per atom.
