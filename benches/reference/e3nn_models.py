@@ -91,6 +91,7 @@ def l1net(c):
             return torch.zeros(graphs, 1).index_add_(0, batch, atoms)
 
     assert c["readout"] == "add" and c["atomref"] is None and c.get("head", "scalar") == "scalar", c
+    assert c.get("basis", "bessel") == "bessel", c
     return Net()
 
 

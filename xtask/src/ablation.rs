@@ -404,7 +404,6 @@ fn train_or_resume(chemgnn: &Path, config: &TrainConfig, dir: &Path) -> anyhow::
     match read_summary(&summary_file)? {
         Some(s) if finished(&s) => return Ok(s),
         _ if dir.join(gnn_train::run_dir::LAST).is_dir() => {
-            eprintln!("resuming {}", dir.display());
             cmd.arg("--resume").arg(dir);
         }
         _ => {
@@ -415,7 +414,6 @@ fn train_or_resume(chemgnn: &Path, config: &TrainConfig, dir: &Path) -> anyhow::
             std::fs::create_dir_all(parent)?;
             let file = dir.with_extension("json");
             std::fs::write(&file, serde_json::to_string_pretty(config)?)?;
-            eprintln!("training {}", dir.display());
             cmd.arg("--config").arg(&file).arg("--out").arg(dir);
         }
     }

@@ -16,7 +16,7 @@
 //! A convolution is `linear(Σ_{edges j→i} TP(h_j, Y(r̂_ij), R(|r_ij|)) / √num_neighbors)`: the
 //! channel-wise (`uvu`) tensor product of the sender's features with the spherical harmonics of the
 //! edge up to `lmax_filter` (component normalisation), its per-edge weights from a radial MLP
-//! (`FullyConnectedNet`, SiLU) of `radial_basis` Bessel functions times e3nn's smooth cutoff, then
+//! (`FullyConnectedNet`, SiLU) of `radial_basis` Bessel (or Gaussian, …) functions times e3nn's smooth cutoff, then
 //! an `o3::Linear` to the gate's input. With `lmax_filter = 0` and scalar features the network only
 //! sees distances (L0Net).
 //!
@@ -34,6 +34,10 @@ use gnn_layers::ops::{gather, scatter_mean, scatter_sum, SegmentIndex};
 use gnn_layers::GraphTensors;
 
 use crate::schnet::Readout;
+
+fn bessel() -> SoftOneHotBasis {
+    SoftOneHotBasis::Bessel
+}
 
 /// What the network's last convolution predicts per atom.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -63,8 +67,12 @@ pub struct EquivariantNetConfig {
     pub lmax_filter: u32,
     /// Cutoff radius (Å).
     pub cutoff: f64,
-    /// Bessel functions of the distance.
+    /// Functions of the distance in the radial basis.
     pub radial_basis: usize,
+    /// Their kind: Bessel (the paper's default; also when absent) or e.g. Gaussian, all with
+    /// e3nn's cutoff variant of `soft_one_hot_linspace`.
+    #[serde(default = "bessel")]
+    pub basis: SoftOneHotBasis,
     /// Width of the radial MLP's hidden layers.
     pub radial_neurons: usize,
     /// Hidden layers of the radial MLP.
@@ -99,6 +107,7 @@ impl EquivariantNetConfig {
             lmax_filter: 0,
             cutoff: 10.0,
             radial_basis: 50,
+            basis: SoftOneHotBasis::Bessel,
             radial_neurons: 64,
             radial_layers: 2,
             residual: true,
@@ -294,12 +303,12 @@ impl EquivariantNet {
         let vectors = g.edge_vectors(positions)?;
         let length = vectors.sqr()?.sum(D::Minus1)?.sqrt()?;
         let envelope = smooth_cutoff(&length.affine(1.0 / c.cutoff, 0.0)?)?.unsqueeze(1)?;
-        let bessel = soft_one_hot_linspace(&length, 0.0, c.cutoff, c.radial_basis, SoftOneHotBasis::Bessel, true)?;
+        let basis = soft_one_hot_linspace(&length, 0.0, c.cutoff, c.radial_basis, c.basis, true)?;
         let edges = Edges {
             src: g.source.clone(),
             dst: g.target.clone(),
             attr: spherical_harmonics(&self.edge_irreps, &vectors, true, SphNormalization::Component)?,
-            radial: bessel.broadcast_mul(&envelope)?,
+            radial: basis.broadcast_mul(&envelope)?,
         };
         let mut h = self.embedding.forward(&ids)?;
         for (conv, gate, residual) in &self.blocks {

@@ -8,6 +8,7 @@ use candle_nn::{VarBuilder, VarMap};
 use chem_graph::neighbors::RadiusOptions;
 use chem_graph::qm9::Qm9Dataset;
 use chem_graph::{GraphBatch, Structure};
+use gnn_layers::o3::SoftOneHotBasis;
 use gnn_layers::GraphTensors;
 use gnn_models::schnet::Readout;
 use gnn_models::{EquivariantNet, EquivariantNetConfig, Head};
@@ -21,6 +22,7 @@ fn config(features: &str, lmax_filter: u32) -> EquivariantNetConfig {
         lmax_filter,
         cutoff: 4.0,
         radial_basis: 6,
+        basis: SoftOneHotBasis::Bessel,
         radial_neurons: 12,
         radial_layers: 1,
         residual: true,
@@ -65,8 +67,13 @@ fn close(a: &[f64], b: &[f64], tolerance: f64) -> bool {
 
 #[test]
 fn l0net_and_l1net_predictions_are_invariant() {
-    for (features, lmax) in [("12x0e", 0), ("6x0e+3x1o", 1), ("6x0e+3x1o+2x2e", 2)] {
-        let net = network(&config(features, lmax));
+    for (features, lmax, basis) in [
+        ("12x0e", 0, SoftOneHotBasis::Bessel),
+        ("6x0e+3x1o", 1, SoftOneHotBasis::Bessel),
+        ("6x0e+3x1o", 1, SoftOneHotBasis::Gaussian),
+        ("6x0e+3x1o+2x2e", 2, SoftOneHotBasis::Bessel),
+    ] {
+        let net = network(&EquivariantNetConfig { basis, ..config(features, lmax) });
         let mols = molecules();
         let (y, _, _) = predict(&net, &mols);
         let (s, c) = 0.8f64.sin_cos();

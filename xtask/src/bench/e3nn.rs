@@ -135,11 +135,10 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
     let one_hot = g.numbers.to_vec1::<u32>()?;
     let one_hot: Vec<f32> =
         one_hot.iter().flat_map(|&z| [1, 6, 7, 8, 9].map(|e| if e == z { 1.0 } else { 0.0 })).collect();
-    let ints = |v: &[u32]| Tensor::new(v.iter().map(|&x| x as i64).collect::<Vec<_>>(), &Device::Cpu);
     tensors.insert("pos".into(), g.positions.clone());
     tensors.insert("onehot".into(), Tensor::from_vec(one_hot, (atoms, 5), &Device::Cpu)?);
-    tensors.insert("batch".into(), ints(&batch.node_graph)?);
-    tensors.insert("edge_index".into(), Tensor::stack(&[ints(&batch.edges.source)?, ints(&batch.edges.target)?], 0)?);
+    tensors.insert("batch".into(), int64(&batch.node_graph)?);
+    tensors.insert("edge_index".into(), edge_index(&batch)?);
     tensors.insert("y".into(), output.flatten_to(D::Minus1)?);
     gnn_layers::candle::safetensors::save(&tensors, &file)?;
     let args_file = work.join("e3nn_args.json");
@@ -189,7 +188,6 @@ fn l1net_cases(
         net.lmax_filter
     );
     let cases = model_cases(&name, &config, g.clone(), true)?;
-    let ints = |v: &[u32]| Tensor::new(v.iter().map(|&x| x as i64).collect::<Vec<_>>(), &Device::Cpu);
     let rows: Vec<u32> = g
         .numbers
         .to_vec1::<u32>()?
@@ -199,9 +197,18 @@ fn l1net_cases(
         .ok_or_else(|| anyhow::anyhow!("a molecule has an element L1Net does not embed"))?;
     let mut tensors: HashMap<String, Tensor> =
         weights.tensors.iter().map(|(k, v)| (format!("l1.state.{k}"), v.clone())).collect();
-    tensors.insert("l1.ids".into(), ints(&rows)?);
-    tensors
-        .insert("l1.edge_index".into(), Tensor::stack(&[ints(&batch.edges.source)?, ints(&batch.edges.target)?], 0)?);
+    tensors.insert("l1.ids".into(), int64(&rows)?);
+    tensors.insert("l1.edge_index".into(), edge_index(&batch)?);
     tensors.insert("l1.y".into(), output.flatten_to(D::Minus1)?);
     Ok((cases, tensors, serde_json::to_value(&net)?, name))
+}
+
+/// Indices as PyTorch's int64.
+fn int64(v: &[u32]) -> anyhow::Result<Tensor> {
+    Ok(Tensor::new(v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), &Device::Cpu)?)
+}
+
+/// `[2, edges]`: sources, then targets (PyG's `edge_index`).
+fn edge_index(batch: &GraphBatch) -> anyhow::Result<Tensor> {
+    Ok(Tensor::stack(&[int64(&batch.edges.source)?, int64(&batch.edges.target)?], 0)?)
 }
