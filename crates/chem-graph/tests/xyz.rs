@@ -273,6 +273,8 @@ fn malformed_input_gives_located_parse_errors() {
         "atom 2, column 3 ('pos', component 2 of 3): expected a real number",
     );
     assert_parse_error("1\nc\nH 0 0 nan\n", 3, "column 4 ('pos', component 3 of 3): expected a finite coordinate");
+    // Fuzzing: a column name the writer could not write back (`]` would start an array value).
+    assert_parse_error("1\nProperties=species:S:1:pos:R:3:f]rces:R:3\nH 0 0 0 1 2 3\n", 2, "column name 'f]rces'");
     assert_parse_error("1\nc\nH inf 0 0\n", 3, "expected a finite coordinate, found 'inf'");
     let props = "Properties=species:S:1:pos:R:3:forces:R:3:tag:I:1:fix:L:1";
     assert_parse_error(&format!("1\n{props}\nH 0 0 0 0 1.x 0 1 T\n"), 3, "column 6 ('forces', component 2 of 3)");
@@ -321,11 +323,17 @@ fn writer_refuses_what_extxyz_cannot_hold() {
     let mut s = base.clone();
     s.properties.insert("note".into(), Property::Str("two\nlines".into()));
     fails(s, "property 'note' contains a line break");
-    for key in ["name", "PBC", "lattice", "Properties", "a b", "x=y", ""] {
+    for key in ["name", "PBC", "lattice", "Properties", ""] {
         let mut s = base.clone();
         s.properties.insert(key.into(), Property::Int(1));
         fails(s, "cannot be written as an extended-XYZ key");
     }
+    // Keys the reader accepts only quoted are written quoted (found by fuzzing: `Fatt}S:1:1.5`).
+    let mut s = base.clone();
+    for key in ["a b", "x=y", "Fatt}S:1:1.5", "q\"uote"] {
+        s.properties.insert(key.into(), Property::Int(1));
+    }
+    assert_eq!(read_xyz_str(&extxyz_string(std::slice::from_ref(&s)), "keys.xyz").unwrap()[0].properties, s.properties);
     for name in ["pos", "species", "a:b", "with space"] {
         let mut s = base.clone();
         s.atom_arrays.insert(name.into(), real(1, vec![1.0]));

@@ -228,6 +228,13 @@ pub(crate) fn graph_starts(batch: &[i64]) -> std::result::Result<Vec<usize>, Str
     if batch.windows(2).any(|w| w[1] < w[0]) || batch.first().is_some_and(|&b| b < 0) {
         return Err("`batch` must be non-negative and sorted (as PyG and e3nn write it)".into());
     }
+    if batch.last().is_some_and(|&b| b as usize >= batch.len()) {
+        return Err(format!(
+            "`batch` numbers graphs up to {}, more than its {} atoms",
+            batch[batch.len() - 1],
+            batch.len()
+        ));
+    }
     let graphs = batch.last().map_or(0, |&b| b as usize + 1);
     let mut starts = vec![0usize; graphs + 1];
     for &b in batch {

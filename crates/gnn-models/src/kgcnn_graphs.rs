@@ -234,7 +234,10 @@ impl Ragged<'_> {
             return Err(Error::Input(format!("{origin}: `{lengths_name}` has a negative length")));
         }
         let lengths: Vec<usize> = lengths.into_iter().map(|l| l as usize).collect();
-        let total: usize = lengths.iter().sum();
+        let total = lengths
+            .iter()
+            .try_fold(0usize, |sum, &l| sum.checked_add(l))
+            .ok_or_else(|| Error::Input(format!("{origin}: `{lengths_name}` sums to more rows than can exist")))?;
         let shape_ok = match width {
             1 => values.dims() == [total] || values.dims() == [total, 1],
             w => values.dims() == [total, w],

@@ -2,10 +2,12 @@
 //! model's parameters (like `load_state_dict(strict=True)`: all problems reported at once).
 
 use crate::error::{Error, Result};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{Init, VarBuilder};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// Tensor names and shapes a model expects.
 pub type Shapes = BTreeMap<String, Vec<usize>>;
@@ -85,9 +87,35 @@ impl StateDict {
 }
 
 /// The parameter names and shapes of the model that `build` constructs from a fresh `VarBuilder`.
+/// No parameter is allocated (each is a broadcast scalar), so any size can be asked for.
 pub fn parameter_shapes<M>(build: impl FnOnce(VarBuilder) -> candle_core::Result<M>) -> Result<Shapes> {
-    let varmap = VarMap::new();
-    build(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
-    let data = varmap.data().lock().map_err(|_| Error::Input("variable map lock poisoned".into()))?;
-    Ok(data.iter().map(|(k, v)| (k.clone(), v.dims().to_vec())).collect())
+    let recorder = ShapeRecorder::default();
+    let shapes = recorder.shapes.clone();
+    build(VarBuilder::from_backend(Box::new(recorder), DType::F32, Device::Cpu))?;
+    let shapes = shapes.lock().map_err(|_| Error::Input("shape recorder lock poisoned".into()))?;
+    Ok(shapes.clone())
+}
+
+/// A `VarBuilder` backend that records the requested parameter shapes and hands out broadcast
+/// zeros instead of allocating.
+#[derive(Default)]
+struct ShapeRecorder {
+    shapes: Arc<Mutex<Shapes>>,
+}
+
+impl SimpleBackend for ShapeRecorder {
+    fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let mut shapes =
+            self.shapes.lock().map_err(|_| candle_core::Error::Msg("shape recorder lock poisoned".into()))?;
+        shapes.insert(name.to_string(), s.dims().to_vec());
+        Tensor::zeros((), dtype, dev)?.broadcast_as(s)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        Err(candle_core::Error::Msg(format!("parameter `{name}` requested without a shape")))
+    }
+
+    fn contains_tensor(&self, _: &str) -> bool {
+        false
+    }
 }

@@ -158,3 +158,14 @@ fn graph_files_round_trip_and_malformed_ones_are_errors() {
     });
     assert!(err.contains("`offset` has shape [3, 3]"), "{err}");
 }
+
+#[test]
+fn row_lengths_that_overflow_are_an_error_not_a_panic() {
+    // Found by fuzzing (fuzz/fuzz_targets/safetensors.rs): the sum of the lengths overflowed.
+    let tensors = std::collections::HashMap::from([
+        ("atomic_number".to_string(), Tensor::new(&[6i64, 8], &Device::Cpu).unwrap()),
+        ("atomic_number.row_lengths".to_string(), Tensor::new(&[i64::MAX, i64::MAX, 2], &Device::Cpu).unwrap()),
+    ]);
+    let err = KgcnnGraphs::from_tensors(&tensors, "graphs.safetensors").unwrap_err().to_string();
+    assert!(err.contains("graphs.safetensors") && err.contains("atomic_number.row_lengths"), "{err}");
+}

@@ -144,11 +144,20 @@ pub(super) fn parse_header(comment: &str) -> Result<Header, String> {
     Ok(Header { name, cell, pbc, properties, columns, spec })
 }
 
+/// Characters a `Properties` column name cannot hold (besides whitespace): they would end the
+/// name or start a quoted, array or dictionary value in the comment line.
+pub(super) const COLUMN_NAME_FORBIDDEN: &str = ":=\"\\[]{}";
+
+/// Whether `name` can be a `Properties` column name, read and written alike.
+pub(super) fn is_column_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || COLUMN_NAME_FORBIDDEN.contains(c))
+}
+
 /// Parses a `Properties` value such as `species:S:1:pos:R:3:forces:R:3`.
 pub(super) fn parse_columns(spec: &str) -> Result<Vec<Column>, String> {
     let bad = |why: String| format!("malformed Properties '{}': {why}", shown(spec));
     let fields: Vec<&str> = spec.split(':').collect();
-    if fields.len() % 3 != 0 {
+    if !fields.len().is_multiple_of(3) {
         return Err(bad("expected name:type:count triples".into()));
     }
     let mut columns: Vec<Column> = Vec::new();
@@ -157,6 +166,9 @@ pub(super) fn parse_columns(spec: &str) -> Result<Vec<Column>, String> {
         let name = f[0].to_owned();
         if name.is_empty() {
             return Err(bad("a column has an empty name".into()));
+        }
+        if !is_column_name(&name) {
+            return Err(bad(format!("column name '{name}' holds whitespace or one of {COLUMN_NAME_FORBIDDEN}")));
         }
         if columns.iter().any(|c| c.name == name) {
             return Err(bad(format!("column '{name}' appears twice")));

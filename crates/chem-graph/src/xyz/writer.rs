@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::header::DEFAULT_SPEC;
+use super::header::{is_column_name, DEFAULT_SPEC};
 use crate::error::{Error, Result};
 use crate::structure::{AtomArray, Property, Structure};
 
@@ -48,8 +48,7 @@ fn format_extxyz(s: &Structure, out: &mut String) -> Result<()> {
     }
     let mut spec = String::from(DEFAULT_SPEC);
     for (name, array) in &s.atom_arrays {
-        let plain_word = !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || ":=\"\\[]{}".contains(c));
-        if !plain_word || name == "species" || name == "pos" {
+        if !is_column_name(name) || name == "species" || name == "pos" {
             return Err(Error::invalid(format!(
                 "{who}: per-atom array '{name}' cannot be an extended-XYZ column name"
             )));
@@ -77,15 +76,15 @@ fn format_extxyz(s: &Structure, out: &mut String) -> Result<()> {
         head.push(format!("name={}", quote(&s.name).map_err(|m| Error::invalid(format!("{who}: the name {m}")))?));
     }
     for (key, value) in &s.properties {
-        let plain_word = !key.is_empty() && !key.chars().any(|c| c.is_whitespace() || "=\"\\[]{}".contains(c));
         let reserved = key == "name" || ["Lattice", "pbc", "Properties"].iter().any(|r| r.eq_ignore_ascii_case(key));
-        if !plain_word || reserved {
+        if key.is_empty() || reserved {
             return Err(Error::invalid(format!(
                 "{who}: property key '{key}' cannot be written as an extended-XYZ key"
             )));
         }
-        let text = fmt_property(value).map_err(|m| Error::invalid(format!("{who}: property '{key}' {m}")))?;
-        head.push(format!("{key}={text}"));
+        let bad = |m: String| Error::invalid(format!("{who}: property '{key}' {m}"));
+        let text = fmt_property(value).map_err(bad)?;
+        head.push(format!("{}={text}", quote(key).map_err(bad)?));
     }
     let tf = |b: bool| if b { "T" } else { "F" };
     head.push(format!("pbc=\"{} {} {}\"", tf(s.pbc[0]), tf(s.pbc[1]), tf(s.pbc[2])));
@@ -139,7 +138,7 @@ fn quote(s: &str) -> Result<String, String> {
     if s.contains(['\n', '\r']) {
         return Err("contains a line break, which extended XYZ cannot hold".into());
     }
-    if !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || "\"\\[]{}".contains(c)) {
+    if !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || "=\"\\[]{}".contains(c)) {
         return Ok(s.to_owned());
     }
     let mut out = String::with_capacity(s.len() + 2);

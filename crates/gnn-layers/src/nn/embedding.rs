@@ -19,9 +19,10 @@ impl Embedding {
         if padding_idx.is_some_and(|p| p >= num_embeddings) {
             candle_core::bail!("padding_idx {padding_idx:?} is out of range for {num_embeddings} embeddings");
         }
+        // (Shape-only builders hand out tensors that are not variables: nothing to zero.)
         let fresh = !vb.contains_tensor("weight");
         let weight = vb.get_with_hints((num_embeddings, dim), "weight", STANDARD_NORMAL)?;
-        if let (true, Some(p)) = (fresh, padding_idx) {
+        if let (true, true, Some(p)) = (fresh, weight.is_variable(), padding_idx) {
             // A freshly initialised table is a variable we own: zero its padding row in place.
             weight.slice_set(&Tensor::zeros((1, dim), weight.dtype(), weight.device())?, 0, p)?;
         }

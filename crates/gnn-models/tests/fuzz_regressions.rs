@@ -1,0 +1,30 @@
+//! Inputs found by fuzzing (`fuzz/`) that once crashed or exhausted memory: each must now be an
+//! error naming its source, quickly and without large allocations.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gnn_layers::candle::{Device, Tensor};
+use gnn_models::import::{import, Source};
+use gnn_models::{PygBatch, StateDict};
+
+#[test]
+fn a_batch_vector_naming_a_huge_graph_is_an_error() {
+    // `batch` = [0, 2^60]: the graph offsets were allocated for 2^60 graphs.
+    let cpu = &Device::Cpu;
+    let tensors = HashMap::from([
+        ("z".to_string(), Tensor::new(&[1i64, 1], cpu).unwrap()),
+        ("pos".to_string(), Tensor::zeros((2, 3), gnn_layers::candle::DType::F32, cpu).unwrap()),
+        ("batch".to_string(), Tensor::new(&[0i64, 1 << 60], cpu).unwrap()),
+    ]);
+    let err = PygBatch::from_tensors(&tensors, "batch.safetensors").unwrap_err().to_string();
+    assert!(err.contains("batch.safetensors") && err.contains("more than its 2 atoms"), "{err}");
+}
+
+#[test]
+fn huge_constructor_arguments_are_checked_without_allocating_the_model() {
+    // 10^9 hidden channels: the expected shapes were found by building (allocating) the model.
+    let args = serde_json::json!({"hidden_channels": 1_000_000_000, "num_filters": 1_000_000_000, "num_gaussians": 50});
+    let empty = StateDict::new("w.safetensors", BTreeMap::new());
+    let err = import(Source::Pyg, "schnet", &args, "args.json", empty, Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("w.safetensors") && err.contains("missing") && err.contains("[1000000000, 50]"), "{err}");
+}
