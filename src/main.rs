@@ -1,6 +1,7 @@
 //! The `chemgnn` command-line tool.
 
 mod commands;
+mod exit_code;
 
 use clap::{Parser, Subcommand};
 
@@ -56,7 +57,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(exit_code::exit_code(&e))
         }
     }
 }

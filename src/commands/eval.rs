@@ -7,7 +7,7 @@ use clap::Args;
 use gnn_models::Model;
 use gnn_train::config::DataConfig;
 use gnn_train::dataset::{open_dataset, Dataset};
-use gnn_train::run_dir;
+use gnn_train::run_dir::{self, RunDir};
 use gnn_train::Split;
 
 use super::predict::{DeviceKind, Precision};
@@ -21,8 +21,8 @@ pub struct EvalArgs {
     /// crystals (`crystal-sample`, `matminer:<set>[:<target>]`, a MatBench `.json.gz` table).
     dataset: String,
     /// Only this split of the run directory's `split.json` (`train`, `val`, `test`).
-    #[arg(long)]
-    split: Option<String>,
+    #[arg(long, value_enum)]
+    split: Option<SplitName>,
     /// Per-atom force array of an extended-xyz dataset to compare forces with.
     #[arg(long)]
     forces: Option<String>,
@@ -47,9 +47,23 @@ pub struct EvalArgs {
     json: bool,
 }
 
+/// A part of a run's `split.json`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SplitName {
+    /// The training structures.
+    Train,
+    /// The validation structures.
+    Val,
+    /// The test structures.
+    Test,
+}
+
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let best = args.model.join(run_dir::BEST);
-    let checkpoint = if best.is_dir() { best } else { args.model.clone() };
+    // A run directory (its best checkpoint) or a checkpoint directory.
+    let checkpoint = RunDir::open_read_only(&args.model)
+        .ok()
+        .and_then(|run| run.checkpoint_dir(run_dir::BEST))
+        .unwrap_or_else(|| args.model.clone());
     let model = Model::load_on(&checkpoint, args.precision.dtype(), &args.device.device()?)?;
     let data = DataConfig {
         dataset: args.dataset.clone(),
@@ -67,11 +81,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let path = args.model.join(run_dir::SPLIT);
             let split = Split::read(&path)?;
             split.check(dataset.len(), &path)?;
-            match which.as_str() {
-                "train" => split.train,
-                "val" => split.val,
-                "test" => split.test,
-                other => anyhow::bail!("--split {other}: expected train, val or test"),
+            match which {
+                SplitName::Train => split.train,
+                SplitName::Val => split.val,
+                SplitName::Test => split.test,
             }
         }
     };

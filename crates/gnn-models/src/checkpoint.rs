@@ -125,6 +125,13 @@ impl Checkpoint {
     pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let config_path = dir.join(CONFIG_FILE);
+        if dir.is_dir() && !config_path.exists() {
+            return Err(Error::Input(format!(
+                "{}: not a chemgnn checkpoint (no {CONFIG_FILE}): give a run's best/ or last/ directory, or \
+                 make one with `chemgnn import`",
+                dir.display()
+            )));
+        }
         let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
         let config: CheckpointConfig =
             serde_json::from_str(&text).map_err(|e| Error::config(config_path.display().to_string(), e.to_string()))?;

@@ -120,7 +120,7 @@ impl MpnnConfig {
         {
             return bad("MPNN widths must be positive".into());
         }
-        if self.towers == 0 || self.dim % self.towers != 0 {
+        if self.towers == 0 || !self.dim.is_multiple_of(self.towers) {
             return bad(format!("dim {} is not divisible into {} towers", self.dim, self.towers));
         }
         if !self.input_projection && self.node_features > self.dim {

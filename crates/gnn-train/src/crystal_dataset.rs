@@ -79,6 +79,9 @@ pub fn crystal_dataset(path: &Path, targets: &[String]) -> Result<InMemoryDatase
         }
     };
     let mut values = table.targets;
+    if let Some(k) = values.iter().position(|y| !y.is_finite()) {
+        return Err(Error::Data(format!("{name}: {} has {column} = {}, not a finite number", table.ids[k], values[k])));
+    }
     if wanted == logarithm {
         if let Some(k) = values.iter().position(|&y| y.is_nan() || y <= 0.0) {
             return Err(Error::Data(format!(

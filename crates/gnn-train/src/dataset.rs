@@ -230,9 +230,17 @@ impl XyzSpec {
             .targets
             .iter()
             .map(|t| {
-                structure
+                let y = structure
                     .property_f64(&t.name)
-                    .ok_or_else(|| Error::Data(format!("{}: no numeric property `{}`", whence(), t.name)))
+                    .ok_or_else(|| Error::Data(format!("{}: no numeric property `{}`", whence(), t.name)))?;
+                if !y.is_finite() {
+                    return Err(Error::Data(format!(
+                        "{}: property `{}` is {y}, not a finite number",
+                        whence(),
+                        t.name
+                    )));
+                }
+                Ok(y)
             })
             .collect::<Result<Vec<_>>>()?;
         let forces = match &self.forces {
@@ -242,6 +250,14 @@ impl XyzSpec {
                     structure.atom_arrays.get(key).and_then(|a| a.as_real().filter(|_| a.width() == 3)).ok_or_else(
                         || Error::Data(format!("{}: no per-atom real array `{key}` with 3 columns", whence())),
                     )?;
+                if let Some(k) = values.iter().position(|f| !f.is_finite()) {
+                    return Err(Error::Data(format!(
+                        "{}: `{key}` of atom {} is {}, not a finite number",
+                        whence(),
+                        k / 3 + 1,
+                        values[k]
+                    )));
+                }
                 Some(values.chunks_exact(3).map(|f| [f[0], f[1], f[2]]).collect())
             }
         };

@@ -11,8 +11,13 @@
 //! | `learning_curve.png`, `test_parity.png` | plots |
 //! | `summary.json` | [`Summary`](crate::Summary): test metrics and how the run ended |
 //!
-//! `last/` is replaced as a whole: written to `last.tmp/`, then swapped in by renames, so it is
-//! always one consistent state even if the process dies while saving.
+//! `best/` and `last/` are replaced as a whole: written to `NAME.tmp/`, then swapped in by renames
+//! (the previous one is `NAME.old/` between the two), so each is always one consistent state even
+//! if the process dies or a write fails while saving; readers fall back to `NAME.old/`.
+//!
+//! A process that trains in the directory holds an exclusive lock on its `.lock` file (released
+//! by the operating system when the process ends, however it ends), so a second `train --resume`
+//! of the same run is refused instead of interleaving its writes.
 
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -22,7 +27,9 @@ use chem_graph::io::write_atomically;
 use gnn_models::Checkpoint;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Resolved configuration file.
 pub const CONFIG: &str = "config.json";
@@ -42,6 +49,8 @@ pub const LAST: &str = "last";
 pub const LEARNING_CURVE: &str = "learning_curve.png";
 /// Predicted-vs-true plot on the test split.
 pub const TEST_PARITY: &str = "test_parity.png";
+/// The lock file held by the process training in the directory.
+pub const LOCK: &str = ".lock";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const TRAINER: &str = "trainer.json";
 
@@ -104,10 +113,15 @@ pub struct Saved {
 pub struct RunDir {
     /// Its path.
     pub path: PathBuf,
+    /// The held `.lock` (for writers; `None` when opened for reading).
+    lock: Option<Arc<File>>,
 }
 
 impl RunDir {
-    /// Creates a new run directory; an existing non-empty one is refused (resume it instead).
+    /// Starts a new run for `path`: a locked staging directory `.NAME.partial` beside it, which
+    /// [`RunDir::publish`] renames to `path` once the first state is saved — so a run killed
+    /// before that leaves no half-made run directory behind. An existing non-empty `path` is
+    /// refused (resume it instead); a staging directory left by a killed process is replaced.
     pub fn create(path: &Path) -> Result<Self> {
         if path.read_dir().is_ok_and(|mut d| d.next().is_some()) {
             return Err(Error::config(
@@ -115,16 +129,70 @@ impl RunDir {
                 "the run directory exists and is not empty: choose another --out, or --resume it",
             ));
         }
-        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-        Ok(Self { path: path.to_path_buf() })
+        let name = path.file_name().ok_or_else(|| Error::config(path.display(), "not a directory name"))?;
+        let staging = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+        if staging.exists() {
+            // Locking it first: another process may be creating the same run right now.
+            let stale = Self::locked(&staging)?;
+            std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+            drop(stale);
+        }
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        Self::locked(&staging)
     }
 
-    /// Opens an existing run directory.
+    /// Moves a directory made by [`RunDir::create`] to `path` (which must not exist or be empty).
+    pub fn publish(&mut self, path: &Path) -> Result<()> {
+        if path.is_dir() {
+            // Empty (checked by `create`), unless another process made a run there since.
+            std::fs::remove_dir(path).map_err(|e| Error::io(path, e))?;
+        }
+        std::fs::rename(&self.path, path).map_err(|e| Error::io(path, e))?;
+        self.path = path.to_path_buf();
+        Ok(())
+    }
+
+    /// Opens an existing run directory to continue training in it (locked).
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_read_only(path)?;
+        Self::locked(path)
+    }
+
+    /// Opens an existing run directory to read it (not locked).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
         if !path.join(CONFIG).is_file() {
             return Err(Error::state(&path.join(CONFIG), "not a run directory (no config.json)"));
         }
-        Ok(Self { path: path.to_path_buf() })
+        Ok(Self { path: path.to_path_buf(), lock: None })
+    }
+
+    fn locked(path: &Path) -> Result<Self> {
+        let lock_path = path.join(LOCK);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { path: path.to_path_buf(), lock: Some(Arc::new(file)) }),
+            Err(TryLockError::WouldBlock) => Err(Error::state(
+                &lock_path,
+                "another chemgnn process is training in this run directory; wait for it to end (or stop it)",
+            )),
+            Err(TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+        }
+    }
+
+    /// Whether this handle holds the directory's lock.
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// The checkpoint directory `name` (`best` or `last`), or `name.old` when a save was cut
+    /// short between its two renames; `None` when neither exists.
+    pub fn checkpoint_dir(&self, name: &str) -> Option<PathBuf> {
+        [self.file(name), self.file(&format!("{name}.old"))].into_iter().find(|d| d.is_dir())
     }
 
     /// `path/name`.
@@ -155,46 +223,58 @@ impl RunDir {
         self.write(METRICS, &lines)
     }
 
-    /// Saves the checkpoint into `best/`.
+    /// Replaces `best/` with the checkpoint.
     pub fn save_best(&self, checkpoint: &Checkpoint) -> Result<()> {
-        Ok(checkpoint.save(self.file(BEST))?)
+        self.replace_dir(BEST, |tmp| Ok(checkpoint.save(tmp)?))
     }
 
     /// Replaces `last/` with this state.
     pub fn save_last(&self, saved: &Saved) -> Result<()> {
-        let tmp = self.file("last.tmp");
-        let old = self.file("last.old");
+        self.replace_dir(LAST, |tmp| {
+            saved.checkpoint.save(tmp)?;
+            let bytes = safetensors::serialize(&saved.optimizer, None)
+                .map_err(|e| Error::state(&tmp.join(OPTIMIZER), e.to_string()))?;
+            write_atomically(tmp.join(OPTIMIZER), &bytes)?;
+            let state = serde_json::to_string(&saved.state).expect("state serialises") + "\n";
+            Ok(write_atomically(tmp.join(TRAINER), state.as_bytes())?)
+        })
+    }
+
+    /// Writes `name.tmp/` with `write`, then swaps it in for `name/`; when `write` fails the
+    /// partial `name.tmp/` is removed and `name/` is untouched.
+    fn replace_dir(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        assert!(self.is_locked(), "a run directory is written only under its lock");
+        let target = self.file(name);
+        let tmp = self.file(&format!("{name}.tmp"));
+        let old = self.file(&format!("{name}.old"));
+        if old.exists() && !target.exists() {
+            // A previous save stopped between its renames: `old` is the latest complete state.
+            std::fs::rename(&old, &target).map_err(|e| Error::io(&old, e))?;
+        }
         for dir in [&tmp, &old] {
             if dir.exists() {
                 std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
         }
-        saved.checkpoint.save(&tmp)?;
-        let bytes = safetensors::serialize(&saved.optimizer, None)
-            .map_err(|e| Error::state(&tmp.join(OPTIMIZER), e.to_string()))?;
-        write_atomically(tmp.join(OPTIMIZER), &bytes)?;
-        let state = serde_json::to_string(&saved.state).expect("state serialises") + "\n";
-        write_atomically(tmp.join(TRAINER), state.as_bytes())?;
-        let last = self.file(LAST);
-        if last.exists() {
-            std::fs::rename(&last, &old).map_err(|e| Error::io(&last, e))?;
+        if let Err(e) = write(&tmp) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
         }
-        std::fs::rename(&tmp, &last).map_err(|e| Error::io(&tmp, e))?;
+        if target.exists() {
+            std::fs::rename(&target, &old).map_err(|e| Error::io(&target, e))?;
+        }
+        std::fs::rename(&tmp, &target).map_err(|e| Error::io(&tmp, e))?;
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
         }
         Ok(())
     }
 
-    /// Reads `last/` (or `last.old/` when a save was cut short between its two renames).
+    /// Reads `last/` (see [`RunDir::checkpoint_dir`]).
     pub fn load_last(&self) -> Result<Saved> {
-        let mut dir = self.file(LAST);
-        if !dir.exists() && self.file("last.old").exists() {
-            dir = self.file("last.old");
-        }
-        if !dir.exists() {
-            return Err(Error::state(&dir, "no saved state to resume from"));
-        }
+        let Some(dir) = self.checkpoint_dir(LAST) else {
+            return Err(Error::state(&self.file(LAST), "no saved state to resume from"));
+        };
         let checkpoint = Checkpoint::read(&dir)?;
         let path = dir.join(OPTIMIZER);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;

@@ -50,7 +50,19 @@ impl Split {
             ));
         }
         if train == 0 || val == 0 || test == 0 {
-            return Err(Error::config("split", format!("empty split: {train} train, {val} validation, {test} test")));
+            let empty = [(train, "training"), (val, "validation"), (test, "test")]
+                .iter()
+                .filter(|(n, _)| *n == 0)
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(" and ");
+            return Err(Error::config(
+                "split",
+                format!(
+                    "the {empty} set would be empty ({train} train, {val} validation, {test} test of {size} \
+                     structures): set [split] train, val and test to at least 1 each"
+                ),
+            ));
         }
         let mut order: Vec<usize> = (0..size).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));

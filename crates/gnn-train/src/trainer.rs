@@ -83,6 +83,7 @@ pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Su
     run.write_json(run_dir::NORMALIZATION, &norm)?;
     let mut session = Session::new(config, run, dataset, split, norm, weights, options)?;
     session.save_last()?;
+    session.run.publish(out)?;
     session.run()
 }
 
@@ -240,10 +241,10 @@ impl<'o> Session<'o> {
             self.state.batch,
         );
         let mut interrupted = false;
-        let start = self.state.batch;
-        source.prefetch(&batches[start.min(batches.len())..], |_, batch| {
+        let start = self.state.batch.min(batches.len());
+        source.prefetch(&batches[start..], |k, batch| {
             let t0 = Instant::now();
-            self.train_step(&batch, &progress)?;
+            self.train_step(&batch, &batches[start + k], &progress)?;
             let seconds = t0.elapsed().as_secs_f64();
             self.state.epoch_train_seconds += seconds;
             let (sum, n) = self.state.epoch_loss;
@@ -266,7 +267,8 @@ impl<'o> Session<'o> {
         Ok(!interrupted)
     }
 
-    fn train_step(&mut self, batch: &Prepared, progress: &EpochProgress) -> Result<()> {
+    /// One optimiser step on `batch` (the dataset's structures `indices`).
+    fn train_step(&mut self, batch: &Prepared, indices: &[usize], progress: &EpochProgress) -> Result<()> {
         let lr = self.schedule.lr(self.state.step);
         self.optimizer.set_lr(lr);
         let result = self.forward(&self.network, batch, true)?;
@@ -277,12 +279,14 @@ impl<'o> Session<'o> {
         if !loss.is_finite() || !norm.is_finite() {
             self.save_last()?;
             let message = format!(
-                "the loss became {} at epoch {} batch {} (step {}): stopped without applying the step. The last \
-                 good state is in {}, the best model in {}; lower the learning rate or set clip_grad_norm.",
+                "the loss became {} at epoch {} batch {} (step {}; structures {}): stopped without applying the \
+                 step. The last good state is in {}, the best model in {}; lower the learning rate or set \
+                 clip_grad_norm.",
                 if loss.is_finite() { "finite with a non-finite gradient".to_string() } else { loss.to_string() },
                 self.state.epoch + 1,
                 self.state.batch + 1,
                 self.state.step + 1,
+                self.describe(indices),
                 self.run.file(run_dir::LAST).display(),
                 self.run.file(run_dir::BEST).display()
             );
@@ -301,6 +305,20 @@ impl<'o> Session<'o> {
         self.state.epoch_loss.0 += loss * batch.targets.len() as f64;
         self.state.epoch_loss.1 += batch.targets.len();
         Ok(())
+    }
+
+    /// The structures `indices` as `index (name)`, at most five and a count.
+    fn describe(&self, indices: &[usize]) -> String {
+        let named: Vec<String> = indices
+            .iter()
+            .take(5)
+            .map(|&i| match self.dataset.sample(i) {
+                Ok(s) if !s.structure.name.is_empty() => format!("{i} ({})", s.structure.name),
+                _ => i.to_string(),
+            })
+            .collect();
+        let more = indices.len().saturating_sub(named.len());
+        named.join(", ") + &if more > 0 { format!(" and {more} more") } else { String::new() }
     }
 
     /// The loss of `batch` under `network`; forces are taken when the dataset has them (with a
@@ -416,8 +434,7 @@ impl<'o> Session<'o> {
         if let Some(warning) = source.p1_warning().filter(|_| !self.config.cache_graphs) {
             eprintln!("{warning}");
         }
-        let best_dir = self.run.file(run_dir::BEST);
-        let network = if best_dir.exists() {
+        let network = if let Some(best_dir) = self.run.checkpoint_dir(run_dir::BEST) {
             let best = Checkpoint::read(&best_dir)?;
             Network::new(&self.config.model, best.weights.var_builder(self.dtype, &self.device)?)?
         } else {

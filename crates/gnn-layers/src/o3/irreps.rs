@@ -41,7 +41,7 @@ impl Parity {
 
     /// `(−1)^l`, the parity of the degree-`l` spherical harmonics.
     pub fn of_harmonics(l: u32) -> Parity {
-        if l % 2 == 0 {
+        if l.is_multiple_of(2) {
             Parity::Even
         } else {
             Parity::Odd

@@ -159,7 +159,7 @@ pub(super) fn blocks<'a>(tokens: &[Token<'a>]) -> Result<Vec<Block<'a>>, (usize,
                     let values: Vec<Token<'a>> =
                         tokens[k..].iter().take_while(|t| t.kind == Kind::Value).copied().collect();
                     k += values.len();
-                    if values.len() % tags.len() != 0 {
+                    if !values.len().is_multiple_of(tags.len()) {
                         let last = values.last().map_or(t.line, |v| v.line);
                         return Err((
                             t.line,
