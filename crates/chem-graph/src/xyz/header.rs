@@ -81,6 +81,9 @@ pub(super) struct Value {
 pub(super) const DEFAULT_SPEC: &str = "species:S:1:pos:R:3";
 
 pub(super) fn parse_header(comment: &str) -> Result<Header, String> {
+    if comment.contains('\r') {
+        return Err("the comment line holds a carriage return before its end (a line break to other programs)".into());
+    }
     if !comment.contains('=') {
         return Ok(Header {
             name: comment.trim().to_owned(),
