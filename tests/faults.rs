@@ -11,29 +11,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{chemgnn, failure, ok};
+use common::{chemgnn, failure, ok, TINY_SCHNET};
 
-const CONFIG: &str = r#"
-epochs = 6
-batch_size = 16
-eval_batch_size = 32
-[split]
-train = 64
-val = 16
-test = 16
-[model]
-kind = "schnet"
-hidden_channels = 16
-num_filters = 16
-num_interactions = 2
-num_gaussians = 10
-cutoff = 4.0
-[optimizer]
-lr = 0.01
-[schedule]
-kind = "cosine"
-warmup_epochs = 0.5
-"#;
+/// Six epochs: enough saves of `best/` and `last/` to kill the process in.
+fn six_epochs() -> String {
+    TINY_SCHNET.replace("epochs = 8", "epochs = 6")
+}
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_chemgnn"))
@@ -102,7 +85,7 @@ fn same_file(a: &Path, b: &Path, name: &str) {
 fn runs_killed_anywhere_resume_to_the_weights_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, six_epochs()).unwrap();
     let config = config.to_str().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let started = Instant::now();
@@ -168,7 +151,7 @@ fn chemgnn_with_file_limit(args: &[&str], max_bytes: u64) -> std::process::Outpu
 fn a_failed_checkpoint_write_keeps_the_previous_checkpoint_and_the_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, six_epochs()).unwrap();
     let config = config.to_str().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     ok(chemgnn(&["train", "--config", config, "--out", a.to_str().unwrap(), "-q"]));
@@ -203,7 +186,7 @@ fn a_failed_checkpoint_write_keeps_the_previous_checkpoint_and_the_run_resumes()
 fn a_run_directory_takes_one_training_process_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
-    std::fs::write(&config, CONFIG.replace("epochs = 6", "epochs = 400")).unwrap();
+    std::fs::write(&config, TINY_SCHNET.replace("epochs = 8", "epochs = 400")).unwrap();
     let run = dir.path().join("run");
     let run_str = run.to_str().unwrap();
     let mut first = spawn(&["train", "--config", config.to_str().unwrap(), "--out", run_str, "-q"]);

@@ -2,32 +2,11 @@
 //! directory, bit-exact resumption, force training, and clear errors for corrupted state.
 
 mod common;
-use common::{chemgnn, failure, ok};
+use common::{chemgnn, failure, ok, TINY_SCHNET};
 
 use std::path::Path;
 
 /// A small SchNet on 64 QM9-sample molecules: 4 batches per epoch, 8 epochs.
-const TINY: &str = r#"
-epochs = 8
-batch_size = 16
-eval_batch_size = 16
-[split]
-train = 64
-val = 16
-test = 16
-[model]
-kind = "schnet"
-hidden_channels = 16
-num_filters = 16
-num_interactions = 2
-num_gaussians = 10
-cutoff = 4.0
-[optimizer]
-lr = 0.01
-[schedule]
-kind = "cosine"
-warmup_epochs = 0.5
-"#;
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -45,7 +24,7 @@ fn history(run: &Path) -> Vec<serde_json::Value> {
 fn train_learns_writes_a_complete_run_and_resumes_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
-    std::fs::write(&config, TINY).unwrap();
+    std::fs::write(&config, TINY_SCHNET).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let (config, a_str, b_str) = (config.to_str().unwrap(), a.to_str().unwrap(), b.to_str().unwrap());
 
@@ -104,7 +83,7 @@ fn train_learns_writes_a_complete_run_and_resumes_bit_for_bit() {
 fn corrupted_state_and_bad_configs_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
-    std::fs::write(&config, TINY.replace("epochs = 8", "epochs = 1")).unwrap();
+    std::fs::write(&config, TINY_SCHNET.replace("epochs = 8", "epochs = 1")).unwrap();
     let run = dir.path().join("run");
     let run_str = run.to_str().unwrap();
     ok(chemgnn(&["train", "--config", config.to_str().unwrap(), "--out", run_str, "--quiet"]));
@@ -134,7 +113,8 @@ fn corrupted_state_and_bad_configs_give_clear_errors() {
 fn a_diverging_run_stops_with_a_clear_message_and_keeps_its_state() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
-    std::fs::write(&config, format!("clip_grad_norm = 1e30\n{}", TINY.replace("lr = 0.01", "lr = 1e30"))).unwrap();
+    std::fs::write(&config, format!("clip_grad_norm = 1e30\n{}", TINY_SCHNET.replace("lr = 0.01", "lr = 1e30")))
+        .unwrap();
     let run = dir.path().join("run");
     let err = failure(chemgnn(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "-q"]));
     assert!(err.contains("the loss became") && err.contains("last"), "{err}");
@@ -182,7 +162,7 @@ fn trains_on_energies_and_forces_from_extended_xyz() {
     let data = dir.path().join("pairs.extxyz");
     synthetic_forces_dataset(&data);
     let config = dir.path().join("run.toml");
-    let text = TINY
+    let text = TINY_SCHNET
         .replace("train = 64\nval = 16\ntest = 16", "train = 16\nval = 4\ntest = 4")
         .replace("batch_size = 16", "batch_size = 4")
         .replace("epochs = 8", "epochs = 4");
