@@ -6,8 +6,6 @@ use common::{chemgnn, failure, ok, TINY_SCHNET};
 
 use std::path::Path;
 
-/// A small SchNet on 64 QM9-sample molecules: 4 batches per epoch, 8 epochs.
-
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
