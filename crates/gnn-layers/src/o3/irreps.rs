@@ -95,7 +95,8 @@ impl FromStr for Irrep {
     fn from_str(s: &str) -> Result<Self> {
         let name = s.trim();
         let bad = || Error::Msg(format!("irrep `{s}`: expected a degree and e, o or y, as in `1o`, `2e` or `3y`"));
-        let (digits, kind) = name.split_at(name.len().checked_sub(1).ok_or_else(bad)?);
+        let last = name.char_indices().last().map(|(i, _)| i).ok_or_else(bad)?;
+        let (digits, kind) = name.split_at(last);
         let l: u32 = digits.parse().map_err(|_| bad())?;
         let p = match kind {
             "e" => Parity::Even,
@@ -297,7 +298,8 @@ mod tests {
         assert_eq!(irreps(""), Irreps::default());
         assert_eq!(Irreps::spherical_harmonics(3, Parity::Odd), irreps("0e+1o+2e+3o"));
         assert_eq!(Irreps::spherical_harmonics(2, Parity::Even), irreps("0e+1e+2e"));
-        for bad in ["1x", "ax1o", "1z", "x1o", "-1x0e", "1.5x0e", "o"] {
+        for bad in ["1x", "ax1o", "1z", "x1o", "-1x0e", "1.5x0e", "o", "3xМ", "1é"] {
+            // (The last two found by fuzzing: a multi-byte final character was split inside.)
             let err = bad.parse::<Irreps>().unwrap_err().to_string();
             assert!(err.contains(bad), "{bad}: {err}");
         }
