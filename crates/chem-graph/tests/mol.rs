@@ -175,3 +175,17 @@ fn qm9_sample_agrees_with_its_smiles() {
     // differently (docs/data.md has the full-QM9 figures).
     assert!(identical >= 2_990, "{identical} of {} identical", d.len());
 }
+
+#[test]
+fn ring_perception_of_long_rings_is_quick() {
+    // Found by fuzzing (fuzz/fuzz_targets/smiles.rs, `tests/data/smiles_many_rings.txt`): ring
+    // perception searched each candidate ring's paths quadratically; a 6,000-atom ring took half a minute.
+    let fuzzed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smiles_many_rings.txt")).unwrap();
+    let macrocycle = format!("C1{}C1", "C".repeat(5998));
+    let start = std::time::Instant::now();
+    let _ = chem_graph::smiles::parse(&fuzzed);
+    let ring = chem_graph::smiles::parse(&macrocycle).unwrap();
+    assert_eq!(chem_graph::mol::smallest_rings(&ring).len(), 1);
+    assert!(start.elapsed().as_secs_f64() < 10.0, "{:?}", start.elapsed());
+}

@@ -202,7 +202,15 @@ fn plain_round_trip_keeps_atoms_and_name() {
     write_xyz(&mut out, std::slice::from_ref(&s)).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.starts_with("5\nmethane conformer 3\nC  0.30000000000000004 -1e-9 7.0\nH  1.0 1.0 1.0\n"), "{text}");
-    assert_eq!(read_xyz_str(&text, "plain.xyz").unwrap(), vec![s]);
+    assert_eq!(read_xyz_str(&text, "plain.xyz").unwrap(), vec![s.clone()]);
+    // A name holding `=` (found by fuzzing: `=&`) is written as the `name` key, not read as a header.
+    for name in ["=&", "a=b c"] {
+        let named = Structure { name: name.into(), ..s.clone() };
+        let mut out = Vec::new();
+        write_xyz(&mut out, std::slice::from_ref(&named)).unwrap();
+        let read = read_xyz_str(&String::from_utf8(out).unwrap(), "plain.xyz").unwrap();
+        assert_eq!(read[0].name, name);
+    }
 }
 
 #[test]

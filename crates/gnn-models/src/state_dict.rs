@@ -96,6 +96,10 @@ pub fn parameter_shapes<M>(build: impl FnOnce(VarBuilder) -> candle_core::Result
     Ok(shapes.clone())
 }
 
+/// More parameter tensors than any real model has (a 1,000-layer network has about 10⁴): the limit
+/// that stops a configuration with an absurd layer count early.
+pub const MAX_PARAMETER_TENSORS: usize = 100_000;
+
 /// A `VarBuilder` backend that records the requested parameter shapes and hands out broadcast
 /// zeros instead of allocating.
 #[derive(Default)]
@@ -107,6 +111,11 @@ impl SimpleBackend for ShapeRecorder {
     fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         let mut shapes =
             self.shapes.lock().map_err(|_| candle_core::Error::Msg("shape recorder lock poisoned".into()))?;
+        if shapes.len() >= MAX_PARAMETER_TENSORS {
+            return Err(candle_core::Error::Msg(format!(
+                "the model asks for more than {MAX_PARAMETER_TENSORS} parameter tensors: a layer count is out of range"
+            )));
+        }
         shapes.insert(name.to_string(), s.dims().to_vec());
         Tensor::zeros((), dtype, dev)?.broadcast_as(s)
     }

@@ -81,6 +81,7 @@ fn cycles_through(root: usize, adj: &[Vec<(usize, usize)>], graph: &MolGraph, wo
         (atoms, bonds)
     };
     let mut out = Vec::new();
+    let mut on_x = vec![false; adj.len()];
     for (k, b) in graph.bonds.iter().enumerate() {
         let [x, y] = b.atoms;
         if dist[x] == usize::MAX || dist[y] == usize::MAX || parent[x].map(|p| p.1) == Some(k) {
@@ -91,7 +92,12 @@ fn cycles_through(root: usize, adj: &[Vec<(usize, usize)>], graph: &MolGraph, wo
         }
         let (px, bx) = path(x);
         let (py, by) = path(y);
-        if px.iter().filter(|a| py.contains(a)).count() != 1 {
+        // The paths must meet only at the root (marks, not a search per atom: long chains of rings
+        // made this quadratic per bond — found by fuzzing SMILES).
+        px.iter().for_each(|&a| on_x[a] = true);
+        let shared = py.iter().filter(|&&a| on_x[a]).count();
+        px.iter().for_each(|&a| on_x[a] = false);
+        if shared != 1 {
             continue;
         }
         let mut bonds = vec![0u64; words];

@@ -86,7 +86,8 @@ fn not_empty(frames: Vec<Structure>, file: &str) -> Result<Vec<Structure>> {
     Ok(frames)
 }
 
-/// Writes `structures` as plain XYZ: atom count, name, then `Symbol x y z` per atom.
+/// Writes `structures` as plain XYZ: atom count, name (as `name="…"` when it holds `=`, which a
+/// reader would otherwise take for an extended-XYZ header), then `Symbol x y z` per atom.
 pub fn write_xyz<W: Write>(w: W, structures: &[Structure]) -> Result<()> {
     write_frames(w, structures, false, "<output>")
 }

@@ -32,7 +32,13 @@ fn format_plain(s: &Structure, out: &mut String) -> Result<()> {
     if s.name.contains(['\n', '\r']) {
         return Err(Error::invalid(format!("{}: the name contains a line break", s.label())));
     }
-    out.push_str(&format!("{}\n{}\n", s.len(), s.name));
+    // A comment with `=` would be read as an extended-XYZ header: write the name as its `name` key.
+    let comment = if s.name.contains('=') {
+        format!("name={}", quote(&s.name).map_err(|m| Error::invalid(format!("{}: the name {m}", s.label())))?)
+    } else {
+        s.name.clone()
+    };
+    out.push_str(&format!("{}\n{comment}\n", s.len()));
     for (sym, p) in s.symbols().iter().zip(&s.positions) {
         out.push_str(&format!("{sym:<2} {} {} {}\n", fmt_f64(p[0]), fmt_f64(p[1]), fmt_f64(p[2])));
     }
