@@ -223,6 +223,9 @@ pub(super) fn tokenize(line: &str) -> Result<Vec<(String, Option<Value>)>, Strin
             Some(_) => {}
         }
         let key = read_token(&mut chars, true)?.text;
+        if key.is_empty() {
+            return Err("an empty key (`\"\"`, `[]` or `{}`) in the comment line".into());
+        }
         skip_ws(&mut chars);
         if chars.next_if_eq(&'=').is_some() {
             skip_ws(&mut chars);

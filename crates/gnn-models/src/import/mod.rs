@@ -27,6 +27,7 @@ pub use args::Arguments;
 use candle_core::{DType, Device, Tensor};
 pub use e3nn::import_gate_points;
 use gnn_layers::ops::Reduce;
+use std::collections::BTreeSet;
 
 /// The library a checkpoint comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +106,13 @@ pub fn import(
     })
 }
 
+/// The indices `N` of the blocks `{prefix}N.…` present in `weights` — what renaming loops over, not
+/// `0..num_interactions`, so that an absurd count cannot loop (missing blocks are reported by the
+/// shape check; found by fuzzing).
+fn block_indices(weights: &StateDict, prefix: &str) -> BTreeSet<usize> {
+    weights.tensors.keys().filter_map(|k| k.strip_prefix(prefix)?.split('.').next()?.parse().ok()).collect()
+}
+
 /// The configuration of a PyTorch model from its constructor arguments (weights renamed in place).
 fn torch_config(
     source: Source,
@@ -151,7 +159,7 @@ fn pyg_schnet(args: &mut Arguments, weights: &mut StateDict) -> Result<SchNetCon
         return Err(args.invalid("a custom interaction_graph cannot be imported"));
     }
     // `conv.nn` is the same module as `mlp`: keep one name.
-    for t in 0..config.num_interactions {
+    for t in block_indices(weights, "interactions.") {
         let (alias, name) = (format!("interactions.{t}.conv.nn."), format!("interactions.{t}.mlp."));
         if weights.tensors.keys().any(|k| k.starts_with(&name)) {
             weights.tensors.retain(|k, _| !k.starts_with(&alias));
@@ -219,7 +227,7 @@ fn schnetpack_schnet(args: &mut Arguments, weights: &mut StateDict) -> Result<Sc
     for (from, to) in renames {
         weights.rename_prefix(from, to);
     }
-    for t in 0..num_interactions {
+    for t in block_indices(weights, "representation.interactions.") {
         let p = format!("representation.interactions.{t}.");
         let q = format!("interactions.{t}.");
         for (from, to) in [
