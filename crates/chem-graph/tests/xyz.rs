@@ -288,6 +288,7 @@ fn malformed_input_gives_located_parse_errors() {
     assert_parse_error("1\npbc=\"T\rF F\"\nH 0 0 0\n", 2, "carriage return");
     assert_parse_error("1\nwater\rice\nH 0 0 0\n", 2, "carriage return");
     assert_parse_error("1\n[]=1\nH 0 0 0\n", 2, "an empty key");
+    assert_parse_error("1\npbc=\"F F F\" name\nH 0 0 0\n", 2, "'name' needs a value");
     assert_parse_error("1\nc\nH inf 0 0\n", 3, "expected a finite coordinate, found 'inf'");
     let props = "Properties=species:S:1:pos:R:3:forces:R:3:tag:I:1:fix:L:1";
     assert_parse_error(&format!("1\n{props}\nH 0 0 0 0 1.x 0 1 T\n"), 3, "column 6 ('forces', component 2 of 3)");

@@ -107,6 +107,7 @@ pub(super) fn parse_header(comment: &str) -> Result<Header, String> {
             (Some("pbc"), Some(v)) => pbc = Some(v.text),
             (Some(_), Some(v)) => spec = Some(v.text),
             (None, Some(v)) if key == "name" => name = v.text,
+            (None, None) if key == "name" => return Err("'name' needs a value (name=…)".into()),
             (None, v) => {
                 properties.insert(key, v.map_or(Property::Bool(true), parse_value));
             }
