@@ -7,7 +7,7 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,16 +81,31 @@ fn same_file(a: &Path, b: &Path, name: &str) {
     assert!(x == y, "{name} differs between {} and {}", a.display(), b.display());
 }
 
+/// Writes the six-epoch configuration into `dir` and trains it, uninterrupted, into `dir/a`;
+/// returns the configuration's path and the run directory.
+fn uninterrupted_run(dir: &Path) -> (String, PathBuf) {
+    let config = dir.join("run.toml");
+    std::fs::write(&config, six_epochs()).unwrap();
+    let a = dir.join("a");
+    ok(chemgnn(&["train", "--config", config.to_str().unwrap(), "--out", a.to_str().unwrap(), "-q"]));
+    (config.to_str().unwrap().to_string(), a)
+}
+
+/// The bytes of `run/last/`'s weights, optimiser state and trainer state.
+fn last_state(run: &Path) -> Vec<Vec<u8>> {
+    ["model.safetensors", "optimizer.safetensors", "trainer.json"]
+        .iter()
+        .map(|f| std::fs::read(run.join("last").join(f)).unwrap())
+        .collect()
+}
+
 #[test]
 fn runs_killed_anywhere_resume_to_the_weights_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("run.toml");
-    std::fs::write(&config, six_epochs()).unwrap();
-    let config = config.to_str().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let started = Instant::now();
-    ok(chemgnn(&["train", "--config", config, "--out", a.to_str().unwrap(), "-q"]));
+    let (config, a) = uninterrupted_run(dir.path());
     let full = started.elapsed();
+    let (config, b) = (config.as_str(), dir.path().join("b"));
 
     // Alternate kills at pseudo-random times with kills inside a checkpoint write, until a process
     // completes the run.
@@ -150,17 +165,11 @@ fn chemgnn_with_file_limit(args: &[&str], max_bytes: u64) -> std::process::Outpu
 #[test]
 fn a_failed_checkpoint_write_keeps_the_previous_checkpoint_and_the_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("run.toml");
-    std::fs::write(&config, six_epochs()).unwrap();
-    let config = config.to_str().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    ok(chemgnn(&["train", "--config", config, "--out", a.to_str().unwrap(), "-q"]));
+    let (config, a) = uninterrupted_run(dir.path());
+    let (config, b) = (config.as_str(), dir.path().join("b"));
     let b_str = b.to_str().unwrap();
     ok(chemgnn(&["train", "--config", config, "--out", b_str, "-q", "--stop-after-steps", "6"]));
-    let before: Vec<Vec<u8>> = ["model.safetensors", "optimizer.safetensors", "trainer.json"]
-        .iter()
-        .map(|f| std::fs::read(b.join("last").join(f)).unwrap())
-        .collect();
+    let before = last_state(&b);
 
     // The optimiser state (two moments per weight) no longer fits: the next save of `last/` fails.
     let limit = before[1].len() as u64 / 2 + before[0].len() as u64 / 4;
@@ -168,11 +177,7 @@ fn a_failed_checkpoint_write_keeps_the_previous_checkpoint_and_the_run_resumes()
     assert_eq!(out.status.code(), Some(1), "a write failure is not bad input");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("optimizer.safetensors") && err.contains("too large"), "{err}");
-    let after: Vec<Vec<u8>> = ["model.safetensors", "optimizer.safetensors", "trainer.json"]
-        .iter()
-        .map(|f| std::fs::read(b.join("last").join(f)).unwrap())
-        .collect();
-    assert!(before == after, "the previous checkpoint changed");
+    assert!(before == last_state(&b), "the previous checkpoint changed");
     assert!(!b.join("last.tmp").exists() && !b.join("last.old").exists());
 
     // With room again, the run resumes from the intact checkpoint and ends as if never stopped.
