@@ -48,7 +48,9 @@ impl DeviceKind {
     pub fn device(self) -> anyhow::Result<Device> {
         Ok(match self {
             DeviceKind::Cpu => Device::Cpu,
-            DeviceKind::Cuda => Device::new_cuda(0).context("no CUDA device (build chemgnn with --features cuda)")?,
+            DeviceKind::Cuda => {
+                gnn_layers::runtime::cuda_device(0).context("no CUDA device (build chemgnn with --features cuda)")?
+            }
         })
     }
 }

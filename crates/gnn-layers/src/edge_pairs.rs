@@ -68,6 +68,14 @@ impl EdgePairs {
         }))
     }
 
+    /// The same pairs on `device`.
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        Ok(Self {
+            pair_of_edge: self.pair_of_edge.to_device(device)?,
+            representative: self.representative.to_device(device)?,
+        })
+    }
+
     /// Number of groups (filter rows).
     pub fn len(&self) -> usize {
         self.representative.len()

@@ -13,6 +13,9 @@ use chem_graph::GraphBatch;
 pub struct GraphTensors {
     /// Atomic numbers, `u32 [nodes]`.
     pub numbers: Tensor,
+    /// The atoms grouped by atomic number (segments `0..=max number`), for embedding lookups
+    /// without reading `numbers` back from a GPU.
+    pub elements: SegmentIndex,
     /// Positions in Å, `[nodes, 3]`.
     pub positions: Tensor,
     /// Graph of each node (PyG's `batch`); segments are graphs.
@@ -55,9 +58,25 @@ pub struct LineGraphTensors {
     pub angles: Tensor,
 }
 
+impl LineGraphTensors {
+    /// The same line graph on `device`.
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        Ok(Self {
+            receiver: self.receiver.to_device(device)?,
+            sender: self.sender.to_device(device)?,
+            angles: self.angles.to_device(device)?,
+        })
+    }
+}
+
 impl GraphTensors {
-    /// Converts `batch` to tensors of float type `dtype` on `device`.
+    /// Converts `batch` to tensors of float type `dtype` on `device`. For a GPU, the tensors are
+    /// built on the host first and then copied ([`GraphTensors::to_device`]), so every GPU call
+    /// happens on the calling thread.
     pub fn new(batch: &GraphBatch, dtype: DType, device: &Device) -> Result<Self> {
+        if !device.is_cpu() {
+            return Self::new(batch, dtype, &Device::Cpu)?.to_device(device);
+        }
         crate::runtime::configure();
         if !dtype.is_float() {
             return Err(Error::Msg(format!("GraphTensors: dtype {dtype:?} is not a float type")));
@@ -81,8 +100,16 @@ impl GraphTensors {
         let features = |f: &Option<chem_graph::Features>, rows: usize| -> Result<Option<Tensor>> {
             f.as_ref().map(|f| floats(f.data.clone(), &[rows, f.width])).transpose()
         };
-        let target = SegmentIndex::new(batch.edges.target.clone(), nodes, device)?;
-        let pairs = EdgePairs::new(batch, &target, device)?;
+        // The edge pairing (a search per edge) runs next to the rest of the conversion.
+        let (paired, source) = rayon::join(
+            || -> Result<_> {
+                let target = SegmentIndex::new(batch.edges.target.clone(), nodes, device)?;
+                let pairs = EdgePairs::new(batch, &target, device)?;
+                Ok((target, pairs))
+            },
+            || SegmentIndex::new(batch.edges.source.clone(), nodes, device),
+        );
+        let ((target, pairs), source) = (paired?, source?);
         let line_graph = batch
             .line_graph
             .as_ref()
@@ -95,10 +122,11 @@ impl GraphTensors {
             })
             .transpose()?;
         Ok(Self {
+            elements: SegmentIndex::new(numbers.clone(), numbers.iter().max().map_or(0, |&z| z as usize + 1), device)?,
             numbers: Tensor::from_vec(numbers, nodes, device)?,
             positions: floats(batch.positions.iter().flatten().copied().collect(), &[nodes, 3])?,
             node_graph: SegmentIndex::new(batch.node_graph.clone(), graphs, device)?,
-            source: SegmentIndex::new(batch.edges.source.clone(), nodes, device)?,
+            source,
             target,
             shifts: floats(batch.edges.shift.iter().flatten().map(|&s| s as f64).collect(), &[edges, 3])?,
             offsets: floats(offsets, &[edges, 3])?,
@@ -108,6 +136,30 @@ impl GraphTensors {
             node_weights: batch.node_weights.as_ref().map(|w| floats(w.clone(), &[nodes, 1])).transpose()?,
             pairs,
             line_graph,
+        })
+    }
+
+    /// The same tensors on `device`: one copy per tensor and index, nothing recomputed (the
+    /// host-side half of a batch can be built on another thread, and this copy done where the
+    /// GPU is used).
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        let tensor = |t: &Tensor| t.to_device(device);
+        let optional = |t: &Option<Tensor>| t.as_ref().map(tensor).transpose();
+        Ok(Self {
+            numbers: tensor(&self.numbers)?,
+            elements: self.elements.to_device(device)?,
+            positions: tensor(&self.positions)?,
+            node_graph: self.node_graph.to_device(device)?,
+            source: self.source.to_device(device)?,
+            target: self.target.to_device(device)?,
+            shifts: tensor(&self.shifts)?,
+            offsets: tensor(&self.offsets)?,
+            cells: tensor(&self.cells)?,
+            node_features: optional(&self.node_features)?,
+            edge_features: optional(&self.edge_features)?,
+            node_weights: optional(&self.node_weights)?,
+            pairs: self.pairs.as_ref().map(|p| p.to_device(device)).transpose()?,
+            line_graph: self.line_graph.as_ref().map(|l| l.to_device(device)).transpose()?,
         })
     }
 

@@ -49,3 +49,17 @@ fn keep_freed_buffers() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_buffers() {}
+
+/// CUDA GPU `ordinal` as a Candle device, set up for chemgnn's use of it: one stream, so Candle's
+/// per-tensor CUDA events (recorded and waited on at every launch, to order work across streams)
+/// are switched off. Errors without the `cuda` feature or without a GPU.
+pub fn cuda_device(ordinal: usize) -> candle_core::Result<candle_core::Device> {
+    let device = candle_core::Device::new_cuda(ordinal)?;
+    #[cfg(feature = "cuda")]
+    if let candle_core::Device::Cuda(gpu) = &device {
+        // SAFETY: called before any tensor exists on this device, and every chemgnn operation on it
+        // runs on the device's single stream, in order; no tensor is shared with another stream.
+        unsafe { gpu.disable_event_tracking() };
+    }
+    Ok(device)
+}

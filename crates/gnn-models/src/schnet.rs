@@ -18,7 +18,7 @@
 
 use crate::error::{Error, Result};
 use crate::state_dict::Shapes;
-use candle_core::{Module, Tensor, D};
+use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 use gnn_layers::nn::init::{xavier_uniform, ZEROS};
 use gnn_layers::nn::{linear_activation, linear_with_init, Activation, Embedding, GaussianBasis, InteractionBlock};
@@ -225,7 +225,7 @@ impl SchNet {
             None => (distance, None),
         };
         let rbf = self.distance_expansion.forward(&distance)?;
-        let mut h = self.embedding.forward(&g.numbers)?;
+        let mut h = self.embedding.lookup(&g.elements)?;
         for block in &self.interactions {
             h = h.add(&block.forward_shared(&h, &rbf, &distance, &g.source, &g.target, row_of_edge)?)?;
         }
@@ -255,7 +255,7 @@ impl SchNet {
             y = y.affine(std, mean)?;
         }
         if let Some(atomref) = &self.atomref {
-            y = y.add(&atomref.forward(&g.numbers)?)?;
+            y = y.add(&atomref.lookup(&g.elements)?)?;
         }
         self.pool(g, &y)
     }
@@ -274,7 +274,7 @@ impl SchNet {
             };
         }
         if let Some(atomref) = &self.atomref {
-            out = out.add(&self.pool(g, &atomref.forward(&g.numbers)?)?)?;
+            out = out.add(&self.pool(g, &atomref.lookup(&g.elements)?)?)?;
         }
         Ok(out)
     }

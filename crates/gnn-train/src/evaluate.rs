@@ -26,7 +26,7 @@ pub fn evaluate_model(
     let targets = dataset.targets().to_vec();
     let source = GraphSource::with_asu(&model.config().model, asu, dataset, &[], false)?;
     let mut acc = Accumulator::default();
-    source.prefetch(&source.batches(indices, batch_size, None), |_, batch| {
+    source.prefetch(&source.batches(indices, batch_size, None), None, |_, batch| {
         let predictions = model.predict_batch(&batch.graphs, with_forces)?;
         let values: Vec<Vec<f64>> = predictions.iter().map(|p| p.values.clone()).collect();
         let forces: Option<Vec<f64>> = predictions

@@ -4,7 +4,9 @@
 
 use crate::dataset::{read_samples, Dataset};
 use crate::error::{Error, Result};
+use candle_core::{DType, Device};
 use chem_graph::{Graph, GraphBatch};
+use gnn_layers::GraphTensors;
 use gnn_models::{build_asu_graph_list, build_graph_list, ModelConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -23,6 +25,10 @@ pub struct Prepared {
     pub targets: Vec<Vec<f64>>,
     /// Reference forces, flattened `[atoms · 3]`, when the dataset has them.
     pub forces: Option<Vec<f64>>,
+    /// The graphs already as tensors of the training dtype on the host, when
+    /// [`GraphSource::prefetch`] was asked to build them (GPU training: the host-side work
+    /// overlaps the GPU's; the copy to the GPU is made where the GPU is used).
+    pub tensors: Option<GraphTensors>,
 }
 
 /// One structure's graph and labels.
@@ -154,21 +160,30 @@ impl GraphSource {
         if self.model.uses_line_graph() {
             batch = batch.with_line_graph()?;
         }
-        Ok(Prepared { graphs: batch, targets: entries.into_iter().map(|e| e.targets).collect(), forces })
+        let targets = entries.into_iter().map(|e| e.targets).collect();
+        Ok(Prepared { graphs: batch, targets, forces, tensors: None })
     }
 
     /// Prepares `batches` in order on a background thread (two ahead) and hands each to `train`,
-    /// which returns `false` to stop early.
+    /// which returns `false` to stop early. With `dtype`, the thread also turns each batch into
+    /// host [`GraphTensors`] of that dtype ([`Prepared::tensors`]).
     pub fn prefetch(
         &self,
         batches: &[Vec<usize>],
+        dtype: Option<DType>,
         mut train: impl FnMut(usize, Prepared) -> Result<bool>,
     ) -> Result<()> {
         std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<Result<Prepared>>(2);
             scope.spawn(move || {
                 for b in batches {
-                    if tx.send(self.prepare(b)).is_err() {
+                    let prepared = self.prepare(b).and_then(|mut p| {
+                        if let Some(dtype) = dtype {
+                            p.tensors = Some(GraphTensors::new(&p.graphs, dtype, &Device::Cpu)?);
+                        }
+                        Ok(p)
+                    });
+                    if tx.send(prepared).is_err() {
                         break;
                     }
                 }
@@ -257,7 +272,7 @@ mod tests {
         assert_eq!(a.targets, b.targets);
         let mut seen = vec![];
         source
-            .prefetch(&by_count, |k, p| {
+            .prefetch(&by_count, None, |k, p| {
                 seen.push((k, p.targets.len()));
                 Ok(k < 1)
             })

@@ -3,6 +3,7 @@
 use crate::config::{OptimizerConfig, OptimizerKind};
 use crate::error::Result;
 use candle_core::{Tensor, Var};
+use gnn_layers::ops::{adam_step_in_place, fused_adam_available, sum_of_squares, AdamStep};
 use std::collections::BTreeMap;
 
 /// Adam / AdamW over named variables.
@@ -21,7 +22,8 @@ impl Adam {
     pub fn new(config: &OptimizerConfig, vars: Vec<(String, Var)>) -> Result<Self> {
         let zeros = |v: &Var| v.as_tensor().zeros_like();
         let first = vars.iter().map(|(_, v)| zeros(v)).collect::<candle_core::Result<Vec<_>>>()?;
-        let second = first.clone();
+        // Separate allocations: on GPUs the moments are updated in place.
+        let second = vars.iter().map(|(_, v)| zeros(v)).collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Self { config: config.clone(), vars, first, second, steps: 0, lr: config.lr })
     }
 
@@ -51,6 +53,20 @@ impl Adam {
         for (k, grad) in grads.iter().enumerate() {
             let Some(grad) = grad else { continue };
             let var = &self.vars[k].1;
+            if fused_adam_available(var.device()) {
+                let adam = self.config.kind == OptimizerKind::Adam;
+                let step = AdamStep {
+                    beta1: b1,
+                    beta2: b2,
+                    step_size: lr / bias1,
+                    inv_sqrt_bias2: 1.0 / bias2.sqrt(),
+                    eps,
+                    l2: if adam { wd } else { 0.0 },
+                    decay: if adam { 1.0 } else { 1.0 - lr * wd },
+                };
+                adam_step_in_place(var.as_tensor(), &self.first[k], &self.second[k], grad, &step)?;
+                continue;
+            }
             let mut param = var.as_tensor().detach();
             let mut g = grad.detach();
             match self.config.kind {
@@ -100,15 +116,8 @@ impl Adam {
 /// The global L2 norm of all gradients (computed in f64), as `torch.nn.utils.clip_grad_norm_`
 /// measures it.
 pub fn global_norm(grads: &[Option<Tensor>]) -> Result<f64> {
-    let squares = grads
-        .iter()
-        .flatten()
-        .map(|g| g.to_dtype(candle_core::DType::F64)?.sqr()?.sum_all())
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    if squares.is_empty() {
-        return Ok(0.0);
-    }
-    Ok(Tensor::stack(&squares, 0)?.sum_all()?.to_scalar::<f64>()?.sqrt())
+    let grads: Vec<&Tensor> = grads.iter().flatten().collect();
+    Ok(sum_of_squares(&grads)?.sqrt())
 }
 
 /// Scales the gradients by `max / (norm + 1e-6)` when their global norm `norm` exceeds `max`

@@ -22,6 +22,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use chem_crystal::io::matbench_splits::{default_splits_path, MatbenchSplits};
 use gnn_layers::autograd::{enable_higher_order_gradients, forces};
+use gnn_layers::runtime::cuda_device;
 use gnn_layers::GraphTensors;
 use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
 use gnn_models::{initial_weights, Checkpoint, Network, StateDict, Target};
@@ -242,7 +243,7 @@ impl<'o> Session<'o> {
         );
         let mut interrupted = false;
         let start = self.state.batch.min(batches.len());
-        source.prefetch(&batches[start..], |k, batch| {
+        source.prefetch(&batches[start..], self.prefetch_dtype(), |k, batch| {
             let t0 = Instant::now();
             self.train_step(&batch, &batches[start + k], &progress)?;
             let seconds = t0.elapsed().as_secs_f64();
@@ -267,13 +268,21 @@ impl<'o> Session<'o> {
         Ok(!interrupted)
     }
 
+    /// Whether prefetched batches are turned into (host) tensors on the prefetch thread: on GPUs,
+    /// so that this work overlaps the GPU's; on the CPU it would only compete with the compute
+    /// threads.
+    fn prefetch_dtype(&self) -> Option<DType> {
+        (!self.device.is_cpu()).then_some(self.dtype)
+    }
+
     /// One optimiser step on `batch` (the dataset's structures `indices`).
     fn train_step(&mut self, batch: &Prepared, indices: &[usize], progress: &EpochProgress) -> Result<()> {
         let lr = self.schedule.lr(self.state.step);
         self.optimizer.set_lr(lr);
         let result = self.forward(&self.network, batch, true)?;
-        let loss = result.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        // The backward pass is queued before the loss is read, so that the GPU has work meanwhile.
         let grads = result.loss.backward()?;
+        let loss = result.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let mut grads: Vec<Option<Tensor>> = self.vars.iter().map(|(_, v)| grads.get(v.as_tensor()).cloned()).collect();
         let norm = global_norm(&grads)?;
         if !loss.is_finite() || !norm.is_finite() {
@@ -324,10 +333,13 @@ impl<'o> Session<'o> {
     /// The loss of `batch` under `network`; forces are taken when the dataset has them (with a
     /// differentiable graph when `training`).
     fn forward(&self, network: &Network, batch: &Prepared, training: bool) -> Result<BatchResult> {
-        let g = GraphTensors::new(&batch.graphs, self.dtype, &self.device)?;
+        let g = &match &batch.tensors {
+            Some(host) => host.to_device(&self.device)?,
+            None => GraphTensors::new(&batch.graphs, self.dtype, &self.device)?,
+        };
         // Positions are a variable only when forces are needed (no position gradients otherwise).
         let positions = batch.forces.as_ref().map(|_| Var::from_tensor(&g.positions)).transpose()?;
-        let predicted = network.forward(&g, positions.as_ref().map_or(&g.positions, |p| p.as_tensor()))?;
+        let predicted = network.forward(g, positions.as_ref().map_or(&g.positions, |p| p.as_tensor()))?;
         let (n, t) = (batch.targets.len(), self.norm.targets.len());
         let tensor = |v: Vec<f64>, shape: (usize, usize)| -> candle_core::Result<Tensor> {
             Tensor::from_vec(v, shape, &self.device)?.to_dtype(self.dtype)
@@ -377,7 +389,7 @@ impl<'o> Session<'o> {
     fn evaluate(&self, network: &Network, source: &GraphSource, indices: &[usize]) -> Result<(Metrics, Accumulator)> {
         let mut acc = Accumulator::default();
         let batches = source.batches(indices, self.config.eval_batch_size, None);
-        source.prefetch(&batches, |_, batch| {
+        source.prefetch(&batches, self.prefetch_dtype(), |_, batch| {
             let r = self.forward(network, &batch, false)?;
             let loss = r.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             let forces = r.forces.as_deref().zip(batch.forces.as_deref());
@@ -512,9 +524,9 @@ fn on_cpu(tensors: BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>>
 pub fn device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::new_cuda(0)?),
+        "cuda" => Ok(cuda_device(0)?),
         other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(n) => Ok(Device::new_cuda(n)?),
+            Some(n) => Ok(cuda_device(n)?),
             None => Err(Error::config("device", format!("unknown device `{other}` (cpu, cuda, cuda:N)"))),
         },
     }

@@ -58,6 +58,9 @@ impl Table {
     }
 }
 
+/// GPU figures, appended to the report as they are.
+const GPU_MARKDOWN: &str = "docs/benchmarks_gpu.md";
+
 pub fn write(
     results: &[Measurement],
     tables: &BTreeMap<String, Vec<Table>>,
@@ -102,11 +105,17 @@ pub fn render() -> anyhow::Result<()> {
 }
 
 /// Writes `docs/benchmarks.md`: the suites, then the equal-budget training section of
-/// `cargo xtask train-compare` when `docs/training.json` exists.
+/// `cargo xtask train-compare` when `docs/training.json` exists, then the GPU figures recorded in
+/// `docs/benchmarks_gpu.md` (measured on a GPU machine without a Rust toolchain, see docs/gpu.md).
 fn write_markdown(all: &BTreeMap<String, SuiteRun>) -> anyhow::Result<()> {
     let mut md = markdown(all);
     if let Some(training) = crate::train_compare::markdown()? {
         md.push_str(&training);
+    }
+    match std::fs::read_to_string(GPU_MARKDOWN) {
+        Ok(gpu) => md.push_str(&gpu),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(anyhow::anyhow!("{GPU_MARKDOWN}: {e}")),
     }
     std::fs::create_dir_all("docs")?;
     std::fs::write(MARKDOWN, md)?;

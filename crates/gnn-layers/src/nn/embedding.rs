@@ -1,6 +1,7 @@
 //! `nn.Embedding`, including `padding_idx`.
 
 use super::init::STANDARD_NORMAL;
+use crate::ops::{gather, has_kernels, SegmentIndex};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -41,21 +42,47 @@ impl Embedding {
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }
-}
 
-impl Module for Embedding {
-    /// Rows for the indices in `ids` (any integer tensor; output shape `ids.shape + [dim]`).
-    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
-        let table = match &self.trained_rows {
+    /// Rows for the atoms of a batch, given grouped by element (`elements`: atom → atomic number,
+    /// e.g. [`GraphTensors::elements`](crate::GraphTensors)): `[atoms, dim]`. Unlike
+    /// [`Module::forward`] on an id tensor, nothing is copied back from a GPU.
+    pub fn lookup(&self, elements: &SegmentIndex) -> Result<Tensor> {
+        let (table, rows) = (self.table()?, self.weight.dim(0)?);
+        if elements.num_segments() > rows {
+            candle_core::bail!("atomic number {} is beyond the embedding's {rows} rows", elements.num_segments() - 1);
+        }
+        if elements.device().is_cuda() && has_kernels(elements.device()) {
+            return gather(&table.narrow(0, 0, elements.num_segments())?, elements);
+        }
+        table.index_select(elements.tensor(), 0)
+    }
+
+    /// The table as used: the padding row without gradient.
+    fn table(&self) -> Result<Tensor> {
+        Ok(match &self.trained_rows {
             Some(keep) => {
                 let trained = self.weight.broadcast_mul(keep)?;
                 let frozen = self.weight.detach().broadcast_mul(&keep.affine(-1.0, 1.0)?)?;
                 trained.add(&frozen)?
             }
             None => self.weight.clone(),
-        };
+        })
+    }
+}
+
+impl Module for Embedding {
+    /// Rows for the indices in `ids` (any integer tensor; output shape `ids.shape + [dim]`).
+    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        let table = self.table()?;
         let mut dims = ids.dims().to_vec();
         dims.push(self.weight.dim(1)?);
-        table.index_select(&ids.flatten_all()?, 0)?.reshape(dims)
+        let ids = ids.flatten_all()?;
+        if ids.device().is_cuda() && has_kernels(ids.device()) {
+            // Candle's CUDA `index_select` backward (`index_add`) walks all rows serially per column;
+            // the gather kernel's backward is a segment sum. Costs one copy of the ids to the host.
+            let index = SegmentIndex::from_tensor(&ids, table.dim(0)?)?;
+            return gather(&table, &index)?.reshape(dims);
+        }
+        table.index_select(&ids, 0)?.reshape(dims)
     }
 }

@@ -23,6 +23,9 @@ struct Inner {
     offsets: Vec<usize>,
     /// Rows grouped by segment; `None` when the index is already sorted (identity order).
     order: Option<Vec<u32>>,
+    /// The index and its grouping on the GPU, for the CUDA kernels.
+    #[cfg(feature = "cuda")]
+    cuda: Option<super::cuda::DeviceIndex>,
 }
 
 impl SegmentIndex {
@@ -50,8 +53,44 @@ impl SegmentIndex {
             }
             order
         });
+        Self::assemble(index, num_segments, offsets, order, device)
+    }
+
+    /// The index with its grouping already computed, placed on `device`.
+    fn assemble(
+        index: Vec<u32>,
+        num_segments: usize,
+        offsets: Vec<usize>,
+        order: Option<Vec<u32>>,
+        device: &Device,
+    ) -> Result<Self> {
         let tensor = Tensor::from_slice(&index, index.len(), device)?;
-        Ok(Self { inner: Arc::new(Inner { tensor, index, num_segments, offsets, order }) })
+        #[cfg(feature = "cuda")]
+        let cuda = match device {
+            Device::Cuda(gpu) => Some(super::cuda::DeviceIndex::new(gpu, &index, &offsets, order.as_deref())?),
+            _ => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tensor,
+                index,
+                num_segments,
+                offsets,
+                order,
+                #[cfg(feature = "cuda")]
+                cuda,
+            }),
+        })
+    }
+
+    /// The same index on `device` (the grouping is reused, not recomputed; a clone when it is
+    /// already there).
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        if self.device().same_device(device) {
+            return Ok(self.clone());
+        }
+        let inner = &self.inner;
+        Self::assemble(inner.index.clone(), inner.num_segments, inner.offsets.clone(), inner.order.clone(), device)
     }
 
     /// Builds the index from a 1-D integer tensor (any device).
@@ -104,6 +143,12 @@ impl SegmentIndex {
     /// the index is sorted and the grouping is the identity.
     pub(crate) fn grouped_order(&self) -> Option<&[u32]> {
         self.inner.order.as_deref()
+    }
+
+    /// The index on the GPU, when it lives on a CUDA device.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn on_cuda(&self) -> Option<&super::cuda::DeviceIndex> {
+        self.inner.cuda.as_ref()
     }
 
     /// The rows of segment `s`, in their original order.

@@ -14,6 +14,12 @@ use std::ops::{Add, AddAssign, Mul, MulAssign};
 /// Output size (elements) from which kernels split work across rayon threads.
 pub const PARALLEL_MIN_ELEMENTS: usize = 16 * 1024;
 
+/// Whether the graph ops have kernels for `device`: always on the CPU, on CUDA GPUs with the
+/// `cuda` feature; elsewhere (Metal) they are compositions of Candle's ops.
+pub(crate) fn has_kernels(device: &candle_core::Device) -> bool {
+    device.is_cpu() || (cfg!(feature = "cuda") && device.is_cuda())
+}
+
 /// The float types the kernels support.
 pub(crate) trait Real:
     WithDType + Copy + Send + Sync + PartialOrd + Add<Output = Self> + Mul<Output = Self> + AddAssign + MulAssign

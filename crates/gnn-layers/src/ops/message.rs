@@ -9,7 +9,7 @@
 //! gradients of any order stay on these kernels.
 
 use super::index::SegmentIndex;
-use super::kernels::{self, contiguous, with_float};
+use super::kernels::{self, contiguous, has_kernels, with_float};
 use super::scatter::{check, gather, row_len, scatter_sum, with_rows};
 use candle_core::{CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor, WithDType};
 
@@ -51,7 +51,7 @@ pub fn edge_products(
     if b_index.len() != edges || out_index.is_some_and(|o| o.len() != edges) || a.dims()[1..] != b.dims()[1..] {
         return Err(Error::Msg(format!("{OP}: a {:?} and b {:?} or the indices do not match", a.dims(), b.dims())));
     }
-    if a.device().is_cpu() {
+    if has_kernels(a.device()) {
         let op = EdgeProducts { a_index: a_index.clone(), b_index: b_index.clone(), out_index: out_index.cloned() };
         a.contiguous()?.apply_op2(&b.contiguous()?, op)
     } else {
@@ -89,7 +89,7 @@ fn apply_gms(
             source.len(),
         )));
     }
-    if x.device().is_cpu() {
+    if has_kernels(x.device()) {
         let op = GatherMulScatter { source: source.clone(), target: target.clone(), w_index: w_index.cloned() };
         x.contiguous()?.apply_op2(&w.contiguous()?, op)
     } else {
@@ -122,6 +122,19 @@ impl CustomOp2 for GatherMulScatter {
         Ok((out, with_rows(xl, self.target.num_segments())))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        xs: &candle_core::CudaStorage,
+        xl: &Layout,
+        ws: &candle_core::CudaStorage,
+        wl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (src, dst, k) = (&self.source, &self.target, self.w_index.as_ref());
+        let out = super::cuda::gather_mul_scatter(xs, xl, ws, wl, src, dst, k, row_len(xl))?;
+        Ok((out, with_rows(xl, self.target.num_segments())))
+    }
+
     /// `∂x[j] = Σ_{source[e] = j} g[target[e]] ⊙ w[k(e)]` (the same op with the roles of the indices
     /// swapped) and `∂w[k] = Σ_{k(e) = k} x[source[e]] ⊙ g[target[e]]` ([`edge_products`]).
     fn bwd(&self, x: &Tensor, w: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
@@ -150,6 +163,20 @@ impl CustomOp2 for EdgeProducts {
             let (ai, bi, oi) = (&self.a_index, &self.b_index, self.out_index.as_ref());
             T::to_cpu_storage_owned(kernels::edge_products(a, b, ai, bi, oi, row_len(al)))
         });
+        let rows = self.out_index.as_ref().map_or(self.a_index.len(), SegmentIndex::num_segments);
+        Ok((out, with_rows(al, rows)))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        as_: &candle_core::CudaStorage,
+        al: &Layout,
+        bs: &candle_core::CudaStorage,
+        bl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (ai, bi, oi) = (&self.a_index, &self.b_index, self.out_index.as_ref());
+        let out = super::cuda::edge_products(as_, al, bs, bl, ai, bi, oi, row_len(al))?;
         let rows = self.out_index.as_ref().map_or(self.a_index.len(), SegmentIndex::num_segments);
         Ok((out, with_rows(al, rows)))
     }

@@ -9,7 +9,7 @@
 //! gradients of any order stay on these kernels.
 
 use super::index::SegmentIndex;
-use super::kernels::{self, contiguous, with_float};
+use super::kernels::{self, contiguous, has_kernels, with_float};
 use super::scatter::scatter_sum;
 use candle_core::{CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor, WithDType};
 
@@ -67,7 +67,7 @@ pub fn outer_products(a: &Tensor, b: &Tensor, index: Option<&SegmentIndex>) -> R
             index.map(SegmentIndex::len)
         )));
     }
-    if a.device().is_cpu() {
+    if has_kernels(a.device()) {
         a.contiguous()?.apply_op2(&b.contiguous()?, OuterProducts { index: index.cloned() })
     } else {
         let products = a.unsqueeze(2)?.broadcast_mul(&b.unsqueeze(1)?)?.reshape((rows, inputs * outputs))?;
@@ -100,7 +100,7 @@ fn apply(
             index.map(SegmentIndex::len)
         )));
     }
-    if x.device().is_cpu() {
+    if has_kernels(x.device()) {
         let op = RowMatVec { index: index.cloned(), inputs, outputs, transpose };
         x.contiguous()?.apply_op2(&weights.contiguous()?, op)
     } else {
@@ -140,6 +140,20 @@ impl CustomOp2 for RowMatVec {
         Ok((out, (xl.dims()[0], width).into()))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        xs: &candle_core::CudaStorage,
+        xl: &Layout,
+        ws: &candle_core::CudaStorage,
+        wl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (index, inputs, outputs) = (self.index.as_ref(), self.inputs, self.outputs);
+        let out = super::cuda::row_matvec(xs, xl, ws, wl, index, inputs, outputs, self.transpose)?;
+        let width = if self.transpose { self.inputs } else { self.outputs };
+        Ok((out, (xl.dims()[0], width).into()))
+    }
+
     /// `∂x = Mᵀ·g` (the transposed product) and `∂M = Σ x ⊗ g` ([`outer_products`]; `g ⊗ y` for the
     /// transposed product).
     fn bwd(&self, x: &Tensor, w: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
@@ -168,6 +182,20 @@ impl CustomOp2 for OuterProducts {
             let b = contiguous::<T>(bs, bl, self.name())?;
             T::to_cpu_storage_owned(kernels::outer_products(a, b, self.index.as_ref(), inputs, outputs))
         });
+        let rows = self.index.as_ref().map_or(al.dims()[0], SegmentIndex::num_segments);
+        Ok((out, (rows, inputs * outputs).into()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        as_: &candle_core::CudaStorage,
+        al: &Layout,
+        bs: &candle_core::CudaStorage,
+        bl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (inputs, outputs) = (al.dims()[1], bl.dims()[1]);
+        let out = super::cuda::outer_products(as_, al, bs, bl, self.index.as_ref())?;
         let rows = self.index.as_ref().map_or(al.dims()[0], SegmentIndex::num_segments);
         Ok((out, (rows, inputs * outputs).into()))
     }

@@ -3,7 +3,7 @@
 //! differentiated any number of times (forces, then a loss on forces).
 
 use super::index::SegmentIndex;
-use super::kernels::{self, contiguous, with_float};
+use super::kernels::{self, contiguous, has_kernels, with_float};
 use candle_core::{CpuStorage, CustomOp1, DType, Error, Layout, Result, Shape, Tensor, WithDType};
 
 /// How rows are combined into a segment.
@@ -48,7 +48,7 @@ pub fn scatter(src: &Tensor, index: &SegmentIndex, reduce: Reduce) -> Result<Ten
 /// features to the edges' source nodes).
 pub fn gather(x: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
     check(x, index.num_segments(), index, "gather", "x")?;
-    if x.device().is_cpu() {
+    if has_kernels(x.device()) {
         x.contiguous()?.apply_op1(Gather { index: index.clone() })
     } else {
         x.index_select(index.tensor(), 0)
@@ -58,7 +58,7 @@ pub fn gather(x: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
 /// `out[s] = Σ_{index[r] = s} src[r]`: rows of `src` (`[len, …]`) summed into `[num_segments, …]`.
 pub fn scatter_sum(src: &Tensor, index: &SegmentIndex) -> Result<Tensor> {
     check(src, index.len(), index, "scatter_sum", "src")?;
-    if src.device().is_cpu() {
+    if has_kernels(src.device()) {
         src.contiguous()?.apply_op1(ScatterSum { index: index.clone() })
     } else {
         let mut dims = src.dims().to_vec();
@@ -96,8 +96,8 @@ pub fn segment_sizes(index: &SegmentIndex, dtype: DType, rank: usize) -> Result<
 fn scatter_extremum(src: &Tensor, index: &SegmentIndex, max: bool) -> Result<Tensor> {
     let op = if max { "scatter_max" } else { "scatter_min" };
     check(src, index.len(), index, op, "src")?;
-    if !src.device().is_cpu() {
-        return Err(Error::Msg(format!("{op} is implemented on the CPU only so far")));
+    if !has_kernels(src.device()) {
+        return Err(Error::Msg(format!("{op} is implemented on the CPU and CUDA GPUs only")));
     }
     src.contiguous()?.apply_op1(ScatterExtremum { index: index.clone(), max })
 }
@@ -145,6 +145,16 @@ impl CustomOp1 for Gather {
         Ok((out, with_rows(layout, self.index.len())))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let out = super::cuda::gather(storage, layout, &self.index, row_len(layout))?;
+        Ok((out, with_rows(layout, self.index.len())))
+    }
+
     fn bwd(&self, _x: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         scatter_sum(grad, &self.index).map(Some)
     }
@@ -164,6 +174,16 @@ impl CustomOp1 for ScatterSum {
             let src = contiguous::<T>(storage, layout, self.name())?;
             T::to_cpu_storage_owned(kernels::scatter_sum(src, &self.index, row_len(layout)))
         });
+        Ok((out, with_rows(layout, self.index.num_segments())))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let out = super::cuda::segment_reduce(storage, layout, &self.index, row_len(layout), None)?;
         Ok((out, with_rows(layout, self.index.num_segments())))
     }
 
@@ -191,6 +211,16 @@ impl CustomOp1 for ScatterExtremum {
             let src = contiguous::<T>(storage, layout, self.name())?;
             T::to_cpu_storage_owned(kernels::scatter_extremum(src, &self.index, row_len(layout), self.max))
         });
+        Ok((out, with_rows(layout, self.index.num_segments())))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let out = super::cuda::segment_reduce(storage, layout, &self.index, row_len(layout), Some(self.max))?;
         Ok((out, with_rows(layout, self.index.num_segments())))
     }
 

@@ -1,0 +1,110 @@
+//! Optimiser kernels for CUDA GPUs: one Adam/AdamW step as a single in-place kernel per parameter
+//! instead of a dozen element-wise ops (each a launch and an allocation), and the sum of squares
+//! of all gradients in one launch: what keeps small-batch GPU training from being bound by the
+//! host. The CPU keeps the optimiser's composed ops (bit-exact PyTorch order).
+
+use candle_core::{CpuStorage, Device, Error, InplaceOp3, Layout, Result, Tensor};
+
+/// The scalars of one step, as PyTorch's `Adam`/`AdamW` compute them for step `t`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// β1.
+    pub beta1: f64,
+    /// β2.
+    pub beta2: f64,
+    /// `lr / (1 − β1ᵗ)`.
+    pub step_size: f64,
+    /// `1 / √(1 − β2ᵗ)`.
+    pub inv_sqrt_bias2: f64,
+    /// ε.
+    pub eps: f64,
+    /// L2 weight decay added to the gradient (`Adam`'s `weight_decay`; 0 for none).
+    pub l2: f64,
+    /// Factor applied to the parameter before the step (`AdamW`: `1 − lr·weight_decay`; 1 for none).
+    pub decay: f64,
+}
+
+/// Whether [`adam_step_in_place`] runs on `device` (CUDA GPUs with the `cuda` feature).
+pub fn fused_adam_available(device: &Device) -> bool {
+    cfg!(feature = "cuda") && device.is_cuda()
+}
+
+/// `Σ x²` over all elements of all `tensors`, accumulated in f64 (the square of the global norm of
+/// a set of gradients). On a CUDA GPU, one launch and one copy back for all tensors (each summed
+/// by one block, in a fixed order: deterministic); elsewhere per-tensor ops.
+pub fn sum_of_squares(tensors: &[&Tensor]) -> Result<f64> {
+    #[cfg(feature = "cuda")]
+    if let Some(first) = tensors.first() {
+        let same = |t: &&Tensor| t.device().same_device(first.device()) && t.dtype() == first.dtype();
+        if first.device().is_cuda() && tensors.iter().all(same) {
+            let contiguous = tensors.iter().map(|t| t.contiguous()).collect::<Result<Vec<_>>>()?;
+            return super::cuda::sum_squares(&contiguous);
+        }
+    }
+    let mut total = 0.0;
+    for t in tensors {
+        total += t.to_dtype(candle_core::DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+    }
+    Ok(total)
+}
+
+/// Updates `param`, the first moment `m` and the second moment `v` in place from `grad` (all of one
+/// shape, dtype and device; Candle refuses moments that share storage with the parameter, and `m`
+/// and `v` must not share storage with each other or with anything else that must keep its value).
+/// CUDA only: see [`fused_adam_available`].
+pub fn adam_step_in_place(param: &Tensor, m: &Tensor, v: &Tensor, grad: &Tensor, step: &AdamStep) -> Result<()> {
+    let shape = param.shape();
+    if m.shape() != shape || v.shape() != shape || grad.shape() != shape {
+        return Err(Error::Msg(format!(
+            "adam_step: parameter {:?}, moments {:?} {:?} and gradient {:?} differ",
+            param.dims(),
+            m.dims(),
+            v.dims(),
+            grad.dims()
+        )));
+    }
+    let grad = grad.contiguous()?;
+    param.inplace_op3(m, v, &FusedAdam { grad, step: *step })
+}
+
+// Read by the CUDA kernel only.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+struct FusedAdam {
+    grad: Tensor,
+    step: AdamStep,
+}
+
+impl InplaceOp3 for FusedAdam {
+    fn name(&self) -> &'static str {
+        "chemgnn-adam-step"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &mut CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<()> {
+        Err(Error::Msg("adam_step: the fused step runs on CUDA GPUs only".into()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        param: &mut candle_core::CudaStorage,
+        pl: &Layout,
+        m: &candle_core::CudaStorage,
+        ml: &Layout,
+        v: &candle_core::CudaStorage,
+        vl: &Layout,
+    ) -> Result<()> {
+        let (grad, gl) = self.grad.storage_and_layout();
+        let candle_core::Storage::Cuda(grad) = &*grad else {
+            return Err(Error::Msg("adam_step: the gradient is not on the GPU".into()));
+        };
+        super::cuda::adam_step(param, pl, m, ml, v, vl, grad, gl, &self.step)
+    }
+}
