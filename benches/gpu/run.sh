@@ -22,15 +22,15 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 work=$(mktemp -d)
 for b in "${sizes[@]}"; do
     start=$(date +%s%N)
-    timeout 75 "$bin" train --config benches/gpu/schnet_pyg_defaults.toml --device cuda --batch-size "$b" \
+    timeout 30 "$bin" train --config benches/gpu/schnet_pyg_defaults.toml --device cuda --batch-size "$b" \
         --out "$work/chemgnn-$b" -q > "$out/chemgnn-$b.log" 2>&1
     echo "chemgnn batch $b: rc=$? $(( ($(date +%s%N) - start) / 1000000 )) ms"
     cp "$work/chemgnn-$b/metrics.jsonl" "$out/chemgnn-$b.jsonl" 2>/dev/null && tail -n 1 "$out/chemgnn-$b.jsonl"
 done
-timeout 150 python3 benches/gpu/pyg_schnet.py "$out/pyg.json" "${sizes[@]}"
+timeout 120 python3 benches/gpu/pyg_schnet.py "$out/pyg.json" "${sizes[@]}"
 echo "pyg: rc=$?"
 start=$(date +%s%N)
-timeout 120 "$bin" train --device cuda --out "$work/main" > "$out/main.log" 2>&1
+timeout 90 "$bin" train --device cuda --out "$work/main" > "$out/main.log" 2>&1
 echo "main job (chemgnn train --device cuda): rc=$? $(( ($(date +%s%N) - start) / 1000000 )) ms"
 tail -n 4 "$out/main.log"
 cp "$work/main/summary.json" "$out/main-summary.json" 2>/dev/null
