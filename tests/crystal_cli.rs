@@ -151,3 +151,45 @@ fn crystal_info_symmetrises_by_default_and_says_so() {
     assert!(text.contains("failed at the requested symprec 0.001 and succeeded at 0.00025"), "{text}");
     assert!(text.contains("symmetrized  atoms moved by at most"), "{text}");
 }
+
+#[test]
+fn predict_stress_of_crystals_with_forces_in_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("model");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/schnetpack_schnet");
+    let args = fixture.join("args.json");
+    let weights = fixture.join("state_dict.safetensors");
+    let import = ["import", "--from", "schnetpack", "--model", "schnet", "--config", args.to_str().unwrap()];
+    let mut import = import.to_vec();
+    import.extend([weights.to_str().unwrap(), "--out", checkpoint.to_str().unwrap()]);
+    assert!(chemgnn(&import).status.success());
+    let model = checkpoint.to_str().unwrap();
+    let (nacl, rutile) = (crystal("nacl.cif"), crystal("rutile.vasp"));
+    let records =
+        stdout_json(&chemgnn(&["predict", "--model", model, "--precision", "f64", "--stress", &nacl, &rutile]));
+    for r in records.as_array().unwrap() {
+        let stress: Vec<f64> = r["stress"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(stress.len(), 6, "{r}");
+        assert!(stress.iter().all(|s| s.is_finite()) && stress.iter().any(|s| *s != 0.0), "{r}");
+        assert_eq!(r["stress_unit"], "eV/Å³");
+        assert!(r["forces"].as_array().is_some_and(|f| !f.is_empty()), "--stress implies forces: {r}");
+    }
+    // Cubic rock salt: no shear, equal normal components.
+    let nacl_stress: Vec<f64> = records[0]["stress"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let scale = nacl_stress[0].abs();
+    assert!(nacl_stress[3..].iter().all(|s| s.abs() <= 1e-9 * scale), "{nacl_stress:?}");
+    assert!((nacl_stress[1] - nacl_stress[0]).abs() <= 1e-9 * scale, "{nacl_stress:?}");
+
+    let csv = dir.path().join("out.csv");
+    let out = chemgnn(&["predict", "--model", model, "--stress", &nacl, "--output", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.lines().next().unwrap().contains("stress_xx [eV/Å³]"), "{text}");
+
+    // A molecule has no cell: exit 2 naming the problem.
+    let molecule = dir.path().join("water.xyz");
+    std::fs::write(&molecule, "3\n\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n").unwrap();
+    let out = chemgnn(&["predict", "--model", model, "--stress", molecule.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("periodic cell"));
+}

@@ -71,6 +71,11 @@ pub struct PredictArgs {
     /// Also compute forces −∂E/∂r (unit of the target per Å).
     #[arg(long, conflicts_with = "asu")]
     forces: bool,
+    /// Also compute forces and the stress (1/V)·∂E/∂ε of periodic structures: ASE's sign (negative
+    /// under compression) and Voigt order xx, yy, zz, yz, xz, xy, in the target's unit per Å³.
+    /// Structure files only (not graph batches).
+    #[arg(long, conflicts_with = "asu")]
+    stress: bool,
     /// Run crystals through their asymmetric-unit graphs (one node per symmetry orbit, weighted by
     /// its multiplicity): the same predictions from fewer atoms. The crystals are symmetrised first
     /// (as with --symmetrize), so that the asymmetric unit stands for the cell. SchNet, coGN and
@@ -112,6 +117,10 @@ struct Record {
     forces: Option<Vec<[f64; 3]>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     forces_unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stress: Option<[f64; 6]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stress_unit: Option<String>,
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
@@ -137,6 +146,7 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
     let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
         match Qm9Dataset::load(path) {
             Ok(dataset) => dataset.structures(),
+            Err(_) if args.stress => anyhow::bail!("{input}: --stress needs structure files, not a graph batch"),
             Err(_) => {
                 let tensors = gnn_models::graphs::read_tensors(path)?;
                 if let (ModelConfig::GatePoints(c), true) = (&model.config().model, E3nnBatch::recognise(&tensors)) {
@@ -176,16 +186,25 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
                 .with_context(|| format!("predicting {input} through asymmetric units"))?
         } else {
             let symmetrized: Vec<Structure> = crystals.into_iter().map(|c| c.structure).collect();
-            model
-                .predict_structures(&symmetrized, args.forces, args.batch_size)
-                .with_context(|| format!("predicting {input}"))?
+            predict_structures(model, &symmetrized, args).with_context(|| format!("predicting {input}"))?
         }
     } else {
-        model
-            .predict_structures(&structures, args.forces, args.batch_size)
-            .with_context(|| format!("predicting {input}"))?
+        predict_structures(model, &structures, args).with_context(|| format!("predicting {input}"))?
     };
     Ok((names, predictions))
+}
+
+/// Predictions with the derivatives asked for.
+fn predict_structures(
+    model: &Model,
+    structures: &[Structure],
+    args: &PredictArgs,
+) -> gnn_models::Result<Vec<Prediction>> {
+    if args.stress {
+        model.predict_with_stress(structures, args.batch_size)
+    } else {
+        model.predict_structures(structures, args.forces, args.batch_size)
+    }
 }
 
 /// Each crystal with the symmetry found at `symprec`, snapped to it (P1 where that is refused).
@@ -223,17 +242,23 @@ fn record(model: &Model, name: String, p: Prediction) -> Record {
         ModelConfig::GatePoints(c) => Some(c.network.irreps_out.to_string()),
         _ => None,
     };
-    Record { name, prediction, unit, irreps, forces: p.forces, forces_unit }
+    let stress_unit = p.stress.as_ref().map(|_| format!("{}/Å³", targets[0].unit));
+    Record { name, prediction, unit, irreps, forces: p.forces, forces_unit, stress: p.stress, stress_unit }
 }
 
-/// One row per structure (`name`, then each target with its unit); with forces, one row per atom
-/// with the structure's prediction repeated.
+/// One row per structure (`name`, then each target with its unit, then the stress when computed);
+/// with forces, one row per atom with the structure's prediction repeated.
 fn to_csv(model: &Model, records: &[Record]) -> String {
     let targets = &model.config().targets;
     let quote =
         |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
     let mut header: Vec<String> = vec!["name".into()];
     header.extend(targets.iter().map(|t| quote(&format!("{} [{}]", t.name, t.unit))));
+    let with_stress = records.iter().any(|r| r.stress.is_some());
+    if with_stress {
+        let unit = format!("{}/Å³", targets[0].unit);
+        header.extend(["xx", "yy", "zz", "yz", "xz", "xy"].map(|c| format!("stress_{c} [{unit}]")));
+    }
     let with_forces = records.iter().any(|r| r.forces.is_some());
     if with_forces {
         let unit = format!("{}/Å", targets[0].unit);
@@ -245,7 +270,10 @@ fn to_csv(model: &Model, records: &[Record]) -> String {
             serde_json::Value::Array(v) => v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
             v => v.to_string(),
         };
-        let row = format!("{},{values}", quote(&r.name));
+        let mut row = format!("{},{values}", quote(&r.name));
+        if let Some(stress) = &r.stress {
+            row += &stress.iter().map(|x| format!(",{x}")).collect::<String>();
+        }
         match &r.forces {
             Some(forces) => {
                 for (a, f) in forces.iter().enumerate() {

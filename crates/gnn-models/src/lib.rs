@@ -31,6 +31,7 @@ mod model;
 pub mod mpnn;
 pub mod schnet;
 pub mod state_dict;
+mod stress;
 
 pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
 pub use cogn::{CoGn, CoGnConfig};

@@ -10,6 +10,7 @@ use crate::graphs::{build_graphs, PygBatch};
 use crate::mpnn::Mpnn;
 use crate::schnet::SchNet;
 use crate::state_dict::{parameter_shapes, Shapes};
+use crate::stress;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use chem_graph::{GraphBatch, Structure};
@@ -85,6 +86,9 @@ pub struct Prediction {
     pub values: Vec<f64>,
     /// Forces `−∂E/∂r` per atom, when asked for (target unit per Å).
     pub forces: Option<Vec<[f64; 3]>>,
+    /// Stress `(1/V) ∂E/∂ε` in Voigt order `xx, yy, zz, yz, xz, xy` (ASE's convention, target unit
+    /// per Å³), when asked for (periodic structures).
+    pub stress: Option<[f64; 6]>,
 }
 
 /// A model with its checkpoint configuration, on a device, in a float dtype.
@@ -183,9 +187,23 @@ impl Model {
 
     /// Predicts the graphs of `batch` (built by [`Model::graphs`] or read from a graph-batch file).
     pub fn predict_batch(&self, batch: &GraphBatch, with_forces: bool) -> Result<Vec<Prediction>> {
-        if with_forces && !self.network.has_forces() {
+        self.predict_derivatives(batch, with_forces, false)
+    }
+
+    /// Energies, forces and stress (see [`Prediction::stress`]) of periodic structures, one batch of
+    /// `batch_size` at a time, from one backward pass per batch.
+    pub fn predict_with_stress(&self, structures: &[Structure], batch_size: usize) -> Result<Vec<Prediction>> {
+        let mut out = Vec::with_capacity(structures.len());
+        for chunk in structures.chunks(batch_size.max(1)) {
+            out.extend(self.predict_derivatives(&self.graphs(chunk)?, true, true)?);
+        }
+        Ok(out)
+    }
+
+    fn predict_derivatives(&self, batch: &GraphBatch, with_forces: bool, with_stress: bool) -> Result<Vec<Prediction>> {
+        if (with_forces || with_stress) && !self.network.has_forces() {
             return Err(Error::Input(format!(
-                "{} predictions are not differentiated for forces (SchNet's and gate_points' are)",
+                "{} predictions are not differentiated for forces or stress (SchNet's and gate_points' are)",
                 self.config.model.kind()
             )));
         }
@@ -198,8 +216,19 @@ impl Model {
         };
         let g = GraphTensors::new(batch, self.dtype, &self.device)?;
         let positions = Var::from_tensor(&g.positions)?;
-        let y = self.network.forward(&g, positions.as_tensor())?;
-        let forces = if with_forces { Some(forces(&y, &positions, false)?) } else { None };
+        let (y, forces, stress) = if with_stress {
+            let strained = stress::strain(batch, &g, positions.as_tensor())?;
+            let y = self.network.forward(&strained.graphs, &strained.positions)?;
+            let grads = y.sum_all()?.backward()?;
+            let gradient = |v: &Var| grads.get(v.as_tensor()).map_or_else(|| v.zeros_like(), |g| Ok(g.clone()));
+            let forces = gradient(&positions)?.neg()?;
+            let stress = stress::voigt_stress(&gradient(&strained.strain)?, batch)?;
+            (y, Some(forces), Some(stress))
+        } else {
+            let y = self.network.forward(&g, positions.as_tensor())?;
+            let forces = if with_forces { Some(forces(&y, &positions, false)?) } else { None };
+            (y, forces, None)
+        };
         let values = y.to_dtype(DType::F64)?.to_vec2::<f64>()?;
         let forces = forces.map(|f| f.to_dtype(DType::F64)?.to_vec2::<f64>()).transpose()?;
         Ok(values
@@ -210,6 +239,7 @@ impl Model {
                 forces: forces.as_ref().map(|f| {
                     (batch.node_offsets[k]..batch.node_offsets[k + 1]).map(|a| [f[a][0], f[a][1], f[a][2]]).collect()
                 }),
+                stress: stress.as_ref().map(|s| s[k]),
             })
             .collect())
     }

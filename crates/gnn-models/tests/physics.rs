@@ -285,3 +285,52 @@ fn schnet_force_loss_gradients_match_finite_differences() {
         assert!((fd - analytic[k]).abs() < 1e-6 * (1.0 + fd.abs()), "{name}: {fd} vs {}", analytic[k]);
     }
 }
+
+/// `r(I + ε)` and `L(I + ε)` for a symmetric strain `ε`.
+fn strained(s: &Structure, eps: &[[f64; 3]; 3]) -> Structure {
+    let apply = |v: [f64; 3]| [0, 1, 2].map(|j| v[j] + (0..3).map(|k| v[k] * eps[k][j]).sum::<f64>());
+    let cell = s.cell.expect("periodic").map(apply);
+    Structure::periodic(s.numbers.clone(), s.positions.iter().map(|&p| apply(p)).collect(), cell, [true; 3]).unwrap()
+}
+
+#[test]
+fn schnet_stress_is_the_strain_derivative_of_the_energy_per_volume() {
+    let model = schnet_model(SchNetFlavor::Pyg);
+    // A distorted three-atom triclinic cell (cutoff 4 Å > the cell: images interact).
+    let cell = [[3.1, 0.2, -0.1], [0.4, 2.9, 0.3], [-0.2, 0.5, 3.3]];
+    let crystal =
+        Structure::periodic(vec![11, 17, 8], vec![[0.1, 0.2, 0.0], [1.6, 1.4, 1.7], [2.4, 0.3, 1.1]], cell, [true; 3])
+            .unwrap();
+    let p = model.predict_with_stress(std::slice::from_ref(&crystal), 1).unwrap().remove(0);
+    let (stress, forces) = (p.stress.unwrap(), p.forces.unwrap());
+    let (e0, f0) = energy_and_forces(&model, &crystal);
+    assert!(close(p.values[0], e0, 1e-12), "energy {} vs {e0}", p.values[0]);
+    for (a, b) in forces.iter().flatten().zip(f0.iter().flatten()) {
+        assert!(close(*a, *b, 1e-10), "forces differ: {a} vs {b}");
+    }
+    let volume = chem_graph::structure::determinant(&cell).abs();
+    let h = 1e-5;
+    for (voigt, (i, j)) in [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)].into_iter().enumerate() {
+        let energy = |d: f64| {
+            let mut eps = [[0.0; 3]; 3];
+            eps[i][j] += d / 2.0;
+            eps[j][i] += d / 2.0;
+            energy_and_forces(&model, &strained(&crystal, &eps)).0
+        };
+        let numeric = (energy(h) - energy(-h)) / (2.0 * h) / volume;
+        assert!(
+            (stress[voigt] - numeric).abs() <= 1e-6 * (1e-3 + numeric.abs()),
+            "stress[{voigt}] = {} vs finite difference {numeric}",
+            stress[voigt]
+        );
+    }
+    // Not vacuous: a random SchNet on a distorted cell is under stress.
+    assert!(stress.iter().any(|s| s.abs() > 1e-6), "no stress at all: {stress:?}");
+}
+
+#[test]
+fn stress_of_a_molecule_is_an_error_naming_the_structure() {
+    let model = schnet_model(SchNetFlavor::Pyg);
+    let err = model.predict_with_stress(&[molecule()], 1).unwrap_err().to_string();
+    assert!(err.contains("periodic cell") && err.contains("structure 0"), "{err}");
+}
