@@ -1,0 +1,120 @@
+//! `chemgnn._chemgnn`: the compiled part of the `chemgnn` Python package. A [`Model`] loaded from a
+//! checkpoint directory computes energies, forces and (for periodic structures) stress of structures
+//! given as NumPy arrays, with the GIL released while it runs. Errors are Python exceptions carrying
+//! the CLI's messages.
+
+use chem_graph::Structure;
+use gnn_models::Prediction;
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// A chemgnn model (a checkpoint directory from `chemgnn import` or `chemgnn train`), on the CPU.
+#[pyclass(module = "chemgnn._chemgnn", frozen)]
+struct Model {
+    inner: gnn_models::Model,
+}
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// One structure from NumPy arrays: periodic when a cell is given and some direction is periodic.
+fn structure(
+    numbers: PyReadonlyArray1<'_, i64>,
+    positions: PyReadonlyArray2<'_, f64>,
+    cell: Option<PyReadonlyArray2<'_, f64>>,
+    pbc: Option<[bool; 3]>,
+) -> PyResult<Structure> {
+    let numbers = numbers.as_slice().map_err(value_error)?;
+    let z = numbers
+        .iter()
+        .map(|&z| u8::try_from(z).map_err(|_| value_error(format!("atomic number {z} is out of range"))))
+        .collect::<PyResult<Vec<u8>>>()?;
+    let positions = positions.as_array();
+    if positions.ncols() != 3 || positions.nrows() != z.len() {
+        return Err(value_error(format!("positions have shape {:?}, expected ({}, 3)", positions.shape(), z.len())));
+    }
+    let positions: Vec<[f64; 3]> = positions.rows().into_iter().map(|r| [r[0], r[1], r[2]]).collect();
+    let pbc = pbc.unwrap_or([cell.is_some(); 3]);
+    match cell {
+        Some(cell) if pbc.iter().any(|&p| p) => {
+            let cell = cell.as_array();
+            if cell.shape() != [3, 3] {
+                return Err(value_error(format!("cell has shape {:?}, expected (3, 3)", cell.shape())));
+            }
+            let cell = [0, 1, 2].map(|r| [cell[[r, 0]], cell[[r, 1]], cell[[r, 2]]]);
+            Structure::periodic(z, positions, cell, pbc).map_err(value_error)
+        }
+        _ => Structure::molecule(z, positions).map_err(value_error),
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// Loads the checkpoint in `path` (`config.json` + `model.safetensors`) in f64 (or `dtype="f32"`).
+    #[staticmethod]
+    #[pyo3(signature = (path, dtype = "f64"))]
+    fn load(py: Python<'_>, path: std::path::PathBuf, dtype: &str) -> PyResult<Self> {
+        let dtype = match dtype {
+            "f64" | "float64" => candle_core::DType::F64,
+            "f32" | "float32" => candle_core::DType::F32,
+            other => return Err(value_error(format!("dtype `{other}`: expected \"f64\" or \"f32\""))),
+        };
+        let inner = py
+            .allow_threads(|| gnn_models::Model::load_on(&path, dtype, &candle_core::Device::Cpu))
+            .map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+        Ok(Self { inner })
+    }
+
+    /// Energy (the model's first output), forces `(n, 3)` and, for a periodic structure, the stress
+    /// (Voigt `xx, yy, zz, yz, xz, xy`, ASE's sign, energy unit per Å³) of one structure: a dict
+    /// with `energy` (float), `forces` and `stress` (NumPy arrays; `stress` absent for molecules).
+    #[pyo3(signature = (numbers, positions, cell = None, pbc = None))]
+    fn compute<'py>(
+        &self,
+        py: Python<'py>,
+        numbers: PyReadonlyArray1<'py, i64>,
+        positions: PyReadonlyArray2<'py, f64>,
+        cell: Option<PyReadonlyArray2<'py, f64>>,
+        pbc: Option<[bool; 3]>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let s = structure(numbers, positions, cell, pbc)?;
+        let periodic = s.cell.is_some();
+        let model = &self.inner;
+        let prediction: Prediction = py
+            .allow_threads(|| {
+                let structures = std::slice::from_ref(&s);
+                let out = if periodic {
+                    model.predict_with_stress(structures, 1)
+                } else {
+                    model.predict_structures(structures, true, 1)
+                };
+                out.map(|mut p| p.remove(0))
+            })
+            .map_err(value_error)?;
+        let out = PyDict::new(py);
+        out.set_item("energy", prediction.values[0])?;
+        let forces = prediction.forces.unwrap_or_default();
+        let rows: Vec<Vec<f64>> = forces.iter().map(|f| f.to_vec()).collect();
+        out.set_item("forces", PyArray2::from_vec2(py, &rows).map_err(value_error)?)?;
+        if let Some(stress) = prediction.stress {
+            out.set_item("stress", PyArray1::from_slice(py, &stress))?;
+        }
+        Ok(out)
+    }
+
+    /// The names and units of the model's outputs, e.g. `[("energy", "eV")]`.
+    fn targets(&self) -> Vec<(String, String)> {
+        self.inner.config().targets.iter().map(|t| (t.name.clone(), t.unit.clone())).collect()
+    }
+}
+
+/// The compiled module.
+#[pymodule]
+fn _chemgnn(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

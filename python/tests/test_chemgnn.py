@@ -1,0 +1,135 @@
+"""chemgnn's Python package: Model.compute against schnetpack's energies, forces and stress (the
+fixture of tests/reference/schnetpack_stress.py), the ASE calculator, NVE energy conservation, a cell
+relaxation through the stress, and errors as exceptions.
+
+Needs the wheel installed, numpy, ase and safetensors, and the `chemgnn` binary to import the weights
+(`$CHEMGNN`, default ../target/debug/chemgnn). Run from python/: `pytest tests`.
+"""
+
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import chemgnn
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "models" / "schnetpack_stress_f64"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "schnet"
+    binary = os.environ.get("CHEMGNN", str(ROOT / "target" / "debug" / "chemgnn"))
+    subprocess.run([binary, "import", "--from", "schnetpack", "--model", "schnet", "--config",
+                    str(FIXTURE / "args.json"), str(FIXTURE / "state_dict.safetensors"), "--out", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def crystals():
+    t = load_file(str(FIXTURE / "crystals.safetensors"))
+    off = t["atom_offsets"]
+    return [(t["numbers"][a:b], t["positions"][a:b], t["cells"][k]) for k, (a, b) in enumerate(zip(off[:-1], off[1:]))]
+
+
+def voigt(s):
+    return np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+
+
+def relative(a, b):
+    return np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(np.max(np.abs(b)), 1e-300)
+
+
+def test_compute_reproduces_schnetpack(checkpoint):
+    model = chemgnn.Model.load(str(checkpoint))
+    expected = load_file(str(FIXTURE / "expected.safetensors"))
+    outputs = [model.compute(z.astype(np.int64), pos, cell, [True] * 3) for z, pos, cell in crystals()]
+    assert all(isinstance(out["energy"], float) for out in outputs)
+    assert relative([out["energy"] for out in outputs], expected["energy"]) <= 1e-10
+    # Compared over all crystals at once: rock salt's forces vanish by symmetry.
+    assert relative(np.concatenate([out["forces"] for out in outputs]), expected["forces"]) <= 1e-10
+    stress = [voigt(s) for s in expected["stress"]]
+    assert relative(np.concatenate([out["stress"] for out in outputs]), np.concatenate(stress)) <= 1e-10
+
+
+def test_ase_calculator_energy_forces_stress(checkpoint):
+    from ase import Atoms
+    from chemgnn.ase import Calculator
+
+    z, pos, cell = crystals()[1]
+    atoms = Atoms(numbers=z, positions=pos, cell=cell, pbc=True)
+    atoms.calc = Calculator(checkpoint)
+    out = chemgnn.Model.load(str(checkpoint)).compute(z.astype(np.int64), pos, cell, [True] * 3)
+    assert atoms.get_potential_energy() == pytest.approx(out["energy"], rel=1e-12)
+    np.testing.assert_allclose(atoms.get_forces(), out["forces"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(atoms.get_stress(), out["stress"], rtol=1e-12, atol=1e-14)
+    # Forces are −∂E/∂r: a small displacement changes the energy accordingly.
+    f = atoms.get_forces()
+    e0, h = atoms.get_potential_energy(), 1e-5
+    moved = atoms.copy()
+    moved.calc = atoms.calc
+    moved.positions[0, 0] += h
+    assert (moved.get_potential_energy() - e0) / h == pytest.approx(-f[0, 0], rel=1e-3, abs=1e-6)
+
+
+def test_nve_md_conserves_energy(checkpoint):
+    """Velocity Verlet's energy error is O(dt²): halving the step divides the spread by ~4 (forces
+    consistent with the energy); the drift per ns is printed."""
+    from ase import Atoms, units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+    from chemgnn.ase import Calculator
+
+    z, pos, cell = crystals()[0]
+    spreads = []
+    for dt in (0.5, 0.25):
+        atoms = Atoms(numbers=z, positions=pos, cell=cell, pbc=True).repeat((2, 2, 2))
+        atoms.calc = Calculator(checkpoint)
+        MaxwellBoltzmannDistribution(atoms, temperature_K=100, rng=np.random.default_rng(0))
+        dyn = VelocityVerlet(atoms, timestep=dt * units.fs)
+        energies = []
+        dyn.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
+        dyn.run(int(100 / dt))  # 100 fs
+        spreads.append(max(energies) - min(energies))
+        drift = (energies[-1] - energies[0]) / 1e-4  # eV per ns
+        print(f"NVE rock salt, {len(atoms)} atoms, dt {dt} fs, 100 fs: spread {spreads[-1]:.2e} eV, drift {drift:.2e} eV/ns")
+    assert 3.0 < spreads[0] / spreads[1] < 5.0
+    assert spreads[1] < 1e-3
+
+
+def test_cell_relaxation_uses_the_stress(checkpoint):
+    from ase import Atoms
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+    from chemgnn.ase import Calculator
+
+    z, pos, cell = crystals()[0]
+    atoms = Atoms(numbers=z, positions=pos, cell=cell, pbc=True)
+    atoms.calc = Calculator(checkpoint)
+    e0, s0 = atoms.get_potential_energy(), np.abs(atoms.get_stress()).max()
+    FIRE(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=300)
+    assert atoms.get_potential_energy() < e0
+    assert np.abs(atoms.get_stress()).max() < s0
+
+
+def test_bad_input_raises(checkpoint):
+    model = chemgnn.Model.load(str(checkpoint))
+    z, pos, cell = crystals()[0]
+    with pytest.raises(ValueError, match="positions have shape"):
+        model.compute(z.astype(np.int64), pos[:1], cell, [True] * 3)
+    nan = pos.copy()
+    nan[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        model.compute(z.astype(np.int64), nan, cell, [True] * 3)
+    with pytest.raises(ValueError):
+        model.compute(np.array([200, 11], dtype=np.int64), pos, cell, [True] * 3)
+    with pytest.raises(ValueError):
+        model.compute(z.astype(np.int64), pos, np.zeros((3, 3)), [True] * 3)
+    with pytest.raises(OSError):
+        chemgnn.Model.load("/nonexistent/model")
+    out = model.compute(z.astype(np.int64), pos)  # no cell: a molecule, no stress
+    assert "stress" not in out and out["forces"].shape == (2, 3)
