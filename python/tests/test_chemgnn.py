@@ -133,3 +133,43 @@ def test_bad_input_raises(checkpoint):
         chemgnn.Model.load("/nonexistent/model")
     out = model.compute(z.astype(np.int64), pos)  # no cell: a molecule, no stress
     assert "stress" not in out and out["forces"].shape == (2, 3)
+
+
+def test_same_trajectory_as_schnetpacks_calculator(checkpoint, tmp_path):
+    """100 NVE steps with chemgnn's calculator and schnetpack's `SpkCalculator` on the same weights
+    (f64) stay within 1e-8 Å (needs schnetpack; skipped otherwise)."""
+    import sys
+    import typing
+
+    dataloader = pytest.importorskip("torch.utils.data.dataloader")
+    dataloader.T_co = typing.TypeVar("T_co", covariant=True)  # schnetpack 2.1 imports it
+    pytest.importorskip("schnetpack")
+
+    from ase import units
+    from ase.build import bulk
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+    from chemgnn.ase import Calculator
+
+    sys.path.insert(0, str(ROOT / "benches" / "ase"))
+    from spk_model import spk_calculator
+
+    start = bulk("NaCl", "rocksalt", a=5.6).repeat(2)
+    start.rattle(0.05, seed=1)
+    MaxwellBoltzmannDistribution(start, temperature_K=300, rng=np.random.default_rng(1))
+    trajectories = []
+    for calc in (Calculator(checkpoint), spk_calculator(tmp_path)):
+        atoms = start.copy()
+        atoms.calc = calc
+        positions = []
+        dyn = VelocityVerlet(atoms, timestep=0.5 * units.fs)
+        dyn.attach(lambda: positions.append(atoms.positions.copy()), interval=1)
+        dyn.run(100)
+        stress = atoms.get_stress()
+        trajectories.append((np.array(positions), atoms.get_potential_energy(), stress))
+    (ours, e_ours, s_ours), (theirs, e_theirs, s_theirs) = trajectories
+    deviation = np.abs(ours - theirs).max()
+    print(f"chemgnn vs SpkCalculator, 100 steps: max position difference {deviation:.1e} Å")
+    assert deviation <= 1e-8
+    assert e_ours == pytest.approx(e_theirs, rel=1e-10)
+    np.testing.assert_allclose(s_ours, s_theirs, rtol=1e-8, atol=1e-12)

@@ -58,8 +58,10 @@ impl Table {
     }
 }
 
-/// GPU figures, appended to the report as they are.
-const GPU_MARKDOWN: &str = "docs/benchmarks_gpu.md";
+/// Sections measured outside `cargo xtask bench`, appended to the report as they are: the GPU figures
+/// (a GPU machine without a Rust toolchain, see docs/gpu.md) and ASE molecular dynamics
+/// (`benches/ase/md_speed.py`, which needs the Python wheel).
+const FRAGMENTS: [&str; 2] = ["docs/benchmarks_gpu.md", "docs/benchmarks_ase.md"];
 
 pub fn write(
     results: &[Measurement],
@@ -105,17 +107,19 @@ pub fn render() -> anyhow::Result<()> {
 }
 
 /// Writes `docs/benchmarks.md`: the suites, then the equal-budget training section of
-/// `cargo xtask train-compare` when `docs/training.json` exists, then the GPU figures recorded in
-/// `docs/benchmarks_gpu.md` (measured on a GPU machine without a Rust toolchain, see docs/gpu.md).
+/// `cargo xtask train-compare` when `docs/training.json` exists, then the sections measured outside
+/// `cargo xtask bench` ([`FRAGMENTS`]).
 fn write_markdown(all: &BTreeMap<String, SuiteRun>) -> anyhow::Result<()> {
     let mut md = markdown(all);
     if let Some(training) = crate::train_compare::markdown()? {
         md.push_str(&training);
     }
-    match std::fs::read_to_string(GPU_MARKDOWN) {
-        Ok(gpu) => md.push_str(&gpu),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(anyhow::anyhow!("{GPU_MARKDOWN}: {e}")),
+    for fragment in FRAGMENTS {
+        match std::fs::read_to_string(fragment) {
+            Ok(text) => md.push_str(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(anyhow::anyhow!("{fragment}: {e}")),
+        }
     }
     std::fs::create_dir_all("docs")?;
     std::fs::write(MARKDOWN, md)?;
