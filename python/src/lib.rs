@@ -94,21 +94,60 @@ impl Model {
                 out.map(|mut p| p.remove(0))
             })
             .map_err(value_error)?;
-        let out = PyDict::new(py);
-        out.set_item("energy", prediction.values[0])?;
-        let forces = prediction.forces.unwrap_or_default();
-        let rows: Vec<Vec<f64>> = forces.iter().map(|f| f.to_vec()).collect();
-        out.set_item("forces", PyArray2::from_vec2(py, &rows).map_err(value_error)?)?;
-        if let Some(stress) = prediction.stress {
-            out.set_item("stress", PyArray1::from_slice(py, &stress))?;
+        result_dict(py, prediction)
+    }
+
+    /// [`Model::compute`] for many structures at once, in batches of `batch_size` (one graph batch and
+    /// one backward pass per batch): `structures` is a sequence of `(numbers, positions, cell, pbc)`
+    /// tuples (`cell`, `pbc` may be `None`); molecules and periodic structures must not be mixed.
+    #[pyo3(signature = (structures, batch_size = 64))]
+    fn compute_many<'py>(
+        &self,
+        py: Python<'py>,
+        structures: Vec<StructureArgs<'py>>,
+        batch_size: usize,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let structures = structures
+            .into_iter()
+            .map(|(numbers, positions, cell, pbc)| structure(numbers, positions, cell, pbc))
+            .collect::<PyResult<Vec<Structure>>>()?;
+        let periodic = structures.iter().filter(|s| s.cell.is_some()).count();
+        if periodic != 0 && periodic != structures.len() {
+            return Err(value_error("compute_many: give either only molecules or only periodic structures"));
         }
-        Ok(out)
+        let model = &self.inner;
+        let predictions = py
+            .allow_threads(|| {
+                if periodic > 0 {
+                    model.predict_with_stress(&structures, batch_size)
+                } else {
+                    model.predict_structures(&structures, true, batch_size)
+                }
+            })
+            .map_err(value_error)?;
+        predictions.into_iter().map(|p| result_dict(py, p)).collect()
     }
 
     /// The names and units of the model's outputs, e.g. `[("energy", "eV")]`.
     fn targets(&self) -> Vec<(String, String)> {
         self.inner.config().targets.iter().map(|t| (t.name.clone(), t.unit.clone())).collect()
     }
+}
+
+/// `(numbers, positions, cell, pbc)` of one structure, as `compute_many` takes them.
+type StructureArgs<'py> =
+    (PyReadonlyArray1<'py, i64>, PyReadonlyArray2<'py, f64>, Option<PyReadonlyArray2<'py, f64>>, Option<[bool; 3]>);
+
+/// `{"energy": float, "forces": (n, 3), "stress": (6,)}` (no `stress` for a molecule).
+fn result_dict(py: Python<'_>, prediction: Prediction) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("energy", prediction.values[0])?;
+    let rows: Vec<Vec<f64>> = prediction.forces.unwrap_or_default().iter().map(|f| f.to_vec()).collect();
+    out.set_item("forces", PyArray2::from_vec2(py, &rows).map_err(value_error)?)?;
+    if let Some(stress) = prediction.stress {
+        out.set_item("stress", PyArray1::from_slice(py, &stress))?;
+    }
+    Ok(out)
 }
 
 /// The compiled module.

@@ -173,3 +173,18 @@ def test_same_trajectory_as_schnetpacks_calculator(checkpoint, tmp_path):
     assert deviation <= 1e-8
     assert e_ours == pytest.approx(e_theirs, rel=1e-10)
     np.testing.assert_allclose(s_ours, s_theirs, rtol=1e-8, atol=1e-12)
+
+
+def test_compute_many_equals_one_by_one(checkpoint):
+    model = chemgnn.Model.load(str(checkpoint))
+    inputs = [(z.astype(np.int64), pos, cell, [True] * 3) for z, pos, cell in crystals()]
+    many = model.compute_many(inputs, batch_size=2)
+    assert len(many) == len(inputs)
+    for out, args in zip(many, inputs):
+        one = model.compute(*args)
+        assert out["energy"] == pytest.approx(one["energy"], rel=1e-12)
+        np.testing.assert_allclose(out["forces"], one["forces"], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(out["stress"], one["stress"], rtol=1e-10, atol=1e-13)
+    z, pos, _ = crystals()[0]
+    with pytest.raises(ValueError, match="only molecules or only periodic"):
+        model.compute_many([inputs[0], (z.astype(np.int64), pos, None, None)])
