@@ -222,7 +222,7 @@ impl Model {
             let grads = y.sum_all()?.backward()?;
             let gradient = |v: &Var| grads.get(v.as_tensor()).map_or_else(|| v.zeros_like(), |g| Ok(g.clone()));
             let forces = gradient(&positions)?.neg()?;
-            let stress = stress::voigt_stress(&gradient(&strained.strain)?, batch)?;
+            let stress = stress::voigt_stress(&gradient(&strained.strain)?, &strained.volumes)?;
             (y, Some(forces), Some(stress))
         } else {
             let y = self.network.forward(&g, positions.as_tensor())?;

@@ -21,6 +21,8 @@ pub(crate) struct Strained {
     pub positions: Tensor,
     /// ε per graph, `[graphs, 9]` (row-major 3 × 3), zero.
     pub strain: Var,
+    /// The cells' volumes in Å³.
+    pub volumes: Vec<f64>,
 }
 
 /// Makes `positions` (a variable of `g`'s atoms) and `g`'s image offsets and cells depend on a zero
@@ -30,7 +32,8 @@ pub(crate) fn strain(batch: &GraphBatch, g: &GraphTensors, positions: &Tensor) -
     if batch.node_weights.is_some() {
         return Err(Error::Input("stress of graphs reduced to the asymmetric unit is not supported".into()));
     }
-    if let Some(k) = volumes(batch).iter().position(|&v| v <= 0.0 || !v.is_finite()) {
+    let volumes: Vec<f64> = batch.cells.iter().map(|c| determinant(c).abs()).collect();
+    if let Some(k) = volumes.iter().position(|&v| v <= 0.0 || !v.is_finite()) {
         return Err(Error::Input(format!("stress needs a periodic cell with a volume (structure {k} has none)")));
     }
     let graphs = batch.num_graphs();
@@ -46,23 +49,19 @@ pub(crate) fn strain(batch: &GraphBatch, g: &GraphTensors, positions: &Tensor) -
     let cells = g.cells.to_dtype(dtype)?;
     strained.cells = cells.add(&cells.matmul(&strain.reshape((graphs, 3, 3))?)?)?;
     let positions = deform(positions, &g.node_graph)?;
-    Ok(Strained { graphs: strained, positions, strain })
+    Ok(Strained { graphs: strained, positions, strain, volumes })
 }
 
 /// Stress per graph in Voigt order from `∂E/∂ε` (`[graphs, 9]`), symmetrised, divided by the
-/// volumes.
-pub(crate) fn voigt_stress(gradient: &Tensor, batch: &GraphBatch) -> Result<Vec<[f64; 6]>> {
+/// graphs' `volumes`.
+pub(crate) fn voigt_stress(gradient: &Tensor, volumes: &[f64]) -> Result<Vec<[f64; 6]>> {
     let gradient = gradient.to_dtype(candle_core::DType::F64)?.to_vec2::<f64>()?;
     Ok(gradient
         .iter()
-        .zip(volumes(batch))
+        .zip(volumes)
         .map(|(d, volume)| {
-            let s = |i: usize, j: usize| 0.5 * (d[3 * i + j] + d[3 * j + i]) / volume;
+            let s = |i: usize, j: usize| 0.5 * (d[3 * i + j] + d[3 * j + i]) / *volume;
             [s(0, 0), s(1, 1), s(2, 2), s(1, 2), s(0, 2), s(0, 1)]
         })
         .collect())
-}
-
-fn volumes(batch: &GraphBatch) -> Vec<f64> {
-    batch.cells.iter().map(|c| determinant(c).abs()).collect()
 }

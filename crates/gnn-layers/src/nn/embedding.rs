@@ -1,7 +1,7 @@
 //! `nn.Embedding`, including `padding_idx`.
 
 use super::init::STANDARD_NORMAL;
-use crate::ops::{gather, has_kernels, SegmentIndex};
+use crate::ops::{gather, has_cuda_kernels, SegmentIndex};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -51,7 +51,7 @@ impl Embedding {
         if elements.num_segments() > rows {
             candle_core::bail!("atomic number {} is beyond the embedding's {rows} rows", elements.num_segments() - 1);
         }
-        if elements.device().is_cuda() && has_kernels(elements.device()) {
+        if has_cuda_kernels(elements.device()) {
             return gather(&table.narrow(0, 0, elements.num_segments())?, elements);
         }
         table.index_select(elements.tensor(), 0)
@@ -77,7 +77,7 @@ impl Module for Embedding {
         let mut dims = ids.dims().to_vec();
         dims.push(self.weight.dim(1)?);
         let ids = ids.flatten_all()?;
-        if ids.device().is_cuda() && has_kernels(ids.device()) {
+        if has_cuda_kernels(ids.device()) {
             // Candle's CUDA `index_select` backward (`index_add`) walks all rows serially per column;
             // the gather kernel's backward is a segment sum. Costs one copy of the ids to the host.
             let index = SegmentIndex::from_tensor(&ids, table.dim(0)?)?;

@@ -17,7 +17,12 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 16 * 1024;
 /// Whether the graph ops have kernels for `device`: always on the CPU, on CUDA GPUs with the
 /// `cuda` feature; elsewhere (Metal) they are compositions of Candle's ops.
 pub(crate) fn has_kernels(device: &candle_core::Device) -> bool {
-    device.is_cpu() || (cfg!(feature = "cuda") && device.is_cuda())
+    device.is_cpu() || has_cuda_kernels(device)
+}
+
+/// Whether `device` is a CUDA GPU and chemgnn's CUDA kernels are built (the `cuda` feature).
+pub(crate) fn has_cuda_kernels(device: &candle_core::Device) -> bool {
+    cfg!(feature = "cuda") && device.is_cuda()
 }
 
 /// The float types the kernels support.

@@ -151,6 +151,13 @@ struct EdgeProducts {
     out_index: Option<SegmentIndex>,
 }
 
+impl EdgeProducts {
+    /// Output rows: one per segment of `out_index`, or one per edge.
+    fn rows(&self) -> usize {
+        self.out_index.as_ref().map_or(self.a_index.len(), SegmentIndex::num_segments)
+    }
+}
+
 impl CustomOp2 for EdgeProducts {
     fn name(&self) -> &'static str {
         "chemgnn-edge-products"
@@ -163,8 +170,7 @@ impl CustomOp2 for EdgeProducts {
             let (ai, bi, oi) = (&self.a_index, &self.b_index, self.out_index.as_ref());
             T::to_cpu_storage_owned(kernels::edge_products(a, b, ai, bi, oi, row_len(al)))
         });
-        let rows = self.out_index.as_ref().map_or(self.a_index.len(), SegmentIndex::num_segments);
-        Ok((out, with_rows(al, rows)))
+        Ok((out, with_rows(al, self.rows())))
     }
 
     #[cfg(feature = "cuda")]
@@ -177,8 +183,7 @@ impl CustomOp2 for EdgeProducts {
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let (ai, bi, oi) = (&self.a_index, &self.b_index, self.out_index.as_ref());
         let out = super::cuda::edge_products(as_, al, bs, bl, ai, bi, oi, row_len(al))?;
-        let rows = self.out_index.as_ref().map_or(self.a_index.len(), SegmentIndex::num_segments);
-        Ok((out, with_rows(al, rows)))
+        Ok((out, with_rows(al, self.rows())))
     }
 
     /// `∂a[j] = Σ_{a_index[e] = j} b[b_index[e]] ⊙ g[out(e)]` and the same for `b`: gather–multiply–

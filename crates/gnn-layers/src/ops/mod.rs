@@ -25,7 +25,7 @@ pub use dense::{dense, PARALLEL_MIN_FLOPS};
 pub(crate) use dense::{gemm_add, Matrix};
 pub use index::SegmentIndex;
 pub use kernels::PARALLEL_MIN_ELEMENTS;
-pub(crate) use kernels::{contiguous, for_each_row, has_kernels, with_float, Real};
+pub(crate) use kernels::{contiguous, for_each_row, has_cuda_kernels, with_float, Real};
 pub use message::{edge_products, gather_mul_scatter, gather_mul_scatter_indexed};
 pub use optim::{adam_step_in_place, fused_adam_available, sum_of_squares, AdamStep};
 pub use row_matvec::{

@@ -26,7 +26,7 @@ pub struct AdamStep {
 
 /// Whether [`adam_step_in_place`] runs on `device` (CUDA GPUs with the `cuda` feature).
 pub fn fused_adam_available(device: &Device) -> bool {
-    cfg!(feature = "cuda") && device.is_cuda()
+    super::kernels::has_cuda_kernels(device)
 }
 
 /// `Σ x²` over all elements of all `tensors`, accumulated in f64 (the square of the global norm of

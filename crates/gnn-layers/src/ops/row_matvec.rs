@@ -124,6 +124,17 @@ struct RowMatVec {
     transpose: bool,
 }
 
+impl RowMatVec {
+    /// Length of an output row.
+    fn width(&self) -> usize {
+        if self.transpose {
+            self.inputs
+        } else {
+            self.outputs
+        }
+    }
+}
+
 impl CustomOp2 for RowMatVec {
     fn name(&self) -> &'static str {
         "chemgnn-row-matvec"
@@ -136,8 +147,7 @@ impl CustomOp2 for RowMatVec {
             let index = self.index.as_ref();
             T::to_cpu_storage_owned(kernels::row_matvec(x, w, index, self.inputs, self.outputs, self.transpose))
         });
-        let width = if self.transpose { self.inputs } else { self.outputs };
-        Ok((out, (xl.dims()[0], width).into()))
+        Ok((out, (xl.dims()[0], self.width()).into()))
     }
 
     #[cfg(feature = "cuda")]
@@ -150,8 +160,7 @@ impl CustomOp2 for RowMatVec {
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let (index, inputs, outputs) = (self.index.as_ref(), self.inputs, self.outputs);
         let out = super::cuda::row_matvec(xs, xl, ws, wl, index, inputs, outputs, self.transpose)?;
-        let width = if self.transpose { self.inputs } else { self.outputs };
-        Ok((out, (xl.dims()[0], width).into()))
+        Ok((out, (xl.dims()[0], self.width()).into()))
     }
 
     /// `∂x = Mᵀ·g` (the transposed product) and `∂M = Σ x ⊗ g` ([`outer_products`]; `g ⊗ y` for the
@@ -170,6 +179,13 @@ struct OuterProducts {
     index: Option<SegmentIndex>,
 }
 
+impl OuterProducts {
+    /// `[segments of the index (or rows of a), block]`.
+    fn shape(&self, al: &Layout, block: usize) -> Shape {
+        (self.index.as_ref().map_or(al.dims()[0], SegmentIndex::num_segments), block).into()
+    }
+}
+
 impl CustomOp2 for OuterProducts {
     fn name(&self) -> &'static str {
         "chemgnn-outer-products"
@@ -182,8 +198,7 @@ impl CustomOp2 for OuterProducts {
             let b = contiguous::<T>(bs, bl, self.name())?;
             T::to_cpu_storage_owned(kernels::outer_products(a, b, self.index.as_ref(), inputs, outputs))
         });
-        let rows = self.index.as_ref().map_or(al.dims()[0], SegmentIndex::num_segments);
-        Ok((out, (rows, inputs * outputs).into()))
+        Ok((out, self.shape(al, inputs * outputs)))
     }
 
     #[cfg(feature = "cuda")]
@@ -196,8 +211,7 @@ impl CustomOp2 for OuterProducts {
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let (inputs, outputs) = (al.dims()[1], bl.dims()[1]);
         let out = super::cuda::outer_products(as_, al, bs, bl, self.index.as_ref())?;
-        let rows = self.index.as_ref().map_or(al.dims()[0], SegmentIndex::num_segments);
-        Ok((out, (rows, inputs * outputs).into()))
+        Ok((out, self.shape(al, inputs * outputs)))
     }
 
     /// `∂a[e] = G[index[e]] · b[e]` (the transposed product) and `∂b[e] = a[e] · G[index[e]]`.
