@@ -78,6 +78,7 @@ fn cases() -> Vec<Case> {
         Case { what: "training config with an unknown key", files: vec![text("run.toml", &format!("{CONFIG}learning_rte = 0.1\n"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["run.toml", "learning_rte"] },
         Case { what: "training config with a negative learning rate", files: vec![text("run.toml", &format!("{CONFIG}[optimizer]\nlr = -1.0\n"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["run.toml", "lr"] },
         Case { what: "training config in broken JSON", files: vec![text("run.json", "{\"epochs\": 2,")], args: vec!["train", "--config", "run.json", "--out", "run"], expect: &["run.json"] },
+        Case { what: "model too large to train in memory", files: vec![text("run.toml", &CONFIG.replace("hidden_channels = 8", "hidden_channels = 1000000000000"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["needs", "more than the AVAILABLE of memory available"] },
         Case { what: "training set empty after splitting", files: vec![text("data.extxyz", &frames("-1.1", "0.2")), text("run.toml", &xyz_config("").replace("train = 1", "train = 0"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["split", "0 train"] },
         Case { what: "NaN target in a dataset", files: vec![text("data.extxyz", &frames("nan", "0.2")), text("run.toml", &xyz_config(""))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["data.extxyz frame 2", "energy", "not a finite number"] },
         Case { what: "infinite force in a dataset", files: vec![text("data.extxyz", &frames("-1.1", "inf")), text("run.toml", &xyz_config("forces = \"forces\"\n"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["data.extxyz frame 2", "forces", "atom 1"] },
@@ -117,7 +118,18 @@ fn run(case: &Case, model: &Path) -> (i32, String) {
         .join(" ")
         .trim_start_matches("error: ")
         .replace(&model.display().to_string(), "MODEL");
-    (out.status.code().unwrap_or(-1), message)
+    (out.status.code().unwrap_or(-1), without_memory_size(&message))
+}
+
+/// `message` with the machine's free memory (which differs between runs) replaced by `AVAILABLE`.
+fn without_memory_size(message: &str) -> String {
+    let (start, end) = ("more than the ", " of memory available");
+    match (message.find(start), message.find(end)) {
+        (Some(a), Some(b)) if a + start.len() <= b => {
+            format!("{}AVAILABLE{}", &message[..a + start.len()], &message[b..])
+        }
+        _ => message.to_string(),
+    }
 }
 
 fn render(rows: &[(String, String, i32, String)]) -> String {

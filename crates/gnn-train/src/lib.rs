@@ -22,6 +22,7 @@ mod error;
 mod evaluate;
 pub mod loader;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod normalization;
 pub mod optim;

@@ -10,6 +10,7 @@ use crate::ema::Ema;
 use crate::error::{Error, Result};
 use crate::loader::{epoch_order, GraphSource, Prepared};
 use crate::loss::residual_loss;
+use crate::memory;
 use crate::metrics::{Accumulator, Metrics};
 use crate::normalization::Normalization;
 use crate::optim::{clip_global_norm, global_norm, Adam};
@@ -58,6 +59,9 @@ pub enum StopReason {
 /// Starts a run of `config` in the new directory `out`.
 pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
     config.validate().map_err(|e| Error::config("configuration", e))?;
+    let bytes_per_value = if config.precision == "f64" { 8 } else { 4 };
+    let needed = memory::training_state_bytes(&config.model, bytes_per_value, config.ema_decay.is_some())?;
+    memory::check_fits(needed, memory::available_memory())?;
     let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
     let split = match config.split.matbench_fold {
         Some(fold) => {
