@@ -8,6 +8,7 @@
 
 mod ablation;
 mod bench;
+mod capi_header;
 mod data;
 mod train_compare;
 
@@ -33,6 +34,8 @@ enum Task {
     /// L0Net against L1Net and a deeper L0Net on QM9 targets (Miller et al. 2020), resumable;
     /// results go to docs/ablation_l1.{md,json,png}.
     AblationL1(ablation::Args),
+    /// Regenerate the C header of chemgnn-capi (crates/chemgnn-capi/include/chemgnn.h).
+    CapiHeader,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +48,6 @@ fn main() -> anyhow::Result<()> {
         Task::Bench(args) => bench::run(args),
         Task::TrainCompare(args) => train_compare::run(args),
         Task::AblationL1(args) => ablation::run(args),
+        Task::CapiHeader => capi_header::run(),
     }
 }

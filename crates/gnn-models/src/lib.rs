@@ -29,6 +29,7 @@ mod init;
 pub mod kgcnn_graphs;
 mod model;
 pub mod mpnn;
+pub mod pair_potential;
 pub mod schnet;
 pub mod state_dict;
 mod stress;
@@ -45,6 +46,7 @@ pub use init::initial_weights;
 pub use kgcnn_graphs::KgcnnGraphs;
 pub use model::{expected_tensors, Model, Network, Prediction};
 pub use mpnn::{Mpnn, MpnnConfig};
+pub use pair_potential::{PairInput, PairOutput, PairPotential};
 pub use schnet::{Readout, SchNet, SchNetConfig, SchNetFlavor};
 pub use state_dict::StateDict;
 

@@ -137,6 +137,16 @@ impl Model {
         &self.network
     }
 
+    /// The float type the model computes in.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// The graphs this model reads for `structures` (radius graph for SchNet, featurised molecular
     /// graph for MPNN, periodic graph of its connectivity for coGN/coNGN).
     pub fn graphs(&self, structures: &[Structure]) -> Result<GraphBatch> {

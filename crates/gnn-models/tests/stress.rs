@@ -4,42 +4,15 @@
 
 mod common;
 
-use candle_core::{DType, Device};
-use chem_graph::Structure;
-use common::{case_dir, flat, relative_error};
-use gnn_models::import::{import, Source};
-use gnn_models::{Model, StateDict, Target};
+use candle_core::Device;
+use common::{case_dir, flat, relative_error, schnetpack_stress_crystals, schnetpack_stress_model};
 
 #[test]
 fn imported_schnetpack_schnet_reproduces_schnetpacks_stress() {
+    let model = schnetpack_stress_model();
+    let structures = schnetpack_stress_crystals();
+
     let dir = case_dir("schnetpack_stress_f64");
-    let args: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
-    let weights = StateDict::read(dir.join("state_dict.safetensors")).unwrap();
-    let target = vec![Target { name: "energy".into(), unit: "eV".into() }];
-    let checkpoint = import(Source::Schnetpack, "schnet", &args, "args.json", weights, target).unwrap();
-    let model = Model::from_checkpoint(&checkpoint, DType::F64, &Device::Cpu).unwrap();
-
-    let crystals = candle_core::safetensors::load(dir.join("crystals.safetensors"), &Device::Cpu).unwrap();
-    let numbers: Vec<i64> = crystals["numbers"].to_vec1().unwrap();
-    let positions: Vec<Vec<f64>> = crystals["positions"].to_vec2().unwrap();
-    let cells: Vec<Vec<Vec<f64>>> = crystals["cells"].to_vec3().unwrap();
-    let offsets: Vec<i64> = crystals["atom_offsets"].to_vec1().unwrap();
-    let structures: Vec<Structure> = cells
-        .iter()
-        .enumerate()
-        .map(|(k, cell)| {
-            let atoms = offsets[k] as usize..offsets[k + 1] as usize;
-            Structure::periodic(
-                numbers[atoms.clone()].iter().map(|&z| z as u8).collect(),
-                positions[atoms].iter().map(|p| [p[0], p[1], p[2]]).collect(),
-                [0, 1, 2].map(|r| [cell[r][0], cell[r][1], cell[r][2]]),
-                [true; 3],
-            )
-            .unwrap()
-        })
-        .collect();
-
     let predictions = model.predict_with_stress(&structures, 2).unwrap();
     let expected = candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
     let energy: Vec<f64> = predictions.iter().map(|p| p.values[0]).collect();

@@ -1,9 +1,11 @@
-//! Import → predict against the PyTorch fixtures of tests/reference/models.py, on any device.
+//! Shared test helpers: import → predict against the PyTorch fixtures of tests/reference/models.py
+//! on any device, and the schnetpack stress fixture.
 #![allow(dead_code)] // Each test binary uses its own part.
 
 use candle_core::{DType, Device, Tensor};
+use chem_graph::Structure;
 use gnn_models::import::{import, Source};
-use gnn_models::{Model, PygBatch, StateDict, Target};
+use gnn_models::{Checkpoint, Model, PygBatch, StateDict, Target};
 use std::path::PathBuf;
 
 /// The fixture directory of `case`.
@@ -27,13 +29,8 @@ pub fn flat(t: &Tensor) -> Vec<f64> {
 /// outputs (and forces, when the fixture has them) with PyTorch's.
 pub fn check_on(device: &Device, case: &str, source: Source, model: &str, dtype: DType, out_tol: f64, force_tol: f64) {
     let dir = case_dir(case);
-    let args: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
-    let weights = StateDict::read(dir.join("state_dict.safetensors")).unwrap();
-    let target = vec![Target { name: "y".into(), unit: "eV".into() }];
-    let checkpoint = import(source, model, &args, "args.json", weights, target).unwrap();
     let saved = tempfile::tempdir().unwrap();
-    checkpoint.save(saved.path()).unwrap();
+    checkpoint(case, source, model, "y").save(saved.path()).unwrap();
     let model = Model::load_on(saved.path(), dtype, device).unwrap();
 
     let batch = PygBatch::read(dir.join("batch.safetensors")).unwrap();
@@ -48,4 +45,48 @@ pub fn check_on(device: &Device, case: &str, source: Source, model: &str, dtype:
         let err = relative_error(&forces, &flat(&expected["forces"]));
         assert!(err <= force_tol, "{case} on {device:?}: forces differ by {err:e} (relative), tolerance {force_tol:e}");
     }
+}
+
+/// The case's weights imported as a checkpoint predicting `target` in eV.
+pub fn checkpoint(case: &str, source: Source, model: &str, target: &str) -> Checkpoint {
+    let dir = case_dir(case);
+    let args: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
+    let weights = StateDict::read(dir.join("state_dict.safetensors")).unwrap();
+    let target = vec![Target { name: target.into(), unit: "eV".into() }];
+    import(source, model, &args, "args.json", weights, target).unwrap()
+}
+
+/// The case's weights imported as an f64 model on the CPU.
+pub fn imported(case: &str, source: Source, model: &str) -> Model {
+    Model::from_checkpoint(&checkpoint(case, source, model, "energy"), DType::F64, &Device::Cpu).unwrap()
+}
+
+/// The schnetpack SchNet of the stress fixture (tests/reference/schnetpack_stress.py), in f64.
+pub fn schnetpack_stress_model() -> Model {
+    imported("schnetpack_stress_f64", Source::Schnetpack, "schnet")
+}
+
+/// The crystals of the stress fixture.
+pub fn schnetpack_stress_crystals() -> Vec<Structure> {
+    let dir = case_dir("schnetpack_stress_f64");
+    let crystals = candle_core::safetensors::load(dir.join("crystals.safetensors"), &Device::Cpu).unwrap();
+    let numbers: Vec<i64> = crystals["numbers"].to_vec1().unwrap();
+    let positions: Vec<Vec<f64>> = crystals["positions"].to_vec2().unwrap();
+    let cells: Vec<Vec<Vec<f64>>> = crystals["cells"].to_vec3().unwrap();
+    let offsets: Vec<i64> = crystals["atom_offsets"].to_vec1().unwrap();
+    cells
+        .iter()
+        .enumerate()
+        .map(|(k, cell)| {
+            let atoms = offsets[k] as usize..offsets[k + 1] as usize;
+            Structure::periodic(
+                numbers[atoms.clone()].iter().map(|&z| z as u8).collect(),
+                positions[atoms].iter().map(|p| [p[0], p[1], p[2]]).collect(),
+                [0, 1, 2].map(|r| [cell[r][0], cell[r][1], cell[r][2]]),
+                [true; 3],
+            )
+            .unwrap()
+        })
+        .collect()
 }
