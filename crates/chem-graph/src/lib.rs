@@ -43,5 +43,5 @@ pub use error::{Error, Location, Result};
 pub use graph::{Edges, Features, Graph, GraphBatch};
 pub use line_graph::{line_graph, line_graph_from_pairs, Triplets};
 pub use mol::{BondType, MolGraph};
-pub use neighbors::{knn_graph, radius_graph, radius_graph_many, RadiusOptions};
+pub use neighbors::{knn_graph, radius_graph, radius_graph_many, RadiusOptions, VerletList};
 pub use structure::{AtomArray, Cell, Property, Structure};

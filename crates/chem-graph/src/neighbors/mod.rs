@@ -45,6 +45,9 @@
 //! rejected once the estimated number of candidate pairs exceeds [`MAX_CANDIDATE_PAIRS`].
 
 mod cell_list;
+mod verlet;
+
+pub use verlet::VerletList;
 
 use std::cmp::Ordering;
 
