@@ -11,13 +11,14 @@ class Calculator(_AseCalculator):
     """ASE calculator on a chemgnn checkpoint directory (or a loaded `chemgnn.Model`).
 
     Energies in the model's unit (eV for ASE), forces in eV/Å, stress in eV/Å³ (Voigt, ASE's sign).
+    The neighbour list is kept between steps and rebuilt when an atom moved more than `skin / 2` Å.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, model, dtype="f64", **kwargs):
+    def __init__(self, model, dtype="f64", skin=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.model = model if isinstance(model, Model) else Model.load(str(model), dtype)
+        self.model = model if isinstance(model, Model) else Model.load(str(model), dtype, skin)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

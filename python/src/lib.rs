@@ -3,17 +3,20 @@
 //! given as NumPy arrays, with the GIL released while it runs. Errors are Python exceptions carrying
 //! the CLI's messages.
 
-use chem_graph::Structure;
+use chem_graph::{Structure, VerletList};
 use gnn_models::Prediction;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::sync::Mutex;
 
 /// A chemgnn model (a checkpoint directory from `chemgnn import` or `chemgnn train`), on the CPU.
 #[pyclass(module = "chemgnn._chemgnn", frozen)]
 struct Model {
     inner: gnn_models::Model,
+    /// The radius graph kept between `compute` calls (None for models whose graphs cannot be kept).
+    verlet: Option<Mutex<VerletList>>,
 }
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
@@ -54,9 +57,14 @@ fn structure(
 #[pymethods]
 impl Model {
     /// Loads the checkpoint in `path` (`config.json` + `model.safetensors`) in f64 (or `dtype="f32"`).
+    /// `compute` keeps the model's radius graph between calls and searches pairs again only when an
+    /// atom moved more than `skin / 2` Å (or the atoms or cell changed); `skin=0` searches every call.
     #[staticmethod]
-    #[pyo3(signature = (path, dtype = "f64"))]
-    fn load(py: Python<'_>, path: std::path::PathBuf, dtype: &str) -> PyResult<Self> {
+    #[pyo3(signature = (path, dtype = "f64", skin = 1.0))]
+    fn load(py: Python<'_>, path: std::path::PathBuf, dtype: &str, skin: f64) -> PyResult<Self> {
+        if !skin.is_finite() || skin < 0.0 {
+            return Err(value_error(format!("skin must be a finite, non-negative distance in Å, not {skin}")));
+        }
         let dtype = match dtype {
             "f64" | "float64" => candle_core::DType::F64,
             "f32" | "float32" => candle_core::DType::F32,
@@ -65,7 +73,8 @@ impl Model {
         let inner = py
             .allow_threads(|| gnn_models::Model::load_on(&path, dtype, &candle_core::Device::Cpu))
             .map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
-        Ok(Self { inner })
+        let verlet = if skin > 0.0 { inner.verlet_list(skin).map(Mutex::new) } else { None };
+        Ok(Self { inner, verlet })
     }
 
     /// Energy (the model's first output), forces `(n, 3)` and, for a periodic structure, the stress
@@ -85,6 +94,10 @@ impl Model {
         let model = &self.inner;
         let prediction: Prediction = py
             .allow_threads(|| {
+                if let Some(list) = &self.verlet {
+                    let mut list = list.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    return model.predict_with_verlet(&s, &mut list);
+                }
                 let structures = std::slice::from_ref(&s);
                 let out = if periodic {
                     model.predict_with_stress(structures, 1)
@@ -126,6 +139,13 @@ impl Model {
             })
             .map_err(value_error)?;
         predictions.into_iter().map(|p| result_dict(py, p)).collect()
+    }
+
+    /// How many times `compute` searched for neighbour pairs (`None` without a kept radius graph).
+    #[getter]
+    fn neighbour_searches(&self) -> Option<usize> {
+        let list = self.verlet.as_ref()?;
+        Some(list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).searches())
     }
 
     /// The names and units of the model's outputs, e.g. `[("energy", "eV")]`.

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use chem_crystal::graphs::{periodic_graph, Connectivity};
 use chem_crystal::{AsymmetricUnitGraph, Positions, PreparedCrystal, SymmetryOptions};
-use chem_graph::{Edges, Features, Graph, GraphBatch, RadiusOptions, Structure};
+use chem_graph::{Edges, Features, Graph, GraphBatch, RadiusOptions, Structure, VerletList};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -62,13 +62,11 @@ pub fn build_asu_graph_list(config: &ModelConfig, structures: &[Structure], symp
 /// The graph of each structure (built in parallel), for callers that batch them their own way.
 pub fn build_graph_list(config: &ModelConfig, structures: &[Structure]) -> Result<Vec<Graph>> {
     check_structures(structures)?;
+    check_model_elements(config, structures)?;
+    if let Some(options) = radius_options(config) {
+        return Ok(Graph::radius_many(structures, &options)?);
+    }
     match config {
-        ModelConfig::Schnet(c) => {
-            check_elements(structures, c.num_elements)?;
-            let mut options = RadiusOptions::new(c.cutoff);
-            options.max_neighbors = c.max_num_neighbors;
-            Ok(Graph::radius_many(structures, &options)?)
-        }
         ModelConfig::Mpnn(c) => {
             if c.features.widths() != (c.node_features, c.edge_features) {
                 return Err(Error::Input(format!(
@@ -82,18 +80,32 @@ pub fn build_graph_list(config: &ModelConfig, structures: &[Structure]) -> Resul
             crate::featurize::mpnn_graph_list(&c.features, structures)
         }
         ModelConfig::Cogn(c) | ModelConfig::Congn(c) => crystal_graph_list(&c.connectivity, structures),
-        ModelConfig::GatePoints(c) => {
-            // e3nn's radius graph: every pair closer than max_radius, both directions, no limit.
-            let mut options = RadiusOptions::new(c.network.max_radius);
-            options.max_neighbors = None;
-            Ok(Graph::radius_many(structures, &options)?)
-        }
-        ModelConfig::L0net(c) | ModelConfig::L1net(c) => {
-            let mut options = RadiusOptions::new(c.cutoff);
-            options.max_neighbors = None;
-            Ok(Graph::radius_many(structures, &options)?)
-        }
+        other => Err(Error::Input(format!("no graph builder for {} models", other.kind()))),
     }
+}
+
+/// The radius graph options of the models that read radius graphs: SchNet (with PyG's neighbour
+/// cap when the model has one), e3nn's gate_points (every pair closer than `max_radius`, as e3nn's
+/// radius graph) and L0Net/L1Net; `None` for the others.
+pub fn radius_options(config: &ModelConfig) -> Option<RadiusOptions> {
+    match config {
+        ModelConfig::Schnet(c) => {
+            Some(RadiusOptions { max_neighbors: c.max_num_neighbors, ..RadiusOptions::new(c.cutoff) })
+        }
+        ModelConfig::GatePoints(c) => Some(RadiusOptions::new(c.network.max_radius)),
+        ModelConfig::L0net(c) | ModelConfig::L1net(c) => Some(RadiusOptions::new(c.cutoff)),
+        ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) => None,
+    }
+}
+
+/// The radius graph of `structure` from a [`VerletList`] the caller keeps between calls (an MD
+/// run): the same graph as [`build_graph_list`], searched again only when atoms moved beyond the
+/// list's skin.
+pub fn build_graph_verlet(config: &ModelConfig, structure: &Structure, list: &mut VerletList) -> Result<Graph> {
+    let structures = std::slice::from_ref(structure);
+    check_structures(structures)?;
+    check_model_elements(config, structures)?;
+    Ok(Graph::new(structure, list.edges(structure)?)?)
 }
 
 /// The periodic graphs of `connectivity` (text form of `chem_crystal::graphs::Connectivity`), built
@@ -130,6 +142,14 @@ fn check_structures(structures: &[Structure]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Rejects atomic numbers outside SchNet's embedding table.
+fn check_model_elements(config: &ModelConfig, structures: &[Structure]) -> Result<()> {
+    match config {
+        ModelConfig::Schnet(c) => check_elements(structures, c.num_elements),
+        _ => Ok(()),
+    }
 }
 
 /// Rejects atomic numbers the model has no embedding for.

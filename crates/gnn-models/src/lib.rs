@@ -41,7 +41,9 @@ pub use equivariant_net::{EquivariantNet, EquivariantNetConfig, Head};
 pub use error::{Error, Result};
 pub use featurize::MpnnFeatures;
 pub use gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};
-pub use graphs::{build_asu_graph_list, build_graph_list, build_graphs, AsuGraphs, PygBatch};
+pub use graphs::{
+    build_asu_graph_list, build_graph_list, build_graph_verlet, build_graphs, radius_options, AsuGraphs, PygBatch,
+};
 pub use init::initial_weights;
 pub use kgcnn_graphs::KgcnnGraphs;
 pub use model::{expected_tensors, Model, Network, Prediction};

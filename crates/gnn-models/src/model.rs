@@ -6,14 +6,14 @@ use crate::e3nn_batch::E3nnBatch;
 use crate::equivariant_net::EquivariantNet;
 use crate::error::{Error, Result};
 use crate::gate_points::GatePointsModel;
-use crate::graphs::{build_graphs, PygBatch};
+use crate::graphs::{build_graph_verlet, build_graphs, radius_options, PygBatch};
 use crate::mpnn::Mpnn;
 use crate::schnet::SchNet;
 use crate::state_dict::{parameter_shapes, Shapes};
 use crate::stress;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
-use chem_graph::{GraphBatch, Structure};
+use chem_graph::{GraphBatch, Structure, VerletList};
 use gnn_layers::autograd::forces;
 use gnn_layers::GraphTensors;
 use std::path::Path;
@@ -208,6 +208,23 @@ impl Model {
             out.extend(self.predict_derivatives(&self.graphs(chunk)?, true, true)?);
         }
         Ok(out)
+    }
+
+    /// A [`VerletList`] with `skin` Å of margin for this model's radius graphs, to pass to
+    /// [`Model::predict_with_verlet`] call after call; `None` for models whose graphs cannot be
+    /// kept between calls (no radius graph, or PyG's neighbour cap).
+    pub fn verlet_list(&self, skin: f64) -> Option<VerletList> {
+        radius_options(&self.config.model).and_then(|options| VerletList::new(options, skin).ok())
+    }
+
+    /// Energy, forces and, for a periodic structure, stress of one structure (an MD or relaxation
+    /// step), its graph taken from `list` ([`Model::verlet_list`]): the same prediction as
+    /// [`Model::predict_with_stress`] / [`Model::predict_structures`] with forces.
+    pub fn predict_with_verlet(&self, structure: &Structure, list: &mut VerletList) -> Result<Prediction> {
+        let graph = build_graph_verlet(&self.config.model, structure, list)?;
+        let batch = GraphBatch::from_graphs(std::slice::from_ref(&graph))?;
+        let mut predictions = self.predict_derivatives(&batch, true, structure.is_periodic())?;
+        Ok(predictions.remove(0))
     }
 
     fn predict_derivatives(&self, batch: &GraphBatch, with_forces: bool, with_stress: bool) -> Result<Vec<Prediction>> {

@@ -34,3 +34,29 @@ fn imported_schnetpack_schnet_reproduces_schnetpacks_stress() {
         assert!(err <= 1e-10, "{name} differs from schnetpack's by {err:e} (relative)");
     }
 }
+
+#[test]
+fn predictions_through_a_verlet_list_equal_fresh_ones_step_after_step() {
+    let model = schnetpack_stress_model();
+    let mut crystal = schnetpack_stress_crystals()[2].clone();
+    let mut list = model.verlet_list(1.0).unwrap();
+    for step in 0..12 {
+        for (a, p) in crystal.positions.iter_mut().enumerate() {
+            p[a % 3] += 0.04 * ((step * 7 + a) as f64).sin();
+        }
+        let fresh = model.predict_with_stress(std::slice::from_ref(&crystal), 1).unwrap().remove(0);
+        assert_eq!(model.predict_with_verlet(&crystal, &mut list).unwrap(), fresh, "step {step}");
+    }
+    assert!(list.searches() < 12, "{} searches in 12 steps", list.searches());
+    let mut molecule = crystal.clone();
+    molecule.cell = None;
+    molecule.pbc = [false; 3];
+    let fresh = model.predict_structures(std::slice::from_ref(&molecule), true, 1).unwrap().remove(0);
+    assert_eq!(model.predict_with_verlet(&molecule, &mut list).unwrap(), fresh);
+}
+
+#[test]
+fn capped_radius_graphs_have_no_verlet_list() {
+    let pyg = common::imported("pyg_schnet_default", gnn_models::import::Source::Pyg, "schnet");
+    assert!(pyg.verlet_list(1.0).is_none());
+}
