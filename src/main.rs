@@ -43,6 +43,10 @@ enum Command {
     Eval(commands::eval::EvalArgs),
 }
 
+/// Huge pages for huge tensors (see `gnn_layers::runtime`).
+#[global_allocator]
+static ALLOCATOR: gnn_layers::runtime::HugePageAllocator = gnn_layers::runtime::HugePageAllocator;
+
 fn main() -> std::process::ExitCode {
     gnn_layers::runtime::configure();
     let result = match Cli::parse().command {

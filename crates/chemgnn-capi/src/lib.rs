@@ -16,6 +16,11 @@ use gnn_models::{Model, PairInput, PairPotential};
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// Huge pages for huge tensors (see `gnn_layers::runtime`).
+#[global_allocator]
+static ALLOCATOR: gnn_models::gnn_layers::runtime::HugePageAllocator =
+    gnn_models::gnn_layers::runtime::HugePageAllocator;
+
 /// A loaded model (opaque to C).
 pub struct ChemgnnModel {
     model: Model,
