@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // pair_style chemgnn: energies, forces and virial from a chemgnn checkpoint through chemgnn's C
-// ABI. The model sees the local atoms, the ghost atoms out to `layers x cutoff` and every pair
-// (local and ghost) within its cutoff, from a full neighbour list with ghost lists; the energy is
-// the sum of the local atoms' energies and the forces on ghosts are summed onto their owners by
-// LAMMPS' reverse communication (newton_pair on), as pair_nequip does.
+// ABI. Two ways to give a message-passing model the neighbourhoods it needs:
+//  - images (one MPI rank): every ghost atom is a periodic image of a local atom; each pair (i, j)
+//    of a local atom i is passed as (i, owner of j, r_ij), the periodic graph chemgnn uses itself,
+//    so the model runs on the local atoms only and the usual cutoff + skin of ghosts suffices;
+//  - ghosts (any number of ranks): the model sees the local atoms, the ghost atoms out to
+//    `layers x cutoff` and every pair of them (a full neighbour list with ghost lists); the energy
+//    is the sum of the local atoms' energies, and the forces on ghosts are summed onto their owners
+//    by LAMMPS' reverse communication (newton_pair on), as pair_nequip does.
 
 #include "pair_chemgnn.h"
 
@@ -18,6 +22,7 @@
 #include "update.h"
 #include "utils.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -81,15 +86,24 @@ void PairChemgnn::fail(const char *what, const char *message)
   error->all(FLERR, "pair_style chemgnn: {}: {}", what, message);
 }
 
-// pair_style chemgnn [precision double|single]
+// pair_style chemgnn [precision double|single] [mode auto|images|ghosts]
 void PairChemgnn::settings(int narg, char **arg)
 {
   for (int k = 0; k < narg; k += 2) {
-    if (strcmp(arg[k], "precision") != 0 || k + 1 >= narg)
-      error->all(FLERR, "Illegal pair_style chemgnn command: expected `pair_style chemgnn [precision double|single]`");
-    if (strcmp(arg[k + 1], "double") == 0) double_precision = 1;
-    else if (strcmp(arg[k + 1], "single") == 0) double_precision = 0;
-    else error->all(FLERR, "pair_style chemgnn: precision must be double or single, not {}", arg[k + 1]);
+    if (k + 1 >= narg || (strcmp(arg[k], "precision") != 0 && strcmp(arg[k], "mode") != 0))
+      error->all(FLERR, "Illegal pair_style chemgnn command: expected "
+                        "`pair_style chemgnn [precision double|single] [mode auto|images|ghosts]`");
+    const char *value = arg[k + 1];
+    if (strcmp(arg[k], "precision") == 0) {
+      if (strcmp(value, "double") == 0) double_precision = 1;
+      else if (strcmp(value, "single") == 0) double_precision = 0;
+      else error->all(FLERR, "pair_style chemgnn: precision must be double or single, not {}", value);
+    } else {
+      if (strcmp(value, "auto") == 0) mode = Mode::Auto;
+      else if (strcmp(value, "images") == 0) mode = Mode::Images;
+      else if (strcmp(value, "ghosts") == 0) mode = Mode::Ghosts;
+      else error->all(FLERR, "pair_style chemgnn: mode must be auto, images or ghosts, not {}", value);
+    }
   }
 }
 
@@ -129,6 +143,14 @@ void PairChemgnn::init_style()
 {
   if (force->newton_pair == 0) error->all(FLERR, "pair_style chemgnn requires `newton on`");
   if (model == nullptr) error->all(FLERR, "pair_style chemgnn: pair_coeff has not loaded a model");
+  if (mode == Mode::Images && comm->nprocs > 1)
+    error->all(FLERR, "pair_style chemgnn: mode images needs one MPI rank (use mode ghosts or auto)");
+  images = mode == Mode::Images || (mode == Mode::Auto && comm->nprocs == 1);
+  ghostneigh = images ? 0 : 1;
+  if (images) {
+    neighbor->add_request(this, NeighConst::REQ_FULL);
+    return;
+  }
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
   // Message passing: a local atom's energy depends on atoms up to `layers x cutoff` away.
   const double needed = ghost_cutoff + neighbor->skin;
@@ -145,22 +167,27 @@ double PairChemgnn::init_one(int i, int j)
   return cutoff;
 }
 
-void PairChemgnn::compute(int eflag, int vflag)
+// Fills numbers, receivers, senders and vectors from the neighbour list; returns how many atoms
+// the model sees.
+int PairChemgnn::collect_pairs()
 {
-  ev_init(eflag, vflag);
   double **x = atom->x;
-  double **f = atom->f;
   const int *type = atom->type;
   const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
-
-  numbers.resize(nall);
-  for (int k = 0; k < nall; ++k) numbers[k] = type_number[type[k]];
+  const int atoms = images ? nlocal : nlocal + atom->nghost;
+  numbers.resize(atoms);
+  for (int k = 0; k < atoms; ++k) numbers[k] = type_number[type[k]];
+  if (images) {
+    tagint largest = 0;
+    for (int k = 0; k < nlocal; ++k) largest = std::max(largest, atom->tag[k]);
+    owner_of_tag.assign(largest + 1, -1);
+    for (int k = 0; k < nlocal; ++k) owner_of_tag[atom->tag[k]] = k;
+  }
   receivers.clear();
   senders.clear();
   vectors.clear();
   const double cutoff_squared = cutoff * cutoff;
-  const int lists = list->inum + list->gnum;
+  const int lists = images ? list->inum : list->inum + list->gnum;
   for (int ii = 0; ii < lists; ++ii) {
     const int i = list->ilist[ii];
     const int *neighbours = list->firstneigh[i];
@@ -168,21 +195,37 @@ void PairChemgnn::compute(int eflag, int vflag)
       const int j = neighbours[jj] & NEIGHMASK;
       const double r[3] = {x[j][0] - x[i][0], x[j][1] - x[i][1], x[j][2] - x[i][2]};
       if (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] > cutoff_squared) continue;
+      int sender = j;
+      if (images && j >= nlocal) {
+        const tagint tag = atom->tag[j];
+        sender = tag < (tagint) owner_of_tag.size() ? owner_of_tag[tag] : -1;
+        if (sender < 0) error->one(FLERR, "pair_style chemgnn: ghost atom {} is not an image of a local atom (use mode ghosts)", tag);
+      }
       receivers.push_back(i);
-      senders.push_back(j);
+      senders.push_back(sender);
       vectors.insert(vectors.end(), r, r + 3);
     }
   }
+  return atoms;
+}
+
+void PairChemgnn::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  double **f = atom->f;
+  const int nlocal = atom->nlocal;
+  const int atoms = collect_pairs();
   const size_t pairs = receivers.size();
   pair_forces.resize(3 * pairs);
-  atom_energies.resize(nall);
+  atom_energies.resize(atoms);
 
-  ChemgnnPairs input = {(size_t) nall, (size_t) nlocal, numbers.data(), pairs, receivers.data(), senders.data(), vectors.data()};
+  ChemgnnPairs input = {(size_t) atoms, (size_t) nlocal, numbers.data(), pairs, receivers.data(), senders.data(), vectors.data()};
   ChemgnnResult result = {0.0, atom_energies.data(), pair_forces.data(), {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}};
   char message[1024] = {0};
   if (chemgnn_compute(model, &input, &result, message, sizeof message) != 0)
     error->one(FLERR, "pair_style chemgnn: {}", message);
 
+  // Pair p acts on its sender with f_p and on its receiver with -f_p.
   for (size_t p = 0; p < pairs; ++p) {
     const int i = receivers[p], j = senders[p];
     for (int c = 0; c < 3; ++c) {

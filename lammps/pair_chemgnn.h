@@ -24,15 +24,20 @@ class PairChemgnn : public Pair {
   double init_one(int, int) override;
 
  private:
+  enum class Mode { Auto, Images, Ghosts };
+
   ChemgnnModel *model = nullptr;
   int double_precision = 1;
+  Mode mode = Mode::Auto;
+  bool images = false;          // this run maps ghost atoms to their owners (decided in init_style)
   double cutoff = 0.0;          // pair cutoff of the model
   double ghost_cutoff = 0.0;    // cutoff x message-passing layers
   std::vector<int> type_number; // atomic number of each LAMMPS type (index 0 unused)
-  std::vector<int32_t> numbers, receivers, senders;
+  std::vector<int32_t> numbers, receivers, senders, owner_of_tag;
   std::vector<double> vectors, pair_forces, atom_energies;
 
   void allocate();
+  int collect_pairs();
   void fail(const char *what, const char *message);
 };
 

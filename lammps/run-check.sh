@@ -15,11 +15,14 @@ venv=${VENV:-$here/build/venv}
 PYTHON=$venv/bin/python "$here/build.sh"
 (cd "$root" && cargo build -q --release --bin chemgnn)
 fixture=$root/tests/fixtures/models/schnetpack_stress_f64
-rm -rf "$here/build/model"
+mpnn=$root/tests/fixtures/models/pyg_qm9_mpnn
+rm -rf "$here/build/model" "$here/build/mpnn"
 "$root/target/release/chemgnn" import --from schnetpack --model schnet --config "$fixture/args.json" \
     "$fixture/state_dict.safetensors" --out "$here/build/model"
+"$root/target/release/chemgnn" import --from pyg --model mpnn --config "$mpnn/args.json" \
+    "$mpnn/state_dict.safetensors" --out "$here/build/mpnn"
 # liblammps needs libmpi.so.12, which the mpich wheel puts in the environment's lib/.
 cd "$here/build"
 LD_LIBRARY_PATH=$venv/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-2} \
-    "$venv/bin/python" -W ignore::DeprecationWarning "$here/check.py" "$here/build/model" \
+    "$venv/bin/python" -W ignore::DeprecationWarning "$here/check.py" "$here/build/model" "$here/build/mpnn" \
     "$here/build/chemgnnplugin.so" "${1:-100}" | tee "$here/build/report.md"

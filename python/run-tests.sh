@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the chemgnn wheel (maturin, abi3) and runs its pytest suite in a fresh virtual environment
 # with numpy, ase, safetensors and pytest from the package index. Needs the `chemgnn` binary to
-# import the test weights ($CHEMGNN, default: built here with cargo). Not run by CI (.ci/run), which
-# does not rely on the package index; run before every release:  python/run-tests.sh
+# import the test weights and train a small model ($CHEMGNN, default: built here with cargo). CI
+# (.ci/run) runs it after `cargo test --workspace`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${VENV:-$here/target/venv}
