@@ -17,7 +17,9 @@ import schnetpack as spk  # noqa: E402
 FIXTURE = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "models" / "schnetpack_stress_f64"
 
 
-def spk_calculator(tmp_dir):
+def spk_calculator(tmp_dir, skin=0.0):
+    """schnetpack's calculator on the fixture's weights; with `skin` > 0 its neighbour list is a
+    `SkinNeighborList` (pairs within cutoff + skin, rebuilt when atoms moved beyond the skin)."""
     args = json.loads((FIXTURE / "args.json").read_text())
     representation = spk.representation.SchNet(
         n_atom_basis=args["n_atom_basis"],
@@ -44,6 +46,12 @@ def spk_calculator(tmp_dir):
     # this file was written just above.
     os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
     return spk.interfaces.SpkCalculator(
-        model_file=str(path), neighbor_list=spk.transform.ASENeighborList(cutoff=args["cutoff"]),
+        model_file=str(path), neighbor_list=neighbor_list(args["cutoff"], skin),
         energy_key="energy", force_key="forces", stress_key="stress", energy_unit="eV", position_unit="Ang",
         dtype=torch.float64)
+
+
+def neighbor_list(cutoff, skin):
+    if skin == 0.0:
+        return spk.transform.ASENeighborList(cutoff=cutoff)
+    return spk.transform.SkinNeighborList(spk.transform.ASENeighborList(cutoff=cutoff + skin), cutoff_skin=skin)
