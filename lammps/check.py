@@ -18,7 +18,7 @@ import tempfile
 import time
 
 import numpy as np
-from ase import Atoms, units
+from ase import units
 from ase.build import bulk
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet

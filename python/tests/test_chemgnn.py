@@ -76,27 +76,37 @@ def test_ase_calculator_energy_forces_stress(checkpoint):
     assert (moved.get_potential_energy() - e0) / h == pytest.approx(-f[0, 0], rel=1e-3, abs=1e-6)
 
 
+def nve(start, calculator, temperature_k, dt_fs, duration_fs, seed):
+    """Velocity Verlet from `start` with Maxwell–Boltzmann velocities: the total energy's spread (eV)
+    and its drift (eV/ns, slope of a linear fit)."""
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    atoms = start.copy()
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_k, rng=np.random.default_rng(seed))
+    dyn = VelocityVerlet(atoms, timestep=dt_fs * units.fs)
+    energies = []
+    dyn.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
+    dyn.run(int(duration_fs / dt_fs))
+    drift = np.polyfit(np.arange(len(energies)) * dt_fs * 1e-6, energies, 1)[0]
+    return max(energies) - min(energies), drift
+
+
 def test_nve_md_conserves_energy(checkpoint):
     """Velocity Verlet's energy error is O(dt²): halving the step divides the spread by ~4 (forces
     consistent with the energy); the drift per ns is printed."""
-    from ase import Atoms, units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from ase.md.verlet import VelocityVerlet
+    from ase import Atoms
     from chemgnn.ase import Calculator
 
     z, pos, cell = crystals()[0]
+    atoms = Atoms(numbers=z, positions=pos, cell=cell, pbc=True).repeat((2, 2, 2))
     spreads = []
     for dt in (0.5, 0.25):
-        atoms = Atoms(numbers=z, positions=pos, cell=cell, pbc=True).repeat((2, 2, 2))
-        atoms.calc = Calculator(checkpoint)
-        MaxwellBoltzmannDistribution(atoms, temperature_K=100, rng=np.random.default_rng(0))
-        dyn = VelocityVerlet(atoms, timestep=dt * units.fs)
-        energies = []
-        dyn.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
-        dyn.run(int(100 / dt))  # 100 fs
-        spreads.append(max(energies) - min(energies))
-        drift = (energies[-1] - energies[0]) / 1e-4  # eV per ns
-        print(f"NVE rock salt, {len(atoms)} atoms, dt {dt} fs, 100 fs: spread {spreads[-1]:.2e} eV, drift {drift:.2e} eV/ns")
+        spread, drift = nve(atoms, Calculator(checkpoint), 100, dt, 100, seed=0)
+        spreads.append(spread)
+        print(f"NVE rock salt, {len(atoms)} atoms, dt {dt} fs, 100 fs: spread {spread:.2e} eV, drift {drift:.2e} eV/ns")
     assert 3.0 < spreads[0] / spreads[1] < 5.0
     assert spreads[1] < 1e-3
 
@@ -134,9 +144,7 @@ def qm9_model(tmp_path_factory):
 def test_nve_md_of_a_qm9_molecule(qm9_model):
     """NVE of a 20-atom QM9 molecule (embedded sample, relaxed, 300 K) for 1 ps: the energy error
     shrinks as dt² and the drift per ns is printed."""
-    from ase import Atoms, units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from ase.md.verlet import VelocityVerlet
+    from ase import Atoms
     from ase.optimize import FIRE
     from chemgnn.ase import Calculator
 
@@ -149,16 +157,9 @@ def test_nve_md_of_a_qm9_molecule(qm9_model):
     FIRE(molecule, logfile=None).run(fmax=0.01, steps=500)
     spreads = []
     for dt in (0.5, 0.25):
-        atoms = molecule.copy()
-        atoms.calc = Calculator(qm9_model)
-        MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(1))
-        dyn = VelocityVerlet(atoms, timestep=dt * units.fs)
-        energies = []
-        dyn.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
-        dyn.run(int(1000 / dt))  # 1 ps
-        spreads.append(max(energies) - min(energies))
-        drift = np.polyfit(np.arange(len(energies)) * dt * 1e-6, energies, 1)[0]  # eV per ns
-        print(f"NVE QM9 molecule, 20 atoms, 300 K, dt {dt} fs, 1 ps: spread {spreads[-1]:.2e} eV, drift {drift:.2e} eV/ns")
+        spread, drift = nve(molecule, Calculator(qm9_model), 300, dt, 1000, seed=1)
+        spreads.append(spread)
+        print(f"NVE QM9 molecule, 20 atoms, 300 K, dt {dt} fs, 1 ps: spread {spread:.2e} eV, drift {drift:.2e} eV/ns")
     assert 2.0 < spreads[0] / spreads[1] < 5.0
     assert spreads[1] < 2e-3
 
