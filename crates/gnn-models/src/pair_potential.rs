@@ -79,7 +79,8 @@ impl<'m> PairPotential<'m> {
             ModelConfig::L0net(c) | ModelConfig::L1net(c) if c.readout != Readout::Add => {
                 return unsupported("its readout averages over atoms (per-atom energies need a sum)")
             }
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) => (c.cutoff, c.layers),
+            // The blocks and the final convolution to the output each pass messages.
+            ModelConfig::L0net(c) | ModelConfig::L1net(c) => (c.cutoff, c.layers + 1),
             _ => return unsupported("it has no per-atom energies (SchNet, L0Net and L1Net have)"),
         };
         Ok(Self { model, cutoff, layers })
@@ -90,7 +91,8 @@ impl<'m> PairPotential<'m> {
         self.cutoff
     }
 
-    /// Message-passing layers: how many pair hops information travels.
+    /// Message-passing steps: how many pair hops information travels (SchNet's interactions;
+    /// L0Net/L1Net's blocks plus their output convolution).
     pub fn layers(&self) -> usize {
         self.layers
     }

@@ -128,6 +128,27 @@ fn engine_neighbour_lists_with_ghosts_give_the_periodic_energy_forces_and_stress
 }
 
 #[test]
+fn an_l1net_on_engine_lists_gives_its_periodic_energy_forces_and_stress() {
+    let model = common::l1net_model();
+    let potential = PairPotential::new(&model).unwrap();
+    let cell = [[3.1, 0.2, -0.1], [0.4, 2.9, 0.3], [-0.2, 0.5, 3.3]];
+    let crystal =
+        Structure::periodic(vec![11, 17, 8], vec![[0.1, 0.2, 0.0], [1.6, 1.4, 1.7], [2.4, 0.3, 1.1]], cell, [true; 3])
+            .unwrap();
+    let expected = model.predict_with_stress(std::slice::from_ref(&crystal), 1).unwrap().remove(0);
+    let view = EngineView::new(&crystal, potential.ghost_cutoff(), potential.cutoff() + 0.5);
+    let out = potential.compute(&view.input()).unwrap();
+    assert!(relative_error(&[out.energy], &expected.values) <= 1e-10, "{} vs {:?}", out.energy, expected.values);
+    let forces: Vec<f64> = view.atom_forces(&out).into_iter().flatten().collect();
+    let expected_forces: Vec<f64> = expected.forces.unwrap().into_iter().flatten().collect();
+    assert!(relative_error(&forces, &expected_forces) <= 1e-10);
+    let s = expected.stress.unwrap();
+    let volume = determinant(&cell).abs();
+    let expected_virial: Vec<f64> = [s[0], s[1], s[2], s[5], s[4], s[3]].iter().map(|x| -volume * x).collect();
+    assert!(relative_error(&out.virial, &expected_virial) <= 1e-10, "{:?} vs {expected_virial:?}", out.virial);
+}
+
+#[test]
 fn pairs_beyond_the_cutoff_get_no_force_and_ghost_energies_do_not_count() {
     let model = schnetpack_stress_model();
     let potential = PairPotential::new(&model).unwrap();

@@ -2,14 +2,14 @@
 //! forces under rotation, translation and permutation; forces equal finite differences of the
 //! energy; periodic images; MPNN variants are permutation invariant.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use chem_graph::{Features, Graph, GraphBatch, Structure};
 use gnn_layers::nn::NnConvMode;
 use gnn_layers::GraphTensors;
-use gnn_models::{
-    Checkpoint, CheckpointConfig, Model, ModelConfig, Mpnn, MpnnConfig, SchNetConfig, SchNetFlavor, Target,
-};
+use gnn_models::{Model, ModelConfig, Mpnn, MpnnConfig, SchNetConfig, SchNetFlavor};
 
 fn schnet_model(flavor: SchNetFlavor) -> Model {
     let config = SchNetConfig {
@@ -23,15 +23,7 @@ fn schnet_model(flavor: SchNetFlavor) -> Model {
         std: Some(1.7),
         ..Default::default()
     };
-    let model = ModelConfig::Schnet(config);
-    let weights = gnn_models::initial_weights(&model, 0).unwrap();
-    let config = CheckpointConfig {
-        format_version: 1,
-        model,
-        targets: vec![Target { name: "energy".into(), unit: "eV".into() }],
-        provenance: Default::default(),
-    };
-    Model::from_checkpoint(&Checkpoint { config, weights }, DType::F64, &Device::Cpu).unwrap()
+    common::model_of(ModelConfig::Schnet(config))
 }
 
 fn molecule() -> Structure {
@@ -295,7 +287,15 @@ fn strained(s: &Structure, eps: &[[f64; 3]; 3]) -> Structure {
 
 #[test]
 fn schnet_stress_is_the_strain_derivative_of_the_energy_per_volume() {
-    let model = schnet_model(SchNetFlavor::Pyg);
+    stress_is_the_strain_derivative_of_the_energy_per_volume(&schnet_model(SchNetFlavor::Pyg));
+}
+
+#[test]
+fn l1net_stress_is_the_strain_derivative_of_the_energy_per_volume() {
+    stress_is_the_strain_derivative_of_the_energy_per_volume(&common::l1net_model());
+}
+
+fn stress_is_the_strain_derivative_of_the_energy_per_volume(model: &Model) {
     // A distorted three-atom triclinic cell (cutoff 4 Å > the cell: images interact).
     let cell = [[3.1, 0.2, -0.1], [0.4, 2.9, 0.3], [-0.2, 0.5, 3.3]];
     let crystal =
@@ -303,7 +303,7 @@ fn schnet_stress_is_the_strain_derivative_of_the_energy_per_volume() {
             .unwrap();
     let p = model.predict_with_stress(std::slice::from_ref(&crystal), 1).unwrap().remove(0);
     let (stress, forces) = (p.stress.unwrap(), p.forces.unwrap());
-    let (e0, f0) = energy_and_forces(&model, &crystal);
+    let (e0, f0) = energy_and_forces(model, &crystal);
     assert!(close(p.values[0], e0, 1e-12), "energy {} vs {e0}", p.values[0]);
     for (a, b) in forces.iter().flatten().zip(f0.iter().flatten()) {
         assert!(close(*a, *b, 1e-10), "forces differ: {a} vs {b}");
@@ -315,7 +315,7 @@ fn schnet_stress_is_the_strain_derivative_of_the_energy_per_volume() {
             let mut eps = [[0.0; 3]; 3];
             eps[i][j] += d / 2.0;
             eps[j][i] += d / 2.0;
-            energy_and_forces(&model, &strained(&crystal, &eps)).0
+            energy_and_forces(model, &strained(&crystal, &eps)).0
         };
         let numeric = (energy(h) - energy(-h)) / (2.0 * h) / volume;
         assert!(

@@ -5,7 +5,7 @@
 use candle_core::{DType, Device, Tensor};
 use chem_graph::Structure;
 use gnn_models::import::{import, Source};
-use gnn_models::{Checkpoint, Model, PygBatch, StateDict, Target};
+use gnn_models::{Checkpoint, CheckpointConfig, EquivariantNetConfig, Model, ModelConfig, PygBatch, StateDict, Target};
 use std::path::PathBuf;
 
 /// The fixture directory of `case`.
@@ -89,4 +89,35 @@ pub fn schnetpack_stress_crystals() -> Vec<Structure> {
             .unwrap()
         })
         .collect()
+}
+
+/// An L1Net (scalar and vector features) for Na, Cl and O.
+pub fn l1net_model() -> Model {
+    let config = EquivariantNetConfig {
+        elements: vec![8, 11, 17],
+        embedding: 8,
+        features: "6x0e+3x1o".parse().unwrap(),
+        layers: 2,
+        lmax_filter: 1,
+        cutoff: 4.0,
+        radial_basis: 6,
+        radial_neurons: 12,
+        radial_layers: 1,
+        num_neighbors: 10.0,
+        atomref: Some(vec![-75.1, -4.2, -12.3]),
+        ..EquivariantNetConfig::l1net()
+    };
+    model_of(ModelConfig::L1net(config))
+}
+
+/// `model` with seed-0 weights, in f64.
+pub fn model_of(model: ModelConfig) -> Model {
+    let weights = gnn_models::initial_weights(&model, 0).unwrap();
+    let config = CheckpointConfig {
+        format_version: 1,
+        model,
+        targets: vec![Target { name: "energy".into(), unit: "eV".into() }],
+        provenance: Default::default(),
+    };
+    Model::from_checkpoint(&Checkpoint { config, weights }, DType::F64, &Device::Cpu).unwrap()
 }
