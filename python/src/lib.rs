@@ -13,7 +13,8 @@ use std::sync::Mutex;
 
 /// Huge pages for huge tensors (see `gnn_layers::runtime`).
 #[global_allocator]
-static ALLOCATOR: gnn_models::gnn_layers::runtime::HugePageAllocator = gnn_models::gnn_layers::runtime::HugePageAllocator;
+static ALLOCATOR: gnn_models::gnn_layers::runtime::HugePageAllocator =
+    gnn_models::gnn_layers::runtime::HugePageAllocator;
 
 /// A chemgnn model (a checkpoint directory from `chemgnn import` or `chemgnn train`), on the CPU.
 #[pyclass(module = "chemgnn._chemgnn", frozen)]
