@@ -4,7 +4,7 @@
 //! the CLI's messages.
 
 use chem_graph::{Structure, VerletList};
-use gnn_models::Prediction;
+use gnn_models::{PairPotential, Prediction};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -85,7 +85,9 @@ impl Model {
     /// Energy (the model's first output), forces `(n, 3)` and, for a periodic structure, the stress
     /// (Voigt `xx, yy, zz, yz, xz, xy`, ASE's sign, energy unit per Å³) of one structure: a dict
     /// with `energy` (float), `forces` and `stress` (NumPy arrays; `stress` absent for molecules).
-    #[pyo3(signature = (numbers, positions, cell = None, pbc = None))]
+    /// With `energies=True` also every atom's energy (`energies`, summing to `energy`; models with a
+    /// sum readout: SchNet, L0Net/L1Net).
+    #[pyo3(signature = (numbers, positions, cell = None, pbc = None, energies = false))]
     fn compute<'py>(
         &self,
         py: Python<'py>,
@@ -93,6 +95,7 @@ impl Model {
         positions: PyReadonlyArray2<'py, f64>,
         cell: Option<PyReadonlyArray2<'py, f64>>,
         pbc: Option<[bool; 3]>,
+        energies: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let s = structure(numbers, positions, cell, pbc)?;
         let periodic = s.cell.is_some();
@@ -112,7 +115,12 @@ impl Model {
                 out.map(|mut p| p.remove(0))
             })
             .map_err(value_error)?;
-        result_dict(py, prediction)
+        let out = result_dict(py, prediction)?;
+        if energies {
+            let atoms = py.allow_threads(|| PairPotential::new(model)?.atom_energies(&s)).map_err(value_error)?;
+            out.set_item("energies", PyArray1::from_vec(py, atoms))?;
+        }
+        Ok(out)
     }
 
     /// [`Model::compute`] for many structures at once, in batches of `batch_size` (one graph batch and

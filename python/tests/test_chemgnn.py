@@ -191,6 +191,19 @@ def test_neighbour_list_is_kept_between_steps(checkpoint):
     assert 1 < searches < 30
 
 
+def test_per_atom_energies_sum_to_the_energy(checkpoint):
+    from ase import Atoms
+    from chemgnn.ase import Calculator
+
+    z, pos, cell = crystals()[0]
+    atoms = Atoms(numbers=z, positions=pos, cell=cell, pbc=True)
+    atoms.calc = Calculator(checkpoint)
+    energies = atoms.get_potential_energies()
+    assert energies.shape == (len(atoms),)
+    assert abs(energies.sum() - atoms.get_potential_energy()) <= 1e-10 * abs(atoms.get_potential_energy())
+    assert np.ptp(energies) > 1e-6
+
+
 def test_cell_relaxation_uses_the_stress(checkpoint):
     from ase import Atoms
     from ase.filters import FrechetCellFilter

@@ -16,10 +16,11 @@
 
 use crate::checkpoint::ModelConfig;
 use crate::error::{Error, Result};
+use crate::graphs::build_graph_list;
 use crate::schnet::Readout;
 use crate::{Head, Model};
 use candle_core::{DType, Var};
-use chem_graph::{Edges, GraphBatch};
+use chem_graph::{Edges, GraphBatch, Structure};
 use gnn_layers::GraphTensors;
 
 /// Atoms and pairs as an MD engine gives them.
@@ -140,6 +141,21 @@ impl<'m> PairPotential<'m> {
             pair_forces,
             virial,
         })
+    }
+
+    /// Every atom's energy in `structure` (a molecule or a periodic crystal) on the model's own
+    /// graph; they sum to the model's prediction for it.
+    pub fn atom_energies(&self, structure: &Structure) -> Result<Vec<f64>> {
+        let structures = std::slice::from_ref(structure);
+        let edges = build_graph_list(&self.model.config().model, structures)?.remove(0).edges;
+        let input = PairInput {
+            numbers: &structure.numbers,
+            local: structure.numbers.len(),
+            receivers: &edges.target,
+            senders: &edges.source,
+            vectors: &edges.vector,
+        };
+        Ok(self.compute(&input)?.atom_energies)
     }
 
     fn within_cutoff(&self, r: &[f64; 3]) -> bool {

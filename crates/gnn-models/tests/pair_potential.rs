@@ -127,14 +127,18 @@ fn engine_neighbour_lists_with_ghosts_give_the_periodic_energy_forces_and_stress
     }
 }
 
+/// A distorted three-atom triclinic cell smaller than the cutoff (images interact).
+fn triclinic_crystal() -> Structure {
+    let cell = [[3.1, 0.2, -0.1], [0.4, 2.9, 0.3], [-0.2, 0.5, 3.3]];
+    Structure::periodic(vec![11, 17, 8], vec![[0.1, 0.2, 0.0], [1.6, 1.4, 1.7], [2.4, 0.3, 1.1]], cell, [true; 3])
+        .unwrap()
+}
+
 #[test]
 fn an_l1net_on_engine_lists_gives_its_periodic_energy_forces_and_stress() {
     let model = common::l1net_model();
     let potential = PairPotential::new(&model).unwrap();
-    let cell = [[3.1, 0.2, -0.1], [0.4, 2.9, 0.3], [-0.2, 0.5, 3.3]];
-    let crystal =
-        Structure::periodic(vec![11, 17, 8], vec![[0.1, 0.2, 0.0], [1.6, 1.4, 1.7], [2.4, 0.3, 1.1]], cell, [true; 3])
-            .unwrap();
+    let crystal = triclinic_crystal();
     let expected = model.predict_with_stress(std::slice::from_ref(&crystal), 1).unwrap().remove(0);
     let view = EngineView::new(&crystal, potential.ghost_cutoff(), potential.cutoff() + 0.5);
     let out = potential.compute(&view.input()).unwrap();
@@ -143,7 +147,7 @@ fn an_l1net_on_engine_lists_gives_its_periodic_energy_forces_and_stress() {
     let expected_forces: Vec<f64> = expected.forces.unwrap().into_iter().flatten().collect();
     assert!(relative_error(&forces, &expected_forces) <= 1e-10);
     let s = expected.stress.unwrap();
-    let volume = determinant(&cell).abs();
+    let volume = determinant(&crystal.cell.unwrap()).abs();
     let expected_virial: Vec<f64> = [s[0], s[1], s[2], s[5], s[4], s[3]].iter().map(|x| -volume * x).collect();
     assert!(relative_error(&out.virial, &expected_virial) <= 1e-10, "{:?} vs {expected_virial:?}", out.virial);
 }
@@ -163,6 +167,24 @@ fn pairs_beyond_the_cutoff_get_no_force_and_ghost_energies_do_not_count() {
     assert_eq!(out.atom_energies.len(), view.numbers.len());
     let everything: f64 = out.atom_energies.iter().sum();
     assert!((everything - out.energy).abs() > 1e-3, "ghost energies were summed");
+}
+
+#[test]
+fn per_atom_energies_of_crystals_and_molecules_sum_to_the_prediction() {
+    for model in [schnetpack_stress_model(), common::l1net_model()] {
+        let potential = PairPotential::new(&model).unwrap();
+        let crystal = triclinic_crystal();
+        let mut molecule = crystal.clone();
+        (molecule.cell, molecule.pbc) = (None, [false; 3]);
+        for structure in [crystal, molecule] {
+            let energies = potential.atom_energies(&structure).unwrap();
+            let predicted = model.predict(std::slice::from_ref(&structure)).unwrap()[0].values[0];
+            assert_eq!(energies.len(), structure.numbers.len());
+            let sum: f64 = energies.iter().sum();
+            assert!(relative_error(&[sum], &[predicted]) <= 1e-12, "{sum} vs {predicted}");
+            assert!(energies.iter().any(|&e| (e - energies[0]).abs() > 1e-6), "all atoms alike: {energies:?}");
+        }
+    }
 }
 
 fn error(model: &Model, input: PairInput) -> String {
