@@ -37,6 +37,8 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Predict properties (and forces) of structures with a checkpoint.
     Predict(commands::predict::PredictArgs),
+    /// Drive a model from an i-PI server (i-PI, ASE's SocketIOCalculator): MD and optimisation.
+    Serve(commands::serve::ServeArgs),
     /// Train SchNet or an MPNN (no arguments: SchNet on the built-in QM9 sample, target U0).
     Train(commands::train::TrainArgs),
     /// Errors of a checkpoint or run on a dataset (MAE, RMSE, chemical-accuracy ratio).
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Data(c) => commands::data::run(c),
         Command::Import(c) => commands::import::run(c),
         Command::Predict(c) => commands::predict::run(c),
+        Command::Serve(c) => commands::serve::run(c),
         Command::Train(c) => commands::train::run(c),
         Command::Eval(c) => commands::eval::run(c),
     };

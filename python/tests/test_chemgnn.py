@@ -204,6 +204,46 @@ def test_per_atom_energies_sum_to_the_energy(checkpoint):
     assert np.ptp(energies) > 1e-6
 
 
+def test_ipi_client_under_ase_socketio_follows_the_same_trajectory(checkpoint, tmp_path):
+    """ASE's SocketIOCalculator (an i-PI server) driving `chemgnn serve --ipi`: 20 NVE steps of a
+    16-atom crystal, the same trajectory as the in-process calculator."""
+    from ase import Atoms, units
+    from ase.calculators.socketio import SocketIOCalculator
+    from ase.io import write
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+    from chemgnn.ase import Calculator
+
+    z, pos, cell = crystals()[0]
+    start = Atoms(numbers=z, positions=pos, cell=cell, pbc=True).repeat((2, 2, 2))
+    MaxwellBoltzmannDistribution(start, temperature_K=300, rng=np.random.default_rng(3))
+    write(tmp_path / "start.extxyz", start)
+    binary = os.environ.get("CHEMGNN", str(ROOT / "target" / "debug" / "chemgnn"))
+    name = f"chemgnn_pytest_{os.getpid()}"
+    trajectories = []
+    for socket in (True, False):
+        atoms = start.copy()
+        if socket:
+            client = subprocess.Popen([binary, "serve", "--model", str(checkpoint), "--structure",
+                                       str(tmp_path / "start.extxyz"), "--ipi", f"unix:{name}"])
+            calc = SocketIOCalculator(unixsocket=name, timeout=60)
+        else:
+            calc = Calculator(checkpoint)
+        atoms.calc = calc
+        dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
+        steps = []
+        dyn.attach(lambda: steps.append((atoms.get_potential_energy(), atoms.positions.copy(), atoms.get_stress())), 1)
+        dyn.run(20)
+        if socket:
+            calc.close()
+            assert client.wait(timeout=60) == 0
+        trajectories.append(steps)
+    for (e1, x1, s1), (e2, x2, s2) in zip(*trajectories):
+        assert abs(e1 - e2) <= 1e-10 * abs(e2)
+        assert np.max(np.abs(x1 - x2)) <= 1e-8
+        assert np.max(np.abs(s1 - s2)) <= 1e-10 * np.max(np.abs(s2))
+
+
 def test_cell_relaxation_uses_the_stress(checkpoint):
     from ase import Atoms
     from ase.filters import FrechetCellFilter
