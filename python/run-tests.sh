@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${VENV:-$here/target/venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check 'maturin>=1.5,<2' numpy ase safetensors pytest
+"$venv/bin/pip" install -q --disable-pip-version-check 'maturin>=1.5,<2' numpy ase safetensors pytest openmm
 (cd "$here" && "$venv/bin/maturin" build --release -o "$here/target/wheels")
 "$venv/bin/pip" install -q --force-reinstall --no-deps "$here"/target/wheels/chemgnn-*.whl
 if [ -z "${CHEMGNN:-}" ]; then

@@ -244,6 +244,46 @@ def test_ipi_client_under_ase_socketio_follows_the_same_trajectory(checkpoint, t
         assert np.max(np.abs(s1 - s2)) <= 1e-10 * np.max(np.abs(s2))
 
 
+def test_openmm_python_force_matches_the_model_and_conserves_energy(qm9_model):
+    """`chemgnn.openmm.force` in an OpenMM system: the energy and forces OpenMM reports are the
+    model's, and NVE with OpenMM's Verlet integrator conserves the energy."""
+    openmm = pytest.importorskip("openmm")
+    from openmm import unit
+    import chemgnn.openmm
+
+    t = load_file(str(ROOT / "crates" / "chem-graph" / "data" / "qm9_sample.safetensors"))
+    off = t["atom_offsets"]
+    k = next(k for k in range(len(off) - 1) if off[k + 1] - off[k] == 12)
+    numbers = t["numbers"][off[k]:off[k + 1]].astype(np.int64)
+    positions = t["positions"][off[k]:off[k + 1]].astype(np.float64)
+    system = openmm.System()
+    from ase.data import atomic_masses
+    for z in numbers:
+        system.addParticle(atomic_masses[z])
+    system.addForce(chemgnn.openmm.force(qm9_model, numbers))
+    integrator = openmm.VerletIntegrator(0.25 * unit.femtoseconds)
+    context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("Reference"))
+    context.setPositions(positions * unit.angstrom)
+
+    state = context.getState(getEnergy=True, getForces=True)
+    expected = chemgnn.Model.load(str(qm9_model)).compute(numbers, positions)
+    energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole) / chemgnn.openmm.KJ_PER_MOL_PER_EV
+    forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.angstrom)
+    assert abs(energy - expected["energy"]) <= 1e-9 * abs(expected["energy"])
+    assert np.max(np.abs(forces / chemgnn.openmm.KJ_PER_MOL_PER_EV - expected["forces"])) <= 1e-9
+
+    openmm.LocalEnergyMinimizer.minimize(context)
+    context.setVelocitiesToTemperature(100 * unit.kelvin, 7)
+    totals = []
+    for _ in range(40):
+        integrator.step(5)
+        s = context.getState(getEnergy=True)
+        totals.append((s.getPotentialEnergy() + s.getKineticEnergy()).value_in_unit(unit.kilojoule_per_mole))
+    spread = (max(totals) - min(totals)) / chemgnn.openmm.KJ_PER_MOL_PER_EV
+    print(f"OpenMM NVE, 12-atom QM9 molecule, 100 K, 0.25 fs, 50 fs: total energy spread {spread:.2e} eV")
+    assert spread < 1e-3
+
+
 def test_cell_relaxation_uses_the_stress(checkpoint):
     from ase import Atoms
     from ase.filters import FrechetCellFilter
