@@ -56,6 +56,20 @@ def test_compute_reproduces_schnetpack(checkpoint):
     assert relative(np.concatenate([out["stress"] for out in outputs]), np.concatenate(stress)) <= 1e-10
 
 
+def test_single_precision_agrees_with_schnetpack_to_f32_rounding(checkpoint):
+    model = chemgnn.Model.load(str(checkpoint), dtype="f32")
+    expected = load_file(str(FIXTURE / "expected.safetensors"))
+    outputs = [model.compute(z.astype(np.int64), pos, cell, [True] * 3) for z, pos, cell in crystals()]
+    assert relative([out["energy"] for out in outputs], expected["energy"]) <= 1e-5
+    assert relative(np.concatenate([out["forces"] for out in outputs]), expected["forces"]) <= 1e-4
+    stress = np.concatenate([voigt(s) for s in expected["stress"]])
+    assert relative(np.concatenate([out["stress"] for out in outputs]), stress) <= 1e-4
+    # Not f64 in disguise: single-precision rounding shows.
+    assert relative([out["energy"] for out in outputs], expected["energy"]) > 1e-12
+    with pytest.raises(ValueError, match="dtype"):
+        chemgnn.Model.load(str(checkpoint), dtype="f16")
+
+
 def test_ase_calculator_energy_forces_stress(checkpoint):
     from ase import Atoms
     from chemgnn.ase import Calculator
