@@ -29,6 +29,18 @@ fn xyz_config(extra: &str) -> String {
     format!("{CONFIG}[split]\ntrain = 1\nval = 1\ntest = 1\n[data]\ndataset = \"data.extxyz\"\ntargets = [\"energy\"]\n{extra}")
 }
 
+/// A three-crystal MatBench table (rock salt) whose second target is `second` (JSON text).
+fn matbench_table(second: &str) -> String {
+    let nacl = r#"{"lattice": {"matrix": [[5.64, 0, 0], [0, 5.64, 0], [0, 0, 5.64]]}, "sites": [{"species": [{"element": "Na", "occu": 1}], "abc": [0, 0, 0]}, {"species": [{"element": "Cl", "occu": 1}], "abc": [0.5, 0.5, 0.5]}]}"#;
+    format!(
+        r#"{{"index": ["mb-1", "mb-2", "mb-3"], "columns": ["structure", "e_form"], "data": [[{nacl}, -1.0], [{nacl}, {second}], [{nacl}, -1.2]]}}"#
+    )
+}
+
+fn matbench_config() -> String {
+    format!("{CONFIG}[split]\ntrain = 1\nval = 1\ntest = 1\n[data]\ndataset = \"table.json\"\n")
+}
+
 fn safetensors_bytes(tensors: &[(&str, Tensor)]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.safetensors");
@@ -82,6 +94,8 @@ fn cases() -> Vec<Case> {
         Case { what: "training set empty after splitting", files: vec![text("data.extxyz", &frames("-1.1", "0.2")), text("run.toml", &xyz_config("").replace("train = 1", "train = 0"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["split", "0 train"] },
         Case { what: "NaN target in a dataset", files: vec![text("data.extxyz", &frames("nan", "0.2")), text("run.toml", &xyz_config(""))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["data.extxyz frame 2", "energy", "not a finite number"] },
         Case { what: "infinite force in a dataset", files: vec![text("data.extxyz", &frames("-1.1", "inf")), text("run.toml", &xyz_config("forces = \"forces\"\n"))], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["data.extxyz frame 2", "forces", "atom 1"] },
+        Case { what: "MatBench table with a null target", files: vec![text("table.json", &matbench_table("null")), text("run.toml", &matbench_config())], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["table.json", "entry"] },
+        Case { what: "MatBench table with a NaN target (as Python's json module writes it)", files: vec![text("table.json", &matbench_table("NaN")), text("run.toml", &matbench_config())], args: vec!["train", "--config", "run.toml", "--out", "run"], expect: &["table.json", "NaN"] },
         Case { what: "resuming a directory that is not a run", files: vec![text("notes/readme.txt", "x")], args: vec!["train", "--resume", "notes"], expect: &["notes/config.json", "not a run directory"] },
         Case { what: "import arguments that are not JSON", files: vec![text("args.json", "{hidden: 3}"), ("w.safetensors", safetensors_bytes(&[("x", Tensor::zeros(2, gnn_layers::candle::DType::F32, &Device::Cpu).unwrap())]))], args: vec!["import", "--from", "pyg", "--model", "schnet", "--config", "args.json", "w.safetensors", "--out", "m"], expect: &["args.json", "not valid JSON"] },
         Case { what: "truncated safetensors file", files: vec![text("args.json", "{}"), ("w.safetensors", safetensors_bytes(&[("x", Tensor::zeros(64, gnn_layers::candle::DType::F32, &Device::Cpu).unwrap())])[..40].to_vec())], args: vec!["import", "--from", "pyg", "--model", "schnet", "--config", "args.json", "w.safetensors", "--out", "m"], expect: &["w.safetensors"] },

@@ -65,7 +65,18 @@ pub(crate) fn parse_json<R: Read>(reader: R, file: &str, options: &ReadOptions) 
         (_, Some(e)) => Err(e),
         (Ok(content), None) => Ok(content),
         (Err(e), None) if e.is_io() => Err(Error::parse(file, e.line(), format!("cannot read: {e}"))),
-        (Err(e), None) => Err(Error::parse(file, e.line(), e.to_string())),
+        (Err(e), None) => Err(Error::parse(file, e.line(), with_hint(&e))),
+    }
+}
+
+/// `e`'s message, with the likely cause of an unexpected token: Python's `json` writes missing
+/// values as `NaN`, which JSON does not have.
+fn with_hint(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if e.is_syntax() && message.starts_with("expected value") {
+        format!("{message} (NaN and Infinity, as Python's json module writes them, are not JSON: write null)")
+    } else {
+        message
     }
 }
 
