@@ -1,6 +1,8 @@
 //! `chemgnn crystal info` and `chemgnn predict --asu` on the real crystal files in
 //! tests/fixtures/crystals (written by pymatgen, see tests/reference/crystals.py).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -77,20 +79,7 @@ fn crystal_info_errors_name_the_file_and_the_remedy() {
 fn predict_through_the_asymmetric_unit_matches_the_full_cell() {
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("model");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/schnetpack_schnet");
-    let out = chemgnn(&[
-        "import",
-        "--from",
-        "schnetpack",
-        "--model",
-        "schnet",
-        "--config",
-        fixture.join("args.json").to_str().unwrap(),
-        fixture.join("state_dict.safetensors").to_str().unwrap(),
-        "--out",
-        checkpoint.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::import_schnetpack("schnetpack_schnet", &checkpoint);
     let files: Vec<String> =
         ["nacl.cif", "rutile_tio2.cif", "spinel_mgal2o4.cif", "wurtzite_zno.cif", "rutile.vasp", "garnet_y3al5o12.cif"]
             .iter()
@@ -156,14 +145,7 @@ fn crystal_info_symmetrises_by_default_and_says_so() {
 fn predict_stress_of_crystals_with_forces_in_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("model");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/schnetpack_schnet");
-    let args = fixture.join("args.json");
-    let weights = fixture.join("state_dict.safetensors");
-    let import = ["import", "--from", "schnetpack", "--model", "schnet", "--config", args.to_str().unwrap()];
-    let mut import = import.to_vec();
-    import.extend([weights.to_str().unwrap(), "--out", checkpoint.to_str().unwrap()]);
-    assert!(chemgnn(&import).status.success());
-    let model = checkpoint.to_str().unwrap();
+    let model = &common::import_schnetpack("schnetpack_schnet", &checkpoint);
     let (nacl, rutile) = (crystal("nacl.cif"), crystal("rutile.vasp"));
     let records =
         stdout_json(&chemgnn(&["predict", "--model", model, "--precision", "f64", "--stress", &nacl, &rutile]));

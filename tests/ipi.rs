@@ -10,7 +10,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{chemgnn, ok};
+use common::import_schnetpack;
 use gnn_models::gnn_layers::candle::{DType, Device};
 use gnn_models::Model;
 
@@ -21,25 +21,6 @@ const HARTREE: f64 = 27.211_386_024_367_243;
 const NACL: &str = "8\nLattice=\"5.64 0.0 0.0 0.2 5.6 0.0 0.0 0.1 5.7\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n\
 Na 0.0 0.0 0.0\nNa 0.1 2.8 2.8\nNa 2.8 0.0 2.8\nNa 2.8 2.8 0.1\n\
 Cl 2.8 0.0 0.0\nCl 2.9 2.8 2.8\nCl 0.0 0.0 2.8\nCl 0.0 2.8 0.1\n";
-
-fn imported_model(dir: &Path) -> String {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/schnetpack_stress_f64");
-    let model = dir.join("model").display().to_string();
-    let (args, weights) = (fixture.join("args.json"), fixture.join("state_dict.safetensors"));
-    ok(chemgnn(&[
-        "import",
-        "--from",
-        "schnetpack",
-        "--model",
-        "schnet",
-        "--config",
-        args.to_str().unwrap(),
-        weights.to_str().unwrap(),
-        "--out",
-        &model,
-    ]));
-    model
-}
 
 /// A listening i-PI socket and the `chemgnn serve` client connected to it.
 fn server_and_client(dir: &Path, model: &str, name: &str) -> (UnixStream, Child) {
@@ -98,7 +79,7 @@ fn send_positions(stream: &mut UnixStream, cell: &[[f64; 3]; 3], positions: &[[f
 #[test]
 fn an_ipi_server_gets_the_models_energy_forces_and_virial_step_after_step() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = imported_model(dir.path());
+    let model_dir = import_schnetpack("schnetpack_stress_f64", &dir.path().join("model"));
     let model = Model::load_on(&model_dir, DType::F64, &Device::Cpu).unwrap();
     let (mut stream, mut client) =
         server_and_client(dir.path(), &model_dir, &format!("chemgnn_test_{}", std::process::id()));
@@ -147,7 +128,7 @@ fn an_ipi_server_gets_the_models_energy_forces_and_virial_step_after_step() {
 #[test]
 fn a_mismatched_atom_count_stops_the_client_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = imported_model(dir.path());
+    let model_dir = import_schnetpack("schnetpack_stress_f64", &dir.path().join("model"));
     let (mut stream, client) =
         server_and_client(dir.path(), &model_dir, &format!("chemgnn_test_bad_{}", std::process::id()));
     send(&mut stream, "INIT");

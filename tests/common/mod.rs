@@ -1,6 +1,7 @@
 //! What the CLI tests share: running the `chemgnn` binary and reading its outcome.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the binary with one rayon thread: fastest for tiny inputs, and the same arithmetic on every
@@ -53,3 +54,24 @@ lr = 0.01
 kind = "cosine"
 warmup_epochs = 0.5
 "#;
+
+/// The schnetpack SchNet fixture `case` (tests/fixtures/models/CASE) imported as a chemgnn
+/// checkpoint into `out`; returns `out` as a string.
+pub fn import_schnetpack(case: &str, out: &Path) -> String {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(case);
+    let (args, weights, out) =
+        (fixture.join("args.json"), fixture.join("state_dict.safetensors"), out.display().to_string());
+    ok(chemgnn(&[
+        "import",
+        "--from",
+        "schnetpack",
+        "--model",
+        "schnet",
+        "--config",
+        args.to_str().unwrap(),
+        weights.to_str().unwrap(),
+        "--out",
+        &out,
+    ]));
+    out
+}
