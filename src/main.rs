@@ -33,13 +33,13 @@ enum Command {
     /// Inspect structure files and fetch datasets.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
-    /// Import a PyTorch checkpoint (PyG, schnetpack) as a native chemgnn checkpoint.
+    #[command(about = commands::import::about())]
     Import(commands::import::ImportArgs),
     /// Predict properties (and forces) of structures with a checkpoint.
     Predict(commands::predict::PredictArgs),
     /// Drive a model from an i-PI server (i-PI, ASE's SocketIOCalculator): MD and optimisation.
     Serve(commands::serve::ServeArgs),
-    /// Train SchNet or an MPNN (no arguments: SchNet on the built-in QM9 sample, target U0).
+    #[command(about = commands::train::about())]
     Train(commands::train::TrainArgs),
     /// Errors of a checkpoint or run on a dataset (MAE, RMSE, chemical-accuracy ratio).
     Eval(commands::eval::EvalArgs),

@@ -66,7 +66,11 @@ fn an_imported_gate_points_network_predicts_what_e3nn_computed() {
     let silane = dir.path().join("si.xyz");
     write_xyz_file(&silane, &[Structure::molecule(vec![14, 1], vec![[0.0; 3], [1.5, 0.0, 0.0]]).unwrap()]).unwrap();
     let out = chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), silane.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("element 14"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("atomic number 14"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Without --elements the network predicts from e3nn data dicts only.
     let bare = dir.path().join("x");
     assert!(import("full", "full", &bare, None).status.success());

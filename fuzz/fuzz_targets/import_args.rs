@@ -3,7 +3,7 @@
 //! error).
 #![no_main]
 
-use gnn_models::import::{import, import_gate_points, Source};
+use gnn_models::checkpoint::import::{import, import_gate_points, Source};
 use gnn_models::StateDict;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 #![no_main]
 
 use chem_graph::qm9::Qm9Dataset;
-use gnn_models::import::{import, Source};
+use gnn_models::checkpoint::import::{import, Source};
 use gnn_models::{E3nnBatch, GatePointsConfig, KgcnnGraphs, PygBatch, StateDict};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;

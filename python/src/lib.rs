@@ -4,7 +4,7 @@
 //! the CLI's messages.
 
 use chem_graph::{Structure, VerletList};
-use gnn_models::{PairPotential, Prediction};
+use gnn_models::{PairPotential, Precision, Prediction};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -70,11 +70,7 @@ impl Model {
         if !skin.is_finite() || skin < 0.0 {
             return Err(value_error(format!("skin must be a finite, non-negative distance in Å, not {skin}")));
         }
-        let dtype = match dtype {
-            "f64" | "float64" => candle_core::DType::F64,
-            "f32" | "float32" => candle_core::DType::F32,
-            other => return Err(value_error(format!("dtype `{other}`: expected \"f64\" or \"f32\""))),
-        };
+        let dtype = dtype.parse::<Precision>().map_err(|e| value_error(format!("dtype: {e}")))?.dtype();
         let inner = py
             .allow_threads(|| gnn_models::Model::load_on(&path, dtype, &candle_core::Device::Cpu))
             .map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;

@@ -10,7 +10,7 @@ use gnn_train::dataset::{open_dataset, Dataset};
 use gnn_train::run_dir::{self, RunDir};
 use gnn_train::Split;
 
-use super::predict::{DeviceKind, Precision};
+use gnn_models::{DeviceSpec, Precision};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -30,11 +30,11 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
     /// Float precision.
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
     /// Device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    #[arg(long, default_value_t = DeviceSpec::Cpu)]
+    device: DeviceSpec,
     /// Predict crystals from their asymmetric units (symmetrised at --symprec), as trained with
     /// `--asu`.
     #[arg(long)]
@@ -88,8 +88,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let metrics =
-        gnn_train::evaluate_model(&model, dataset, &indices, args.batch_size, data.asu.then_some(data.symprec))?;
+    let metrics = gnn_train::evaluate_model(&model, dataset, &indices, args.batch_size, &data.graph_options())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&metrics)?);
         return Ok(());

@@ -5,47 +5,51 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use chem_graph::qm9::Qm9Target;
-use clap::{Args, ValueEnum};
-use gnn_models::import::{import, import_gate_points, Source};
-use gnn_models::{ModelConfig, StateDict, Target};
+use clap::builder::PossibleValuesParser;
+use clap::Args;
+use gnn_models::checkpoint::import::{default_target, import, import_gate_points, Source, IMPORTERS};
+use gnn_models::{StateDict, Target};
 
-/// Libraries whose checkpoints can be imported.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum From {
-    /// PyTorch Geometric.
-    Pyg,
-    /// schnetpack 2.
-    Schnetpack,
-    /// kgcnn 3.1.0 (Keras `{w.name: w.numpy()}`).
-    Kgcnn,
-    /// e3nn 0.6 (`model.state_dict()`).
-    E3nn,
+/// `--from` values: the frameworks of [`IMPORTERS`].
+fn sources() -> PossibleValuesParser {
+    let mut names: Vec<&str> = IMPORTERS.iter().map(|i| i.source).collect();
+    names.sort_unstable();
+    names.dedup();
+    PossibleValuesParser::new(names)
 }
 
-/// Architectures that can be imported.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Kind {
-    /// SchNet (PyG `SchNet`, schnetpack `SchNet` + `Atomwise`).
-    Schnet,
-    /// MPNN (PyG `examples/qm9_nn_conv.py`).
-    Mpnn,
-    /// coGN (kgcnn `model_default`, `crystal_unit_graphs`).
-    Cogn,
-    /// coNGN (kgcnn `model_default_nested`).
-    Congn,
-    /// e3nn's `gate_points_2101.Network`.
-    #[value(name = "gate-points-2101")]
-    GatePoints2101,
+/// `--model` values: the kinds of [`IMPORTERS`].
+fn kinds() -> PossibleValuesParser {
+    let mut names: Vec<&str> = IMPORTERS.iter().map(|i| i.kind).collect();
+    names.sort_unstable();
+    names.dedup();
+    PossibleValuesParser::new(names)
+}
+
+/// The one-line help of `chemgnn import`, naming every framework of [`IMPORTERS`].
+pub fn about() -> String {
+    let mut sources: Vec<&str> = IMPORTERS.iter().map(|i| i.source).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    format!("Import a checkpoint ({}) as a native chemgnn checkpoint", sources.join(", "))
+}
+
+/// The list of importers under the help text.
+fn importers_help() -> String {
+    let rows: Vec<String> =
+        IMPORTERS.iter().map(|i| format!("  --from {:<11} --model {:<17} {}", i.source, i.kind, i.reads)).collect();
+    format!("Importers:\n{}", rows.join("\n"))
 }
 
 #[derive(Args)]
+#[command(after_help = importers_help())]
 pub struct ImportArgs {
     /// The library the weights were trained with.
-    #[arg(long)]
-    from: From,
+    #[arg(long, value_parser = sources())]
+    from: String,
     /// The architecture.
-    #[arg(long)]
-    model: Kind,
+    #[arg(long, value_parser = kinds())]
+    model: String,
     /// JSON object of the Python constructor's keyword arguments (e.g. {"hidden_channels": 64,
     /// "cutoff": 6.0, "mean": …}); for schnetpack also `mean`/`atomref` if not in the weights; for
     /// kgcnn the `make_model` keyword dictionary (e.g. `model_default` as JSON).
@@ -78,29 +82,18 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let arguments: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", args.config.display()))?;
     let weights = StateDict::read(&args.state_dict)?;
-    if let From::E3nn = args.from {
+    if !IMPORTERS.iter().any(|i| i.source == args.from && i.kind == args.model) {
+        let from: Vec<&str> = IMPORTERS.iter().filter(|i| i.kind == args.model).map(|i| i.source).collect();
+        anyhow::bail!("no importer of {} models from {} (they come from: {})", args.model, args.from, from.join(", "));
+    }
+    let source: Source = args.from.parse()?;
+    if source == Source::E3nn {
         return import_e3nn(&args, &arguments, weights);
     }
-    let source = match args.from {
-        From::Pyg => Source::Pyg,
-        From::Schnetpack => Source::Schnetpack,
-        From::Kgcnn => Source::Kgcnn,
-        From::E3nn => unreachable!("e3nn imports return above"),
-    };
-    let model = match args.model {
-        Kind::Schnet => "schnet",
-        Kind::Mpnn => "mpnn",
-        Kind::Cogn => "cogn",
-        Kind::Congn => "congn",
-        Kind::GatePoints2101 => anyhow::bail!("gate-points-2101 networks come from e3nn (--from e3nn)"),
-    };
+    let model = args.model.as_str();
     let origin = args.config.display().to_string();
     let mut checkpoint = import(source, model, &arguments, &origin, weights, vec![])?;
-    let default_name = match &checkpoint.config.model {
-        ModelConfig::Schnet(c) if !c.dipole => "energy",
-        ModelConfig::Cogn(_) | ModelConfig::Congn(_) => "e_form",
-        _ => "mu",
-    };
+    let default_name = default_target(&checkpoint.config.model);
     checkpoint.config.targets = vec![target(args.target.as_deref().unwrap_or(default_name), args.unit)?];
     checkpoint.save(&args.out)?;
     let parameters: usize = checkpoint.weights.tensors.values().map(|t| t.elem_count()).sum();
@@ -118,9 +111,6 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
 
 /// `--from e3nn --model gate-points-2101`.
 fn import_e3nn(args: &ImportArgs, arguments: &serde_json::Value, weights: StateDict) -> anyhow::Result<()> {
-    if !matches!(args.model, Kind::GatePoints2101) {
-        anyhow::bail!("e3nn imports need --model gate-points-2101");
-    }
     let elements = args
         .elements
         .iter()

@@ -4,56 +4,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chem_crystal::{AsymmetricUnitGraph, Positions, PreparedCrystal, SymmetryOptions};
-use chem_graph::qm9::Qm9Dataset;
-use chem_graph::{Graph, GraphBatch, Structure};
-use clap::{Args, ValueEnum};
-use gnn_models::gnn_layers::candle::{DType, Device};
-use gnn_models::{build_graph_list, E3nnBatch, KgcnnGraphs, Model, ModelConfig, Prediction, PygBatch};
-use rayon::prelude::*;
+use chem_graph::Structure;
+use clap::Args;
+use gnn_models::{BatchInput, DeviceSpec, GraphOptions, Model, Positions, Precision, Prediction};
 use serde::Serialize;
 
 use super::data::load_structures;
-
-/// Float precision of the computation.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Precision {
-    /// 32-bit floats.
-    F32,
-    /// 64-bit floats.
-    F64,
-}
-
-impl Precision {
-    /// The Candle dtype.
-    pub fn dtype(self) -> DType {
-        match self {
-            Precision::F32 => DType::F32,
-            Precision::F64 => DType::F64,
-        }
-    }
-}
-
-/// Where the model runs.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum DeviceKind {
-    /// The CPU.
-    Cpu,
-    /// The first CUDA GPU (build with `--features cuda`).
-    Cuda,
-}
-
-impl DeviceKind {
-    /// The Candle device.
-    pub fn device(self) -> anyhow::Result<Device> {
-        Ok(match self {
-            DeviceKind::Cpu => Device::Cpu,
-            DeviceKind::Cuda => {
-                gnn_layers::runtime::cuda_device(0).context("no CUDA device (build chemgnn with --features cuda)")?
-            }
-        })
-    }
-}
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -82,26 +38,33 @@ pub struct PredictArgs {
     /// coNGN.
     #[arg(long)]
     asu: bool,
-    /// Snap crystals to the symmetry found at --symprec before predicting on the full cell (the
-    /// structures --asu predicts on). A crystal whose atoms would move by more than --symprec is
-    /// predicted as given, with a warning.
-    #[arg(long)]
+    /// The crystal positions the full-cell graphs are built from: `symmetrized` (snapped to the
+    /// symmetry found at --symprec; a crystal whose atoms would move by more than --symprec is
+    /// predicted as given, with a warning) or `original` (as written). Default: `symmetrized` for
+    /// models trained on symmetrised crystals (kgcnn's asymmetric-unit models, `chemgnn train
+    /// --asu`; the checkpoint records it, and a note says so) when no derivatives are asked for,
+    /// `original` otherwise.
+    #[arg(long, value_name = "original|symmetrized")]
+    positions: Option<Positions>,
+    /// Same as `--positions symmetrized`.
+    #[arg(long, conflicts_with = "positions")]
     symmetrize: bool,
-    /// Distance tolerance in Å of the symmetry search behind --asu and --symmetrize.
-    #[arg(long, default_value_t = 1e-3)]
-    symprec: f64,
+    /// Distance tolerance in Å of the symmetry search behind --asu and symmetrised positions
+    /// [default: the model's training tolerance, else 0.001].
+    #[arg(long)]
+    symprec: Option<f64>,
     /// Structures per batch.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Write here instead of standard output; `.csv` gives CSV, anything else JSON.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Float precision.
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    /// Float precision: f32 or f64.
+    #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
-    /// Device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Device: cpu, cuda or cuda:N (builds with `--features cuda`).
+    #[arg(long, default_value_t = DeviceSpec::Cpu)]
+    device: DeviceSpec,
 }
 
 /// One output record.
@@ -125,9 +88,10 @@ struct Record {
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let model = Model::load_on(&args.model, args.precision.dtype(), &args.device.device()?)?;
+    let options = graph_options(&model, &args);
     let mut records = Vec::new();
     for input in &args.inputs {
-        let (names, predictions) = predict_input(&model, input, &args)?;
+        let (names, predictions) = predict_input(&model, input, &args, &options)?;
         records.extend(names.into_iter().zip(predictions).map(|(name, p)| record(&model, name, p)));
     }
     let csv = args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
@@ -139,32 +103,35 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The input pipeline's options: the flags given, else the model's defaults (symmetrised crystals
+/// for a model trained on them, unless derivatives are asked for).
+fn graph_options(model: &Model, args: &PredictArgs) -> GraphOptions {
+    let defaults = model.default_graph_options();
+    let derivatives = args.forces || args.stress;
+    let positions = match (args.positions, args.symmetrize) {
+        (Some(positions), _) => positions,
+        (None, true) => Positions::Symmetrized,
+        (None, false) if derivatives => Positions::Original,
+        (None, false) => defaults.positions,
+    };
+    GraphOptions { positions, asu: args.asu, symprec: args.symprec.unwrap_or(defaults.symprec) }
+}
+
 /// Names and predictions of the structures in one input.
-fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
+fn predict_input(
+    model: &Model,
+    input: &str,
+    args: &PredictArgs,
+    options: &GraphOptions,
+) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
     let path = Path::new(input);
-    // A .safetensors input is a converted QM9 dataset, a kgcnn graph file or a PyG batch.
     let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
-        match Qm9Dataset::load(path) {
-            Ok(dataset) => dataset.structures(),
-            Err(_) if args.stress => anyhow::bail!("{input}: --stress needs structure files, not a graph batch"),
-            Err(_) => {
-                let tensors = gnn_models::graphs::read_tensors(path)?;
-                if let (ModelConfig::GatePoints(c), true) = (&model.config().model, E3nnBatch::recognise(&tensors)) {
-                    let batch = E3nnBatch::from_tensors(&tensors, input, &c.network)?;
-                    let names = batch.structures.iter().map(|s| s.name.clone()).collect();
-                    let graphs = model.e3nn_batch_graphs(&batch)?;
-                    return Ok((names, model.predict_batch(&graphs, args.forces)?));
-                }
-                if KgcnnGraphs::recognise(&tensors) {
-                    let graphs = KgcnnGraphs::from_tensors(&tensors, input)?;
-                    let names = (0..graphs.batch.num_graphs()).map(|k| format!("{input}#{k}")).collect();
-                    return Ok((names, model.predict_batch(&graphs.batch, args.forces)?));
-                }
-                let batch = PygBatch::from_tensors(&tensors, input)?;
-                let names = batch.structures.iter().map(|s| s.name.clone()).collect();
-                let graphs: GraphBatch = model.pyg_batch_graphs(&batch)?;
-                return Ok((names, model.predict_batch(&graphs, args.forces)?));
+        match model.read_batch(path)? {
+            BatchInput::Structures(structures) => structures,
+            BatchInput::Graphs { .. } if args.stress => {
+                anyhow::bail!("{input}: --stress needs structure files, not a graph batch")
             }
+            BatchInput::Graphs { names, batch } => return Ok((names, model.predict_batch(&batch, args.forces)?)),
         }
     } else {
         load_structures(input)?
@@ -174,60 +141,39 @@ fn predict_input(model: &Model, input: &str, args: &PredictArgs) -> anyhow::Resu
         .enumerate()
         .map(|(k, s)| if s.name.is_empty() { format!("{input}#{k}") } else { s.name.clone() })
         .collect();
-    let predictions = if args.asu || args.symmetrize {
-        let crystals = symmetrize(&structures, args.symprec).with_context(|| format!("symmetrising {input}"))?;
-        for (c, name) in crystals.iter().zip(&names) {
-            if let Some(reason) = &c.symmetry.fallback {
-                eprintln!("warning: {name}: {reason}; predicted as P1 from the positions given");
-            }
-        }
-        if args.asu {
-            predict_asu(model, &crystals, args)
-                .with_context(|| format!("predicting {input} through asymmetric units"))?
+    let symmetrized = options.asu || options.positions == Positions::Symmetrized;
+    if symmetrized
+        && args.positions.is_none()
+        && !args.symmetrize
+        && !args.asu
+        && structures.iter().any(|s| s.is_periodic())
+    {
+        eprintln!(
+            "note: the model was trained on symmetrised crystals: predicting on crystals symmetrised at symprec {} Å \
+             (--positions original predicts on the positions as given)",
+            options.symprec
+        );
+    }
+    let graphs = model.graphs(&structures, options).with_context(|| {
+        if symmetrized {
+            format!("symmetrising {input}")
         } else {
-            let symmetrized: Vec<Structure> = crystals.into_iter().map(|c| c.structure).collect();
-            predict_structures(model, &symmetrized, args).with_context(|| format!("predicting {input}"))?
+            format!("reading {input}")
         }
-    } else {
-        predict_structures(model, &structures, args).with_context(|| format!("predicting {input}"))?
-    };
+    })?;
+    for fallback in &graphs.p1_fallbacks {
+        eprintln!("warning: {fallback}; predicted as P1 from the positions given");
+    }
+    let predictions = model
+        .predict_graphs(&graphs.graphs, args.forces || args.stress, args.stress, args.batch_size)
+        .with_context(|| {
+            if options.asu {
+                format!("predicting {input} through asymmetric units")
+            } else {
+                format!("predicting {input}")
+            }
+        })?;
     Ok((names, predictions))
-}
-
-/// Predictions with the derivatives asked for.
-fn predict_structures(
-    model: &Model,
-    structures: &[Structure],
-    args: &PredictArgs,
-) -> gnn_models::Result<Vec<Prediction>> {
-    if args.stress {
-        model.predict_with_stress(structures, args.batch_size)
-    } else {
-        model.predict_structures(structures, args.forces, args.batch_size)
-    }
-}
-
-/// Each crystal with the symmetry found at `symprec`, snapped to it (P1 where that is refused).
-fn symmetrize(structures: &[Structure], symprec: f64) -> chem_crystal::Result<Vec<PreparedCrystal>> {
-    let options = SymmetryOptions { symprec, angle_tolerance: None };
-    structures.par_iter().map(|s| PreparedCrystal::new(s, &options, Positions::Symmetrized)).collect()
-}
-
-/// Predictions from the asymmetric-unit graphs of symmetrised crystals (the model's own full-cell
-/// graph, reduced with the crystal's symmetry), in batches of `--batch-size`.
-fn predict_asu(model: &Model, crystals: &[PreparedCrystal], args: &PredictArgs) -> anyhow::Result<Vec<Prediction>> {
-    let structures: Vec<Structure> = crystals.iter().map(|c| c.structure.clone()).collect();
-    let full = build_graph_list(&model.config().model, &structures)?;
-    let reduced = crystals
-        .par_iter()
-        .zip(&full)
-        .map(|(c, g)| Ok(AsymmetricUnitGraph::new(g, &c.structure, &c.symmetry)?.graph))
-        .collect::<chem_crystal::Result<Vec<Graph>>>()?;
-    let mut predictions = Vec::with_capacity(structures.len());
-    for chunk in reduced.chunks(args.batch_size.max(1)) {
-        predictions.extend(model.predict_batch(&GraphBatch::from_graphs(chunk)?, false)?);
-    }
-    Ok(predictions)
 }
 
 fn record(model: &Model, name: String, p: Prediction) -> Record {
@@ -238,10 +184,7 @@ fn record(model: &Model, name: String, p: Prediction) -> Record {
     };
     let unit = targets.iter().map(|t| t.unit.as_str()).collect::<Vec<_>>().join(", ");
     let forces_unit = p.forces.as_ref().map(|_| format!("{}/Å", targets[0].unit));
-    let irreps = match &model.config().model {
-        ModelConfig::GatePoints(c) => Some(c.network.irreps_out.to_string()),
-        _ => None,
-    };
+    let irreps = model.config().model.output_irreps();
     let stress_unit = p.stress.as_ref().map(|_| format!("{}/Å³", targets[0].unit));
     Record { name, prediction, unit, irreps, forces: p.forces, forces_unit, stress: p.stress, stress_unit }
 }

@@ -17,7 +17,7 @@ use gnn_models::gnn_layers::candle::Device;
 use gnn_models::Model;
 
 use super::data::load_structures;
-use super::predict::Precision;
+use gnn_models::Precision;
 
 /// Bohr in Å and Hartree in eV, as ASE (CODATA 2014) defines them, so that a run driven by ASE's
 /// `SocketIOCalculator` converts back exactly.

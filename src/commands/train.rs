@@ -1,54 +1,27 @@
-//! `chemgnn train`: train SchNet or an MPNN; with no arguments, the README's main job (SchNet on
-//! the embedded QM9 sample predicting U0).
+//! `chemgnn train`: train any registered model kind from its preset or a configuration file; with
+//! no arguments, the README's main job (SchNet on the embedded QM9 sample predicting U0).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
-use gnn_models::{CoGnConfig, EquivariantNetConfig, ModelConfig, MpnnConfig, SchNetConfig};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::Args;
+use gnn_models::models::KINDS;
+use gnn_models::{DeviceSpec, ModelConfig};
 use gnn_train::{RunOptions, TrainConfig, Verbosity};
 
-/// Architectures `--model` chooses between.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModelKind {
-    /// SchNet (PyG's implementation and parameter names).
-    Schnet,
-    /// The MPNN of PyG's QM9 example (NNConv + GRU + Set2Set).
-    Mpnn,
-    /// coGN (kgcnn's `model_default`: kNN-24 crystal graphs, width 128, 5 blocks).
-    Cogn,
-    /// coNGN (kgcnn's `model_default_nested`: Voronoi graphs and line graph, width 160).
-    Congn,
-    /// L0Net (Miller et al. 2020: equivariant convolutions, scalar features only, `64x0e`).
-    L0net,
-    /// L1Net (Miller et al. 2020: scalar and l = 1 features, `32x0e+10x1o`).
-    L1net,
+/// The one-line help of `chemgnn train`, naming every trainable kind.
+pub fn about() -> String {
+    let kinds: Vec<&str> = KINDS.iter().filter(|k| ModelConfig::preset(k.name).is_some()).map(|k| k.name).collect();
+    format!("Train a model ({}); no arguments: SchNet on the built-in QM9 sample, target U0", kinds.join(", "))
 }
 
-impl ModelKind {
-    /// The kind's default configuration.
-    fn default_config(self) -> ModelConfig {
-        match self {
-            ModelKind::Schnet => ModelConfig::Schnet(SchNetConfig::default()),
-            ModelKind::Mpnn => ModelConfig::Mpnn(MpnnConfig::pyg_qm9()),
-            ModelKind::Cogn => ModelConfig::Cogn(CoGnConfig::cogn(128)),
-            ModelKind::Congn => ModelConfig::Congn(CoGnConfig::congn(160)),
-            ModelKind::L0net => ModelConfig::L0net(EquivariantNetConfig::l0net()),
-            ModelKind::L1net => ModelConfig::L1net(EquivariantNetConfig::l1net()),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            ModelKind::Schnet => "schnet",
-            ModelKind::Mpnn => "mpnn",
-            ModelKind::Cogn => "cogn",
-            ModelKind::Congn => "congn",
-            ModelKind::L0net => "l0net",
-            ModelKind::L1net => "l1net",
-        }
-    }
+/// `--model` values: every registered kind with a preset to train from.
+fn trainable_kinds() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        KINDS.iter().filter(|k| ModelConfig::preset(k.name).is_some()).map(|k| PossibleValue::new(k.name).help(k.help)),
+    )
 }
 
 #[derive(Args)]
@@ -56,9 +29,10 @@ pub struct TrainArgs {
     /// Configuration file (TOML or JSON, see docs/training.md); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Architecture (replaces the configuration's model unless it is already of this kind).
-    #[arg(long, value_enum)]
-    model: Option<ModelKind>,
+    /// Architecture, at its preset (replaces the configuration's model unless it is already of this
+    /// kind).
+    #[arg(long, value_parser = trainable_kinds())]
+    model: Option<String>,
     /// `qm9-sample` (built in), `qm9` (after `chemgnn data fetch qm9`), an extended-xyz file, a
     /// QM9 / graph-batch `.safetensors` file, or crystals: `crystal-sample` (built in),
     /// `matminer:<set>[:<target>]` (after `chemgnn data fetch matminer`), a MatBench `.json.gz`.
@@ -94,7 +68,7 @@ pub struct TrainArgs {
     seed: Option<u64>,
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long)]
-    device: Option<String>,
+    device: Option<DeviceSpec>,
     /// Run directory (default: a new `runs/<model>-<dataset>-<target>-<n>`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -152,8 +126,8 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         Some(path) => TrainConfig::read(path)?,
         None => TrainConfig::default(),
     };
-    if let Some(kind) = args.model.filter(|k| k.name() != c.model.kind()) {
-        c.model = kind.default_config();
+    if let Some(kind) = args.model.as_deref().filter(|&k| k != c.model.kind()) {
+        c.model = ModelConfig::preset(kind).with_context(|| format!("no preset for model `{kind}`"))?;
     }
     if let Some(d) = &args.dataset {
         c.data.dataset = d.clone();
@@ -179,8 +153,8 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.batch_size = args.batch_size.unwrap_or(c.batch_size);
     c.optimizer.lr = args.lr.unwrap_or(c.optimizer.lr);
     c.seed = args.seed.unwrap_or(c.seed);
-    if let Some(d) = &args.device {
-        c.device = d.clone();
+    if let Some(d) = args.device {
+        c.device = d;
     }
     c.validate().map_err(|e| anyhow::anyhow!("invalid options: {e}"))?;
     Ok(c)

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{ensure, Context};
-use gnn_models::{expected_tensors, EquivariantNetConfig, ModelConfig};
+use gnn_models::{expected_tensors, LNetConfig, ModelConfig};
 use gnn_train::config::{ScheduleKind, SplitSize};
 use gnn_train::{StopReason, Summary, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -264,9 +264,9 @@ impl Net {
     }
 
     /// The paper's preset at this net's depth.
-    fn config(self, layers: usize) -> EquivariantNetConfig {
-        let preset = if self == Net::L1 { EquivariantNetConfig::l1net() } else { EquivariantNetConfig::l0net() };
-        EquivariantNetConfig { layers: self.layers(layers), ..preset }
+    fn config(self, layers: usize) -> LNetConfig {
+        let preset = if self == Net::L1 { LNetConfig::l1net() } else { LNetConfig::l0net() };
+        LNetConfig { layers: self.layers(layers), ..preset }
     }
 
     fn model(self, layers: usize) -> ModelConfig {

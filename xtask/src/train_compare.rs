@@ -347,7 +347,7 @@ fn write_mpnn_graphs(run_dir: &Path, path: &Path) -> anyhow::Result<()> {
         bail!("split.json names molecule {m}, the dataset has {}", dataset.len());
     }
     let structures: Vec<_> = molecules.iter().map(|&m| dataset.structure(m)).collect();
-    let batch = GraphBatch::from_graphs(&gnn_models::build_graph_list(&config.model, &structures)?)?;
+    let batch = GraphBatch::from_graphs(&gnn_models::inputs::pipeline::model_graphs(&config.model, &structures)?)?;
     let (Some(x), Some(edge_attr)) = (&batch.node_features, &batch.edge_features) else {
         bail!("the MPNN graphs have no atom or edge features");
     };

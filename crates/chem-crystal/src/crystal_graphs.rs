@@ -100,8 +100,17 @@ impl PreparedCrystal {
     /// symmetric.
     pub fn graphs(self, connectivity: &Connectivity) -> Result<CrystalGraphs> {
         let full = periodic_graph(&self.structure, connectivity)?;
-        let asu = AsymmetricUnitGraph::new(&full, &self.structure, &self.symmetry)?;
+        let asu = self.reduce(&full)?;
         Ok(CrystalGraphs { crystal: self, full, asu })
+    }
+
+    /// Any full-cell graph of [`Self::structure`] (a periodic graph, a model's radius graph)
+    /// reduced to the asymmetric unit with this crystal's symmetry.
+    ///
+    /// Errors: a graph of another structure, and (only for original positions) a graph that is not
+    /// symmetric.
+    pub fn reduce(&self, full: &Graph) -> Result<AsymmetricUnitGraph> {
+        AsymmetricUnitGraph::new(full, &self.structure, &self.symmetry)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device};
 use chemgnn_capi::*;
-use gnn_models::import::{import, Source};
+use gnn_models::checkpoint::import::{import, Source};
 use gnn_models::{Model, PairInput, PairPotential, StateDict, Target};
 use std::ffi::{c_char, CStr, CString};
 use std::path::{Path, PathBuf};

@@ -1,55 +1,55 @@
 //! # gnn-models
 //!
-//! The model families of chemgnn, built from `gnn-layers`, one model per file, configured by serde
-//! structs and built from a Candle `VarBuilder` with the parameter names of the PyTorch
-//! checkpoints they reproduce:
+//! The model families of chemgnn, built from `gnn-layers`, and everything between them and a
+//! user's files. Four rooms:
 //!
-//! - [`SchNet`] — PyG's `SchNet` and schnetpack 2's SchNet + Atomwise ([`SchNetFlavor`]);
-//! - [`Mpnn`] — Gilmer et al.'s MPNN with its variants; PyG's QM9 example as a preset;
-//! - [`CoGn`] — coGN and coNGN (Ruff et al. 2023), kgcnn 3.1.0's crystal graph networks;
-//! - [`GatePoints`] — e3nn's `gate_points_2101.Network`, an E(3)-equivariant point convolution
-//!   network, importable from e3nn (not trainable yet).
+//! - [`models`] — the architectures, one file each, and the registry that enumerates them
+//!   ([`ModelConfig`], [`Network`], [`models::KINDS`]; adding a model is its file plus one
+//!   registry line): [`SchNet`] (PyG's and schnetpack 2's), [`Mpnn`] (Gilmer et al.; PyG's QM9
+//!   example as a preset), [`CoGn`] (coGN and coNGN, kgcnn 3.1.0's crystal graph networks),
+//!   [`GatePointsModel`] (e3nn's `gate_points_2101.Network`, imported) and [`LNet`] (L0Net and
+//!   L1Net of Miller et al. 2020), each implementing [`Architecture`]; the one target-scaling layer
+//!   ([`models::output_head`]).
+//! - [`inputs`] — the input pipeline from structures to each model's graphs
+//!   ([`inputs::pipeline`], [`GraphOptions`]: positions as given or symmetrised, asymmetric
+//!   units) and the one reader of batch files ([`inputs::batch_file::read_batch`]: QM9, PyG,
+//!   e3nn and kgcnn batches).
+//! - [`checkpoint`] — native checkpoints ([`Checkpoint`]: `config.json` + `model.safetensors`),
+//!   state dicts, reproducible initial weights, and [`checkpoint::import`] of PyTorch and Keras
+//!   checkpoints (PyG, schnetpack, kgcnn, e3nn).
+//! - [`potential`] — a model as an interatomic potential: per-atom energies and pair forces on an
+//!   MD engine's neighbour lists ([`PairPotential`]), stress.
 //!
-//! [`import`] turns PyTorch `state_dict`s (safetensors) plus constructor arguments into native
-//! [`Checkpoint`]s (`config.json` + `model.safetensors`); [`Model`] loads one and predicts values
-//! and forces for structures.
+//! [`Model`] loads a checkpoint and predicts values, forces and stress for structures;
+//! [`Precision`] and [`DeviceSpec`] say how it computes.
 
 pub mod checkpoint;
-pub mod cogn;
-pub mod crystal_input;
-pub mod e3nn_batch;
-pub mod element_features;
-pub mod equivariant_net;
+mod compute;
 mod error;
-pub mod featurize;
-pub mod gate_points;
-pub mod graphs;
-pub mod import;
-mod init;
-pub mod kgcnn_graphs;
+pub mod inputs;
 mod model;
-pub mod mpnn;
-pub mod pair_potential;
-pub mod schnet;
-pub mod state_dict;
-mod stress;
+pub mod models;
+pub mod potential;
 
-pub use checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Target};
-pub use cogn::{CoGn, CoGnConfig};
-pub use e3nn_batch::E3nnBatch;
-pub use equivariant_net::{EquivariantNet, EquivariantNetConfig, Head};
+pub use checkpoint::init::initial_weights;
+pub use checkpoint::state_dict::StateDict;
+pub use checkpoint::{Checkpoint, CheckpointConfig, Target};
+pub use compute::{DeviceSpec, Precision};
 pub use error::{Error, Result};
-pub use featurize::MpnnFeatures;
-pub use gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};
-pub use graphs::{
-    build_asu_graph_list, build_graph_list, build_graph_verlet, build_graphs, radius_options, AsuGraphs, PygBatch,
-};
-pub use init::initial_weights;
-pub use kgcnn_graphs::KgcnnGraphs;
-pub use model::{expected_tensors, Model, Network, Prediction};
-pub use mpnn::{Mpnn, MpnnConfig};
-pub use pair_potential::{PairInput, PairOutput, PairPotential};
-pub use schnet::{Readout, SchNet, SchNetConfig, SchNetFlavor};
-pub use state_dict::StateDict;
+pub use inputs::batch_file::BatchInput;
+pub use inputs::e3nn_batch::E3nnBatch;
+pub use inputs::featurize::MpnnFeatures;
+pub use inputs::kgcnn_graphs::KgcnnGraphs;
+pub use inputs::pipeline::{GraphOptions, ModelGraphs};
+pub use inputs::pyg_batch::PygBatch;
+pub use model::{expected_tensors, Model, Prediction};
+pub use models::cogn::{CoGn, CoGnConfig};
+pub use models::gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};
+pub use models::lnet::{LNet, LNetConfig, LNetHead};
+pub use models::mpnn::{Mpnn, MpnnConfig};
+pub use models::schnet::{Readout, SchNet, SchNetConfig, SchNetFlavor};
+pub use models::{Architecture, Capabilities, GraphInputs, ModelConfig, Network, TargetScaling};
+pub use potential::pair_potential::{PairInput, PairOutput, PairPotential};
 
+pub use chem_crystal::Positions;
 pub use gnn_layers;

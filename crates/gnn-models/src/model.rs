@@ -1,82 +1,23 @@
 //! [`Model`]: any chemgnn architecture loaded from a checkpoint, ready to predict on structures.
 
-use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig};
-use crate::cogn::CoGn;
-use crate::e3nn_batch::E3nnBatch;
-use crate::equivariant_net::EquivariantNet;
+use crate::checkpoint::state_dict::{parameter_shapes, Shapes};
+use crate::checkpoint::{Checkpoint, CheckpointConfig};
 use crate::error::{Error, Result};
-use crate::gate_points::GatePointsModel;
-use crate::graphs::{build_graph_verlet, build_graphs, radius_options, PygBatch};
-use crate::mpnn::Mpnn;
-use crate::schnet::SchNet;
-use crate::state_dict::{parameter_shapes, Shapes};
-use crate::stress;
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::VarBuilder;
-use chem_graph::{GraphBatch, Structure, VerletList};
+use crate::inputs::batch_file::{read_batch, BatchInput};
+use crate::inputs::pipeline::{graph_list, verlet_graph, GraphOptions, ModelGraphs};
+use crate::models::{ModelConfig, Network};
+use crate::potential::stress;
+use candle_core::{DType, Device, Var};
+use chem_crystal::Positions;
+use chem_graph::{Graph, GraphBatch, Structure, VerletList};
 use gnn_layers::autograd::forces;
 use gnn_layers::GraphTensors;
 use std::path::Path;
 
-/// A built network of one of the supported kinds.
-#[derive(Clone, Debug)]
-pub enum Network {
-    /// SchNet.
-    SchNet(SchNet),
-    /// MPNN.
-    Mpnn(Mpnn),
-    /// coGN or coNGN.
-    CoGn(CoGn),
-    /// e3nn's gate_points_2101.
-    GatePoints(GatePointsModel),
-    /// L0Net / L1Net.
-    Equivariant(Box<EquivariantNet>),
-}
-
-impl Network {
-    /// Builds the network for `config` from `vb`.
-    pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        Ok(match config {
-            ModelConfig::Schnet(c) => Network::SchNet(SchNet::new(c, vb)?),
-            ModelConfig::Mpnn(c) => Network::Mpnn(Mpnn::new(c, vb)?),
-            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => Network::CoGn(CoGn::new(c, vb)?),
-            ModelConfig::GatePoints(c) => Network::GatePoints(GatePointsModel::new(c, vb)?),
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) => {
-                Network::Equivariant(Box::new(EquivariantNet::new(c, vb)?))
-            }
-        })
-    }
-
-    /// Predictions `[graphs, outputs]`; `positions` is the tensor forces are taken with respect to.
-    pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
-        match self {
-            Network::SchNet(m) => m.forward(g, positions),
-            Network::Mpnn(m) => m.forward(g),
-            Network::CoGn(m) => m.forward(g, positions),
-            Network::GatePoints(m) => m.forward(g, positions),
-            Network::Equivariant(m) => m.forward(g, positions),
-        }
-    }
-
-    /// Whether predictions depend differentiably on positions (so forces are defined).
-    pub fn has_forces(&self) -> bool {
-        matches!(self, Network::SchNet(_) | Network::GatePoints(_) | Network::Equivariant(_))
-    }
-}
-
 /// Parameter shapes `config` requires, and buffers it may carry.
 pub fn expected_tensors(config: &ModelConfig) -> Result<(Shapes, Shapes)> {
     let required = parameter_shapes(|vb| Network::new(config, vb).map_err(|e| candle_core::Error::Msg(e.to_string())))?;
-    let optional = match config {
-        ModelConfig::Schnet(c) => c.buffers(),
-        ModelConfig::Mpnn(_)
-        | ModelConfig::Cogn(_)
-        | ModelConfig::Congn(_)
-        | ModelConfig::GatePoints(_)
-        | ModelConfig::L0net(_)
-        | ModelConfig::L1net(_) => Shapes::new(),
-    };
-    Ok((required, optional))
+    Ok((required, config.buffers()))
 }
 
 /// One structure's prediction.
@@ -147,47 +88,36 @@ impl Model {
         &self.device
     }
 
-    /// The graphs this model reads for `structures` (radius graph for SchNet, featurised molecular
-    /// graph for MPNN, periodic graph of its connectivity for coGN/coNGN).
-    pub fn graphs(&self, structures: &[Structure]) -> Result<GraphBatch> {
-        build_graphs(&self.config.model, structures)
+    /// The graphs this model reads for `structures` under `options` (the input pipeline,
+    /// [`graph_list`]): its radius graph, featurised molecular graph or periodic crystal graph, on
+    /// positions as given or symmetrised, full cells or asymmetric units.
+    pub fn graphs(&self, structures: &[Structure], options: &GraphOptions) -> Result<ModelGraphs> {
+        graph_list(&self.config.model, structures, options)
     }
 
-    /// The graphs for a PyG batch file: its own edges and features for MPNN when it has them
-    /// (exactly what the PyTorch model was fed), otherwise built from its structures.
-    pub fn pyg_batch_graphs(&self, batch: &PygBatch) -> Result<GraphBatch> {
-        match (&self.config.model, &batch.graphs) {
-            (ModelConfig::Mpnn(_), Some(g)) if g.node_features.is_some() && g.edge_features.is_some() => Ok(g.clone()),
-            _ => self.graphs(&batch.structures),
+    /// The options predictions use unless told otherwise: a model trained on symmetrised crystals
+    /// ([`CheckpointConfig::symmetrized`]: kgcnn's `*AsymmetricUnitCell` preprocessing, chemgnn's
+    /// `--asu` runs) sees crystals symmetrised at the same tolerance, others the positions as given.
+    pub fn default_graph_options(&self) -> GraphOptions {
+        match self.config.symmetrized {
+            Some(symprec) => GraphOptions { positions: Positions::Symmetrized, asu: false, symprec },
+            None => GraphOptions::default(),
         }
     }
 
-    /// The graphs for an e3nn data dict (gate_points networks only): radius graphs of its
-    /// molecules, with its `x` and `z` as node features.
-    pub fn e3nn_batch_graphs(&self, batch: &E3nnBatch) -> Result<GraphBatch> {
-        if !matches!(self.config.model, ModelConfig::GatePoints(_)) {
-            return Err(Error::Input(format!(
-                "e3nn data dicts feed gate_points networks, not {} models",
-                self.config.model.kind()
-            )));
-        }
-        let mut graphs = self.graphs(&batch.structures)?;
-        graphs.node_features = batch.features.clone();
-        Ok(graphs)
+    /// Reads a `.safetensors` batch file for this model ([`read_batch`]).
+    pub fn read_batch(&self, path: impl AsRef<std::path::Path>) -> Result<BatchInput> {
+        read_batch(path.as_ref(), &self.config.model)
     }
 
-    /// Predicts every structure, in batches of `batch_size`, with forces when asked.
+    /// Predicts every structure as given, in batches of `batch_size`, with forces when asked.
     pub fn predict_structures(
         &self,
         structures: &[Structure],
         with_forces: bool,
         batch_size: usize,
     ) -> Result<Vec<Prediction>> {
-        let mut out = Vec::with_capacity(structures.len());
-        for chunk in structures.chunks(batch_size.max(1)) {
-            out.extend(self.predict_batch(&self.graphs(chunk)?, with_forces)?);
-        }
-        Ok(out)
+        self.predict_graphs(&self.graphs(structures, &GraphOptions::default())?.graphs, with_forces, false, batch_size)
     }
 
     /// Predicts every structure (one batch of 64 structures at a time), without forces.
@@ -200,12 +130,24 @@ impl Model {
         self.predict_derivatives(batch, with_forces, false)
     }
 
-    /// Energies, forces and stress (see [`Prediction::stress`]) of periodic structures, one batch of
-    /// `batch_size` at a time, from one backward pass per batch.
+    /// Energies, forces and stress (see [`Prediction::stress`]) of periodic structures as given,
+    /// one batch of `batch_size` at a time, from one backward pass per batch.
     pub fn predict_with_stress(&self, structures: &[Structure], batch_size: usize) -> Result<Vec<Prediction>> {
-        let mut out = Vec::with_capacity(structures.len());
-        for chunk in structures.chunks(batch_size.max(1)) {
-            out.extend(self.predict_derivatives(&self.graphs(chunk)?, true, true)?);
+        self.predict_graphs(&self.graphs(structures, &GraphOptions::default())?.graphs, true, true, batch_size)
+    }
+
+    /// Predicts `graphs` ([`Model::graphs`]) in batches of `batch_size`, with forces and stress
+    /// when asked (stress implies forces, from the same backward pass).
+    pub fn predict_graphs(
+        &self,
+        graphs: &[Graph],
+        with_forces: bool,
+        with_stress: bool,
+        batch_size: usize,
+    ) -> Result<Vec<Prediction>> {
+        let mut out = Vec::with_capacity(graphs.len());
+        for chunk in graphs.chunks(batch_size.max(1)) {
+            out.extend(self.predict_derivatives(&GraphBatch::from_graphs(chunk)?, with_forces, with_stress)?);
         }
         Ok(out)
     }
@@ -214,28 +156,28 @@ impl Model {
     /// [`Model::predict_with_verlet`] call after call; `None` for models whose graphs cannot be
     /// kept between calls (no radius graph, or PyG's neighbour cap).
     pub fn verlet_list(&self, skin: f64) -> Option<VerletList> {
-        radius_options(&self.config.model).and_then(|options| VerletList::new(options, skin).ok())
+        self.config.model.inputs().radius().and_then(|options| VerletList::new(*options, skin).ok())
     }
 
     /// Energy, forces and, for a periodic structure, stress of one structure (an MD or relaxation
     /// step), its graph taken from `list` ([`Model::verlet_list`]): the same prediction as
     /// [`Model::predict_with_stress`] / [`Model::predict_structures`] with forces.
     pub fn predict_with_verlet(&self, structure: &Structure, list: &mut VerletList) -> Result<Prediction> {
-        let graph = build_graph_verlet(&self.config.model, structure, list)?;
+        let graph = verlet_graph(&self.config.model, structure, list)?;
         let batch = GraphBatch::from_graphs(std::slice::from_ref(&graph))?;
         let mut predictions = self.predict_derivatives(&batch, true, structure.is_periodic())?;
         Ok(predictions.remove(0))
     }
 
     fn predict_derivatives(&self, batch: &GraphBatch, with_forces: bool, with_stress: bool) -> Result<Vec<Prediction>> {
-        if (with_forces || with_stress) && !self.network.has_forces() {
+        if (with_forces || with_stress) && !self.config.model.capabilities().forces {
             return Err(Error::Input(format!(
-                "{} predictions are not differentiated for forces or stress (SchNet's and gate_points' are)",
+                "{} predictions are not differentiated for forces or stress (they do not depend differentiably on the positions)",
                 self.config.model.kind()
             )));
         }
         let with_line_graph;
-        let batch = if self.config.model.uses_line_graph() && batch.line_graph.is_none() {
+        let batch = if self.config.model.inputs().line_graph() && batch.line_graph.is_none() {
             with_line_graph = batch.clone().with_line_graph()?;
             &with_line_graph
         } else {

@@ -39,6 +39,7 @@ fn config() -> impl Strategy<Value = CheckpointConfig> {
                 arguments: Some(serde_json::json!({"cutoff": cutoff, "nested": [mean, std]})),
                 chemgnn_version: "0.1.0".into(),
             },
+            symmetrized: mean.map(f64::abs),
         },
     )
 }

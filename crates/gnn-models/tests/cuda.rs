@@ -16,7 +16,7 @@ use gnn_layers::ops::{
     row_matvec_indexed, row_matvec_indexed_transposed, scatter_max, scatter_mean, scatter_min, scatter_sum,
     segment_softmax, SegmentIndex, PYG_SOFTMAX_EPS,
 };
-use gnn_models::import::Source;
+use gnn_models::checkpoint::import::Source;
 
 fn gpu() -> Device {
     Device::new_cuda(0).expect("these tests need a CUDA device")

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use gnn_layers::candle::{Device, Tensor};
-use gnn_models::import::{import, Source};
+use gnn_models::checkpoint::import::{import, Source};
 use gnn_models::{PygBatch, StateDict};
 
 #[test]

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use gnn_layers::candle::{DType, Device, Tensor};
-use gnn_models::import::{import, Source};
-use gnn_models::{build_asu_graph_list, build_graph_list, Checkpoint, KgcnnGraphs, Model, StateDict};
+use gnn_models::checkpoint::import::{import, Source};
+use gnn_models::inputs::pipeline::{graph_list, model_graphs};
+use gnn_models::{Checkpoint, GraphOptions, KgcnnGraphs, Model, StateDict};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kgcnn").join(name)
@@ -67,9 +68,9 @@ fn cogn_reproduces_kgcnn_from_its_own_graphs() {
     let model = loaded("cogn");
     let crystals = crystals();
     let config = &model.config().model;
-    let full = gnn_graph_batch(build_graph_list(config, &crystals).unwrap());
+    let full = gnn_graph_batch(model_graphs(config, &crystals).unwrap());
     assert_close(&values(model.predict_batch(&full, false).unwrap()), &reference("cogn", "unit_cell"), "full cells");
-    let asu = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap().graphs);
+    let asu = gnn_graph_batch(graph_list(config, &crystals, &GraphOptions::asu(1e-3)).unwrap().graphs);
     assert_close(&values(model.predict_batch(&asu, false).unwrap()), &reference("cogn", "asu"), "asymmetric units");
 }
 
@@ -81,9 +82,9 @@ fn congn_reproduces_kgcnn_from_its_graph_files_and_its_own_graphs() {
     assert_close(&values(model.predict_batch(&graphs.batch, false).unwrap()), &expected, "kgcnn graphs");
     let crystals = crystals();
     let config = &model.config().model;
-    let asu = gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap().graphs);
+    let asu = gnn_graph_batch(graph_list(config, &crystals, &GraphOptions::asu(1e-3)).unwrap().graphs);
     assert_close(&values(model.predict_batch(&asu, false).unwrap()), &expected, "our asymmetric units");
-    let full = gnn_graph_batch(build_graph_list(config, &crystals).unwrap());
+    let full = gnn_graph_batch(model_graphs(config, &crystals).unwrap());
     assert_close(&values(model.predict_batch(&full, false).unwrap()), &expected, "our full cells");
 }
 
@@ -121,8 +122,9 @@ fn graph_files_round_trip_and_malformed_ones_are_errors() {
     let model = loaded("congn");
     let crystals = crystals();
     let config = &model.config().model;
-    let batch =
-        gnn_graph_batch(build_asu_graph_list(config, &crystals, 1e-3).unwrap().graphs).with_line_graph().unwrap();
+    let batch = gnn_graph_batch(graph_list(config, &crystals, &GraphOptions::asu(1e-3)).unwrap().graphs)
+        .with_line_graph()
+        .unwrap();
     let tensors = KgcnnGraphs::to_tensors(&batch).unwrap();
     let back = KgcnnGraphs::from_tensors(&tensors, "written").unwrap().batch;
     assert_eq!(back.num_edges(), batch.num_edges());

@@ -219,7 +219,7 @@ fn bad_input_is_an_error_naming_the_atom_or_pair() {
 
 #[test]
 fn models_without_per_atom_energies_are_refused() {
-    let mpnn = common::imported("pyg_qm9_mpnn", gnn_models::import::Source::Pyg, "mpnn");
+    let mpnn = common::imported("pyg_qm9_mpnn", gnn_models::checkpoint::import::Source::Pyg, "mpnn");
     let message = PairPotential::new(&mpnn).err().unwrap().to_string();
     assert!(message.contains("mpnn model cannot be used as an interatomic potential"), "{message}");
 }

@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{DType, Device};
 use common::{case_dir, flat, relative_error};
-use gnn_models::import::{import, Source};
+use gnn_models::checkpoint::import::{import, Source};
 use gnn_models::{Model, PygBatch, StateDict, Target};
 
 fn check(case: &str, source: Source, model: &str, dtype: DType, out_tol: f64, force_tol: f64) {

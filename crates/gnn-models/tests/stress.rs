@@ -57,6 +57,6 @@ fn predictions_through_a_verlet_list_equal_fresh_ones_step_after_step() {
 
 #[test]
 fn capped_radius_graphs_have_no_verlet_list() {
-    let pyg = common::imported("pyg_schnet_default", gnn_models::import::Source::Pyg, "schnet");
+    let pyg = common::imported("pyg_schnet_default", gnn_models::checkpoint::import::Source::Pyg, "schnet");
     assert!(pyg.verlet_list(1.0).is_none());
 }

@@ -2,7 +2,7 @@
 //! a default, unknown fields are errors) and written back, resolved, into the run directory.
 
 use crate::error::{Error, Result};
-use gnn_models::{ModelConfig, SchNetConfig};
+use gnn_models::{DeviceSpec, GraphOptions, ModelConfig, Precision, SchNetConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -45,9 +45,9 @@ pub struct TrainConfig {
     /// Stop when the validation loss has not improved for this many epochs.
     pub early_stopping_patience: Option<usize>,
     /// `cpu` or `cuda` (`cuda:N` for another GPU).
-    pub device: String,
+    pub device: DeviceSpec,
     /// `f32` or `f64`.
-    pub precision: String,
+    pub precision: Precision,
     /// Build every graph once before training (fast; memory grows with the dataset). Without it,
     /// graphs are built for each batch on a background thread.
     pub cache_graphs: bool,
@@ -79,8 +79,8 @@ impl Default for TrainConfig {
             clip_grad_norm: Some(10.0),
             ema_decay: None,
             early_stopping_patience: None,
-            device: "cpu".into(),
-            precision: "f32".into(),
+            device: DeviceSpec::Cpu,
+            precision: Precision::F32,
             cache_graphs: true,
         }
     }
@@ -109,6 +109,18 @@ pub struct DataConfig {
     pub asu: bool,
     /// Distance tolerance in Å of the symmetry search behind `asu`.
     pub symprec: f64,
+}
+
+impl DataConfig {
+    /// How the training structures become graphs: asymmetric units symmetrised at `symprec` with
+    /// `asu`, the structures as given otherwise.
+    pub fn graph_options(&self) -> GraphOptions {
+        if self.asu {
+            GraphOptions::asu(self.symprec)
+        } else {
+            GraphOptions::default()
+        }
+    }
 }
 
 impl Default for DataConfig {
@@ -341,11 +353,17 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.schedule.factor) {
             return Err(format!("schedule.factor must be in [0, 1), not {}", self.schedule.factor));
         }
-        if !["f32", "f64"].contains(&self.precision.as_str()) {
-            return Err(format!("precision must be f32 or f64, not {}", self.precision));
-        }
-        if self.data.forces.is_some() && !matches!(self.model, ModelConfig::Schnet(_)) {
-            return Err("training on forces needs a model with forces (schnet)".into());
+        if self.data.forces.is_some() && !self.model.capabilities().force_training {
+            let trainable: Vec<&str> = gnn_models::models::KINDS
+                .iter()
+                .filter(|k| ModelConfig::preset(k.name).is_some_and(|c| c.capabilities().force_training))
+                .map(|k| k.name)
+                .collect();
+            return Err(format!(
+                "training on forces needs a model that trains on forces ({}), not {}",
+                trainable.join(", "),
+                self.model.kind()
+            ));
         }
         for size in [Some(self.split.train), Some(self.split.val), self.split.test].into_iter().flatten() {
             if let SplitSize::Fraction(f) = size {

@@ -4,18 +4,18 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::loader::GraphSource;
 use crate::metrics::{Accumulator, Metrics};
-use gnn_models::Model;
+use gnn_models::{GraphOptions, Model};
 use std::sync::Arc;
 
 /// Errors of `model` on the samples `indices` of `dataset`, in batches of `batch_size`; forces are
-/// compared when the dataset has them; crystals are reduced to asymmetric units symmetrised at
-/// `asu` Å when it is given.
+/// compared when the dataset has them; graphs are built under `options` (symmetrised crystals,
+/// asymmetric units).
 pub fn evaluate_model(
     model: &Model,
     dataset: Arc<dyn Dataset>,
     indices: &[usize],
     batch_size: usize,
-    asu: Option<f64>,
+    options: &GraphOptions,
 ) -> Result<Metrics> {
     let names: Vec<&str> = model.config().targets.iter().map(|t| t.name.as_str()).collect();
     let have: Vec<&str> = dataset.targets().iter().map(|t| t.name.as_str()).collect();
@@ -24,7 +24,7 @@ pub fn evaluate_model(
     }
     let with_forces = dataset.has_forces();
     let targets = dataset.targets().to_vec();
-    let source = GraphSource::with_asu(&model.config().model, asu, dataset, &[], false)?;
+    let source = GraphSource::with_options(&model.config().model, options, dataset, &[], false)?;
     let mut acc = Accumulator::default();
     source.prefetch(&source.batches(indices, batch_size, None), None, |_, batch| {
         let predictions = model.predict_batch(&batch.graphs, with_forces)?;

@@ -41,6 +41,6 @@ pub use normalization::Normalization;
 pub use progress::Verbosity;
 pub use split::Split;
 pub use summary::Summary;
-pub use trainer::{device, resume, train, RunOptions, StopReason};
+pub use trainer::{resume, train, RunOptions, StopReason};
 
 pub use gnn_models;

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use candle_core::{DType, Device};
 use chem_graph::{Graph, GraphBatch};
 use gnn_layers::GraphTensors;
-use gnn_models::{build_asu_graph_list, build_graph_list, ModelConfig};
+use gnn_models::inputs::pipeline::graph_list;
+use gnn_models::{GraphOptions, ModelConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -43,12 +44,12 @@ struct Entry {
 /// once for the cached indices.
 pub struct GraphSource {
     model: ModelConfig,
-    /// Reduce crystals to asymmetric units symmetrised at this tolerance (Å).
-    asu: Option<f64>,
+    /// How structures become graphs (positions, asymmetric units).
+    options: GraphOptions,
     dataset: Arc<dyn Dataset>,
     cache: Vec<Option<Entry>>,
     atoms: Vec<usize>,
-    /// Crystals reduced as P1 so far (`"label: reason"`), with `asu`.
+    /// Crystals whose symmetrisation was refused so far (`"label: reason"`), when symmetrising.
     p1_fallbacks: Mutex<BTreeSet<String>>,
 }
 
@@ -56,14 +57,14 @@ impl GraphSource {
     /// A source for `dataset`; the graphs of `cached` indices are built now, in parallel. Atom
     /// counts (for atom budgets) are known for cached indices and, when `count_atoms`, for all.
     pub fn new(model: &ModelConfig, dataset: Arc<dyn Dataset>, cached: &[usize], count_atoms: bool) -> Result<Self> {
-        Self::with_asu(model, None, dataset, cached, count_atoms)
+        Self::with_options(model, &GraphOptions::default(), dataset, cached, count_atoms)
     }
 
-    /// [`GraphSource::new`] whose crystal graphs are reduced to asymmetric units when `asu` gives
-    /// a symmetry tolerance (Å); atom counts are then node counts of the reduced graphs.
-    pub fn with_asu(
+    /// [`GraphSource::new`] whose graphs are built under `options` (symmetrised crystals,
+    /// asymmetric units); atom counts are then node counts of the graphs.
+    pub fn with_options(
         model: &ModelConfig,
-        asu: Option<f64>,
+        options: &GraphOptions,
         dataset: Arc<dyn Dataset>,
         cached: &[usize],
         count_atoms: bool,
@@ -71,7 +72,7 @@ impl GraphSource {
         let mut cache: Vec<Option<Entry>> = (0..dataset.len()).map(|_| None).collect();
         let mut p1_fallbacks = BTreeSet::new();
         for chunk in cached.chunks(4096) {
-            let (entries, fallbacks) = build_entries(model, asu, dataset.as_ref(), chunk)?;
+            let (entries, fallbacks) = build_entries(model, options, dataset.as_ref(), chunk)?;
             p1_fallbacks.extend(fallbacks);
             for (i, entry) in chunk.iter().zip(entries) {
                 cache[*i] = Some(entry);
@@ -88,11 +89,18 @@ impl GraphSource {
         } else {
             cache.iter().map(|e| e.as_ref().map_or(0, |e| e.graph.num_nodes())).collect()
         };
-        Ok(Self { model: model.clone(), asu, dataset, cache, atoms, p1_fallbacks: Mutex::new(p1_fallbacks) })
+        Ok(Self {
+            model: model.clone(),
+            options: *options,
+            dataset,
+            cache,
+            atoms,
+            p1_fallbacks: Mutex::new(p1_fallbacks),
+        })
     }
 
-    /// With asymmetric units: the crystals whose symmetrisation was refused and that were reduced
-    /// as P1 (full cell), among those built so far — `"label: reason"`, sorted.
+    /// When symmetrising: the crystals whose symmetrisation was refused and that were taken as P1
+    /// (full cell), among those built so far — `"label: reason"`, sorted.
     pub fn p1_fallbacks(&self) -> Vec<String> {
         self.p1_fallbacks.lock().map(|f| f.iter().cloned().collect()).unwrap_or_default()
     }
@@ -109,7 +117,7 @@ impl GraphSource {
             "warning: {} crystal(s) could not be symmetrised at symprec {} Å and use their full cell (P1) as \
              asymmetric unit: {}{}",
             fallbacks.len(),
-            self.asu.unwrap_or_default(),
+            self.options.symprec,
             shown.join("; "),
             if more > 0 { format!("; and {more} more") } else { String::new() }
         ))
@@ -138,7 +146,7 @@ impl GraphSource {
     /// The batch of `indices`, from the cache or built now.
     pub fn prepare(&self, indices: &[usize]) -> Result<Prepared> {
         let missing: Vec<usize> = indices.iter().copied().filter(|&i| self.cache[i].is_none()).collect();
-        let (built, fallbacks) = build_entries(&self.model, self.asu, self.dataset.as_ref(), &missing)?;
+        let (built, fallbacks) = build_entries(&self.model, &self.options, self.dataset.as_ref(), &missing)?;
         if let Ok(mut known) = self.p1_fallbacks.lock() {
             known.extend(fallbacks);
         }
@@ -157,7 +165,7 @@ impl GraphSource {
             .collect::<Option<Vec<_>>>()
             .map(|f| f.concat());
         let mut batch = GraphBatch::from_graphs(&graphs)?;
-        if self.model.uses_line_graph() {
+        if self.model.inputs().line_graph() {
             batch = batch.with_line_graph()?;
         }
         let targets = entries.into_iter().map(|e| e.targets).collect();
@@ -198,22 +206,17 @@ impl GraphSource {
     }
 }
 
-/// Graphs and labels of `indices`, built in parallel, and the crystals reduced as P1 (with `asu`).
+/// Graphs and labels of `indices`, built in parallel, and the crystals taken as P1.
 fn build_entries(
     model: &ModelConfig,
-    asu: Option<f64>,
+    options: &GraphOptions,
     dataset: &dyn Dataset,
     indices: &[usize],
 ) -> Result<(Vec<Entry>, Vec<String>)> {
     let samples = read_samples(dataset, indices)?;
     let structures: Vec<_> = samples.iter().map(|s| s.structure.clone()).collect();
-    let (graphs, fallbacks) = match asu {
-        Some(symprec) => {
-            let asu = build_asu_graph_list(model, &structures, symprec)?;
-            (asu.graphs, asu.p1_fallbacks)
-        }
-        None => (build_graph_list(model, &structures)?, vec![]),
-    };
+    let built = graph_list(model, &structures, options)?;
+    let (graphs, fallbacks) = (built.graphs, built.p1_fallbacks);
     let entries = samples
         .into_iter()
         .zip(graphs)
@@ -291,13 +294,14 @@ mod tests {
         let label = bad.label();
         let model = ModelConfig::Cogn(gnn_models::CoGnConfig::cogn(8));
         let data: Arc<dyn Dataset> = Arc::new(data);
-        let source = GraphSource::with_asu(&model, Some(1e-3), data.clone(), &[0, 1, 2, 3], false).unwrap();
+        let source =
+            GraphSource::with_options(&model, &GraphOptions::asu(1e-3), data.clone(), &[0, 1, 2, 3], false).unwrap();
         let fallbacks = source.p1_fallbacks();
         assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
         assert!(fallbacks[0].starts_with(&format!("{label}: ")), "{fallbacks:?}");
         assert!(source.p1_warning().unwrap().contains("1 crystal(s) could not be symmetrised at symprec 0.001"));
         // Without the cache the fallback is found when its batch is built.
-        let lazy = GraphSource::with_asu(&model, Some(1e-3), data, &[], false).unwrap();
+        let lazy = GraphSource::with_options(&model, &GraphOptions::asu(1e-3), data, &[], false).unwrap();
         assert!(lazy.p1_warning().is_none());
         lazy.prepare(&[0, 2]).unwrap();
         assert_eq!(lazy.p1_fallbacks(), fallbacks);

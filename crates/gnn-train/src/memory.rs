@@ -52,7 +52,7 @@ fn human_bytes(bytes: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gnn_models::schnet::SchNetConfig;
+    use gnn_models::SchNetConfig;
 
     fn schnet(hidden: usize) -> ModelConfig {
         ModelConfig::Schnet(SchNetConfig { hidden_channels: hidden, num_filters: hidden, ..Default::default() })

@@ -17,7 +17,8 @@ use crate::config::{AtomrefMode, NormalizationConfig};
 use crate::dataset::{Sample, TargetInfo};
 use crate::error::{Error, Result};
 use chem_graph::qm9::{Qm9Target, ATOMREF_ELEMENTS, ATOMREF_HARTREE, HARTREE_TO_EV};
-use gnn_models::{Head, ModelConfig, Readout};
+use gnn_models::models::Scaling;
+use gnn_models::{ModelConfig, TargetScaling};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -60,20 +61,17 @@ impl Normalization {
         if train.is_empty() {
             return Err(Error::Data("the training split is empty".into()));
         }
-        let num_elements = match model {
-            ModelConfig::Schnet(c) => c.num_elements,
-            // Indexed by atomic number, mapped to the model's elements in `configure`.
-            ModelConfig::L0net(_) | ModelConfig::L1net(_) => 119,
-            ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_) | ModelConfig::GatePoints(_) => 0,
-        };
+        let capabilities = model.capabilities();
+        let per_atom_model = capabilities.scaling == Scaling::PerAtom;
+        // Indexed by atomic number; the model maps it to its elements in `configure`.
+        let num_elements = capabilities.elements.table_len();
         let stats = targets
             .iter()
             .enumerate()
             .map(|(k, t)| {
                 let y: Vec<f64> = train.iter().map(|s| s.targets[k]).collect();
                 let atomref = resolve_atomref(config.atomref, model, t, train, &y, num_elements)?;
-                let per_atom = t.extensive
-                    && matches!(model, ModelConfig::Schnet(_) | ModelConfig::L0net(_) | ModelConfig::L1net(_));
+                let per_atom = t.extensive && per_atom_model;
                 Ok(target_stats(t, train, &y, atomref, per_atom, config.standardize))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -87,64 +85,17 @@ impl Normalization {
         Ok(Self { targets: stats, forces_scale })
     }
 
-    /// Writes the statistics into `model`'s configuration (SchNet: `mean`, `std`, `atomref`, and a
-    /// mean readout for an intensive target; MPNN: per-output `mean` and `std`).
+    /// Writes the statistics into `model`'s configuration, each model in its own terms
+    /// ([`gnn_models::Architecture::set_target_scaling`]): SchNet's `mean`, `std`, `atomref` and a
+    /// mean readout for an intensive target, the MPNN's and coGN's per-output `mean` and `std`, …
     pub fn configure(&self, model: &mut ModelConfig, standardize: bool) -> Result<()> {
-        match model {
-            ModelConfig::Schnet(c) => {
-                let [t] = self.targets.as_slice() else {
-                    return Err(Error::config("model", "SchNet predicts one target; use the MPNN for several"));
-                };
-                if standardize {
-                    (c.mean, c.std) = (Some(t.mean), Some(t.std));
-                }
-                c.atomref = t.atomref.is_some();
-                if !t.extensive {
-                    c.readout = Readout::Mean;
-                }
-            }
-            ModelConfig::Mpnn(c) => {
-                c.outputs = self.targets.len();
-                if standardize {
-                    c.mean = Some(self.targets.iter().map(|t| t.mean).collect());
-                    c.std = Some(self.targets.iter().map(|t| t.std).collect());
-                }
-            }
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) => {
-                let [t] = self.targets.as_slice() else {
-                    return Err(Error::config("model", "L0Net/L1Net predict one target; train one model per target"));
-                };
-                if c.head == Head::Dipole {
-                    // A magnitude: no shift or references, the target's spread as the scale.
-                    (c.mean, c.std, c.atomref) = (0.0, if standardize { t.std } else { 1.0 }, None);
-                    return Ok(());
-                }
-                if standardize {
-                    (c.mean, c.std) = (t.mean, t.std);
-                }
-                c.atomref = t
-                    .atomref
-                    .as_ref()
-                    .map(|a| c.elements.iter().map(|&z| a.get(z as usize).copied().unwrap_or(0.0)).collect());
-                c.readout = if t.extensive { Readout::Add } else { Readout::Mean };
-            }
-            ModelConfig::GatePoints(_) => {
-                return Err(Error::config(
-                    "model",
-                    "gate-points-2101 networks are imported from e3nn; training them is not supported yet",
-                ));
-            }
-            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => {
-                if let Some(last) = c.output.widths.last_mut() {
-                    *last = self.targets.len();
-                }
-                if standardize {
-                    c.mean = Some(self.targets.iter().map(|t| t.mean).collect());
-                    c.std = Some(self.targets.iter().map(|t| t.std).collect());
-                }
-            }
-        }
-        Ok(())
+        let scaling = TargetScaling {
+            standardize: standardize
+                .then(|| (self.targets.iter().map(|t| t.mean).collect(), self.targets.iter().map(|t| t.std).collect())),
+            extensive: self.targets.iter().map(|t| t.extensive).collect(),
+            atomref: self.targets.first().and_then(|t| t.atomref.clone()),
+        };
+        Ok(model.set_target_scaling(&scaling)?)
     }
 
     /// The loss scale of each target.
@@ -163,19 +114,19 @@ fn resolve_atomref(
     num_elements: usize,
 ) -> Result<Option<Vec<f64>>> {
     let table = target.qm9.and_then(qm9_atomref);
-    let mode = match (mode, model) {
-        (AtomrefMode::None, _) => return Ok(None),
-        (AtomrefMode::Auto, ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_)) => return Ok(None),
-        (_, ModelConfig::Mpnn(_) | ModelConfig::Cogn(_) | ModelConfig::Congn(_)) => {
+    let per_atom = model.capabilities().scaling == Scaling::PerAtom;
+    let mode = match (mode, per_atom) {
+        (AtomrefMode::None, _) | (AtomrefMode::Auto, false) => return Ok(None),
+        (_, false) => {
             return Err(Error::config(
                 "normalization.atomref",
                 format!("{} has no atom references; train it on atomization or per-atom targets instead", model.kind()),
             ))
         }
-        (AtomrefMode::Auto, _) if !target.extensive => return Ok(None),
-        (AtomrefMode::Auto, _) if table.is_some() => AtomrefMode::Qm9,
-        (AtomrefMode::Auto, _) => AtomrefMode::Fit,
-        (m, _) => m,
+        (AtomrefMode::Auto, true) if !target.extensive => return Ok(None),
+        (AtomrefMode::Auto, true) if table.is_some() => AtomrefMode::Qm9,
+        (AtomrefMode::Auto, true) => AtomrefMode::Fit,
+        (m, true) => m,
     };
     let values = match mode {
         AtomrefMode::Qm9 => table.ok_or_else(|| {
@@ -271,7 +222,7 @@ fn positive_or_one(x: f64) -> f64 {
 mod tests {
     use super::*;
     use chem_graph::Structure;
-    use gnn_models::{MpnnConfig, SchNetConfig};
+    use gnn_models::{MpnnConfig, Readout, SchNetConfig};
 
     fn sample(numbers: Vec<u8>, y: f64) -> Sample {
         let positions = (0..numbers.len()).map(|i| [i as f64, 0.0, 0.0]).collect();

@@ -23,7 +23,6 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use chem_crystal::io::matbench_splits::{default_splits_path, MatbenchSplits};
 use gnn_layers::autograd::{enable_higher_order_gradients, forces};
-use gnn_layers::runtime::cuda_device;
 use gnn_layers::GraphTensors;
 use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
 use gnn_models::{initial_weights, Checkpoint, Network, StateDict, Target};
@@ -59,7 +58,7 @@ pub enum StopReason {
 /// Starts a run of `config` in the new directory `out`.
 pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
     config.validate().map_err(|e| Error::config("configuration", e))?;
-    let bytes_per_value = if config.precision == "f64" { 8 } else { 4 };
+    let bytes_per_value = config.precision.bytes();
     let needed = memory::training_state_bytes(&config.model, bytes_per_value, config.ema_decay.is_some())?;
     memory::check_fits(needed, memory::available_memory())?;
     let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
@@ -147,8 +146,8 @@ impl<'o> Session<'o> {
         weights: StateDict,
         options: &'o RunOptions,
     ) -> Result<Self> {
-        let device = device(&config.device)?;
-        let dtype = if config.precision == "f64" { DType::F64 } else { DType::F32 };
+        let device = config.device.device()?;
+        let dtype = config.precision.dtype();
         if dataset.has_forces() || config.data.forces.is_some() {
             enable_higher_order_gradients();
         }
@@ -215,8 +214,13 @@ impl<'o> Session<'o> {
             vec![]
         };
         let count_atoms = self.config.max_atoms_per_batch.is_some() && !self.config.cache_graphs;
-        let asu = self.config.data.asu.then_some(self.config.data.symprec);
-        let source = GraphSource::with_asu(&self.config.model, asu, self.dataset.clone(), &cached, count_atoms)?;
+        let source = GraphSource::with_options(
+            &self.config.model,
+            &self.config.data.graph_options(),
+            self.dataset.clone(),
+            &cached,
+            count_atoms,
+        )?;
         if let Some(warning) = source.p1_warning() {
             eprintln!("{warning}");
         }
@@ -502,6 +506,7 @@ impl<'o> Session<'o> {
                     arguments: None,
                     chemgnn_version: env!("CARGO_PKG_VERSION").into(),
                 },
+                symmetrized: self.config.data.asu.then_some(self.config.data.symprec),
             },
             weights: StateDict::new(self.run.path.display().to_string(), on_cpu(weights)?),
         })
@@ -522,18 +527,6 @@ fn build_network(
 /// `tensors` copied to the CPU (for saving).
 fn on_cpu(tensors: BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
     tensors.into_iter().map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?))).collect()
-}
-
-/// `cpu`, `cuda` or `cuda:N`.
-pub fn device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(cuda_device(0)?),
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(n) => Ok(cuda_device(n)?),
-            None => Err(Error::config("device", format!("unknown device `{other}` (cpu, cuda, cuda:N)"))),
-        },
-    }
 }
 
 /// The log line of an epoch.

@@ -12,7 +12,8 @@ use chem_crystal::read_crystals;
 use gnn_layers::candle::{DType, Device, Tensor};
 use gnn_layers::candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use gnn_layers::GraphTensors;
-use gnn_models::{build_asu_graph_list, build_graph_list, CoGnConfig, KgcnnGraphs, ModelConfig, Network};
+use gnn_models::inputs::pipeline::graph_list;
+use gnn_models::{CoGnConfig, GraphOptions, KgcnnGraphs, ModelConfig, Network};
 use serde_json::json;
 
 use super::ops::Case;
@@ -37,13 +38,10 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
     let mut manifest = Vec::new();
     for (name, config) in models {
         for asu in [false, true] {
-            let graphs = if asu {
-                build_asu_graph_list(&config, &crystals, 1e-3)?.graphs
-            } else {
-                build_graph_list(&config, &crystals)?
-            };
+            let options = if asu { GraphOptions::asu(1e-3) } else { GraphOptions::default() };
+            let graphs = graph_list(&config, &crystals, &options)?.graphs;
             let mut batch_graphs = chem_graph::GraphBatch::from_graphs(&graphs)?;
-            if config.uses_line_graph() {
+            if config.inputs().line_graph() {
                 batch_graphs = batch_graphs.with_line_graph()?;
             }
             let what = if asu { "asymmetric units" } else { "full cells" };

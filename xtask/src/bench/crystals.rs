@@ -469,7 +469,7 @@ fn schnet(
             &["batch", "pass", "threads", "full cells (ms)", "asymmetric units (ms)", "speed-up", "agreement"],
         )
     });
-    let full = gnn_models::build_graph_list(&config, structures)?;
+    let full = gnn_models::inputs::pipeline::model_graphs(&config, structures)?;
     let asu: Vec<Graph> = full
         .iter()
         .zip(structures)

@@ -4,7 +4,7 @@
 //! same molecules, edges and weights. The network's radius graph is built beforehand on both sides
 //! (e3nn's module-level `radius_graph` is replaced by one returning our edges), so the model is
 //! what is timed; e3nn's inference output is compared with ours. Then the same for L1Net (the
-//! paper preset `EquivariantNetConfig::l1net()`: `32x0e+10x1o`, 4 blocks, 10 Å), built in the
+//! paper preset `LNetConfig::l1net()`: `32x0e+10x1o`, 4 blocks, 10 Å), built in the
 //! Python script from e3nn 0.6's layers with our parameter names and edges.
 
 use std::collections::HashMap;
@@ -14,9 +14,8 @@ use chem_graph::GraphBatch;
 use gnn_layers::candle::{DType, Device, Tensor, Var, D};
 use gnn_layers::o3::{spherical_harmonics, Irreps, SphNormalization, TensorProduct, TensorProductConfig};
 use gnn_layers::GraphTensors;
-use gnn_models::{
-    build_graph_list, EquivariantNetConfig, GatePointsConfig, GatePointsModelConfig, ModelConfig, Network,
-};
+use gnn_models::inputs::pipeline::model_graphs;
+use gnn_models::{GatePointsConfig, GatePointsModelConfig, LNetConfig, ModelConfig, Network};
 use serde_json::json;
 
 use super::inputs::qm9_molecules;
@@ -57,7 +56,7 @@ pub fn cases(work: &Path, quick: bool) -> anyhow::Result<(Vec<(Case, f64)>, Mani
     let n = molecules.len() as f64;
     let probe =
         ModelConfig::GatePoints(GatePointsModelConfig { network: network(quick, 1.0)?, elements: vec![1, 6, 7, 8, 9] });
-    let batch = GraphBatch::from_graphs(&build_graph_list(&probe, &molecules)?)?;
+    let batch = GraphBatch::from_graphs(&model_graphs(&probe, &molecules)?)?;
     let (atoms, edges) = (batch.num_nodes(), batch.num_edges());
     let args = network(quick, edges as f64 / atoms as f64)?;
     let config =
@@ -161,9 +160,9 @@ fn l1net_cases(
     molecules: &[chem_graph::Structure],
     quick: bool,
 ) -> anyhow::Result<(Vec<Case>, HashMap<String, Tensor>, serde_json::Value, String)> {
-    let mut net = EquivariantNetConfig::l1net();
+    let mut net = LNetConfig::l1net();
     if quick {
-        net = EquivariantNetConfig {
+        net = LNetConfig {
             embedding: 8,
             features: "8x0e+2x1o".parse()?,
             layers: 2,
@@ -173,7 +172,7 @@ fn l1net_cases(
         };
     }
     let config = ModelConfig::L1net(net.clone());
-    let batch = GraphBatch::from_graphs(&build_graph_list(&config, molecules)?)?;
+    let batch = GraphBatch::from_graphs(&model_graphs(&config, molecules)?)?;
     let g = GraphTensors::new(&batch, DType::F32, &Device::Cpu)?;
     let weights = gnn_models::initial_weights(&config, 0)?;
     let output = Network::new(&config, weights.var_builder(DType::F32, &Device::Cpu)?)?.forward(&g, &g.positions)?;

@@ -15,6 +15,7 @@ use chem_crystal::{periodic_graph, AsymmetricUnitGraph, Connectivity, Positions,
 use chem_graph::{Graph, GraphBatch, Structure};
 use gnn_layers::candle::{DType, Device};
 use gnn_layers::GraphTensors;
+use gnn_models::inputs::pipeline::model_graphs;
 use gnn_models::{ModelConfig, Network};
 use rayon::prelude::*;
 
@@ -227,13 +228,10 @@ fn schnet(set: &str, structures: &[Structure], crystals: &[PreparedCrystal]) -> 
         Ok(out)
     };
     let symmetrized: Vec<Structure> = crystals.iter().map(|c| c.structure.clone()).collect();
-    let full = gnn_models::build_graph_list(&config, &symmetrized)?;
-    let asu: Vec<Graph> = full
-        .par_iter()
-        .zip(crystals)
-        .map(|(g, c)| Ok(AsymmetricUnitGraph::new(g, &c.structure, &c.symmetry)?.graph))
-        .collect::<anyhow::Result<_>>()?;
-    let original = gnn_models::build_graph_list(&config, structures)?;
+    let full = model_graphs(&config, &symmetrized)?;
+    let asu: Vec<Graph> =
+        full.par_iter().zip(crystals).map(|(g, c)| Ok(c.reduce(g)?.graph)).collect::<anyhow::Result<_>>()?;
+    let original = model_graphs(&config, structures)?;
     let [full_y, asu_y, original_y] = [predict(&full)?, predict(&asu)?, predict(&original)?];
     // Differences relative to the set's largest |prediction| (as tests/asu.rs measures them): f32
     // rounding scales with the summed hidden states, not with a prediction that happens to be ~0.

@@ -305,7 +305,7 @@ fn note(suite: &str) -> Option<&'static str> {
              features, harmonics and per-edge weights as three separate passes over the edges), page faults \
              on the fresh `[edges, weights]` gradient buffers and Candle's single-threaded element-wise \
              autograd bookkeeping. The spherical harmonics are on par with e3nn (0.6–1.2 ms).\n\n\
-             *L1Net*: the paper preset of Miller et al. (`EquivariantNetConfig::l1net()`: `32x0e+10x1o`, \
+             *L1Net*: the paper preset of Miller et al. (`LNetConfig::l1net()`: `32x0e+10x1o`, \
              4 blocks, filters l ≤ 1, 50 Bessel functions and a 2 × 64 radial MLP, radius graph at 10 Å) \
              on the same 32 molecules, built in the Python script from e3nn 0.6's layers with chemgnn's \
              parameter names, weights and edges (*same output*: equal to 1e-4 in f32). The issue's goal, \

@@ -4,8 +4,8 @@
 
 use candle_core::{DType, Device, Tensor};
 use chem_graph::Structure;
-use gnn_models::import::{import, Source};
-use gnn_models::{Checkpoint, CheckpointConfig, EquivariantNetConfig, Model, ModelConfig, PygBatch, StateDict, Target};
+use gnn_models::checkpoint::import::{import, Source};
+use gnn_models::{BatchInput, Checkpoint, CheckpointConfig, LNetConfig, Model, ModelConfig, StateDict, Target};
 use std::path::PathBuf;
 
 /// The fixture directory of `case`.
@@ -33,10 +33,12 @@ pub fn check_on(device: &Device, case: &str, source: Source, model: &str, dtype:
     checkpoint(case, source, model, "y").save(saved.path()).unwrap();
     let model = Model::load_on(saved.path(), dtype, device).unwrap();
 
-    let batch = PygBatch::read(dir.join("batch.safetensors")).unwrap();
+    let BatchInput::Graphs { batch, .. } = model.read_batch(dir.join("batch.safetensors")).unwrap() else {
+        panic!("{case}: batch.safetensors is not a PyG batch");
+    };
     let expected = candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
     let want_forces = expected.contains_key("forces");
-    let predictions = model.predict_batch(&model.pyg_batch_graphs(&batch).unwrap(), want_forces).unwrap();
+    let predictions = model.predict_batch(&batch, want_forces).unwrap();
     let out: Vec<f64> = predictions.iter().flat_map(|p| p.values.clone()).collect();
     let err = relative_error(&out, &flat(&expected["out"]));
     assert!(err <= out_tol, "{case} on {device:?}: outputs differ by {err:e} (relative), tolerance {out_tol:e}");
@@ -93,7 +95,7 @@ pub fn schnetpack_stress_crystals() -> Vec<Structure> {
 
 /// An L1Net (scalar and vector features) for Na, Cl and O.
 pub fn l1net_model() -> Model {
-    let config = EquivariantNetConfig {
+    let config = LNetConfig {
         elements: vec![8, 11, 17],
         embedding: 8,
         features: "6x0e+3x1o".parse().unwrap(),
@@ -105,7 +107,7 @@ pub fn l1net_model() -> Model {
         radial_layers: 1,
         num_neighbors: 10.0,
         atomref: Some(vec![-75.1, -4.2, -12.3]),
-        ..EquivariantNetConfig::l1net()
+        ..LNetConfig::l1net()
     };
     model_of(ModelConfig::L1net(config))
 }
@@ -118,6 +120,7 @@ pub fn model_of(model: ModelConfig) -> Model {
         model,
         targets: vec![Target { name: "energy".into(), unit: "eV".into() }],
         provenance: Default::default(),
+        symmetrized: None,
     };
     Model::from_checkpoint(&Checkpoint { config, weights }, DType::F64, &Device::Cpu).unwrap()
 }

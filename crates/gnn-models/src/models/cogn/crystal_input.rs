@@ -13,8 +13,8 @@
 //! oxidation-state flags for −4 … +9; [`ELEMENT_FEATURES`]). The Gaussians are kgcnn's
 //! `GaussBasisExpansion.from_bounds` ([`GaussianBasis::kgcnn`]), with no smooth cutoff.
 
-use crate::element_features::{ELEMENT_FEATURES, ELEMENT_FEATURE_WIDTH};
 use crate::error::{Error, Result};
+use crate::models::cogn::element_features::{ELEMENT_FEATURES, ELEMENT_FEATURE_WIDTH};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 use gnn_layers::nn::init::{xavier_uniform, ZEROS};

@@ -36,10 +36,15 @@
 //! Fresh models start as kgcnn's do: Glorot-uniform kernels, zero biases, embedding `U(±0.05)`
 //! (the GRU keeps PyTorch's initialisation).
 
-use crate::crystal_input::{keras_init, CrystalInput, CrystalInputConfig, GaussianExpansion};
+pub mod crystal_input;
+pub mod element_features;
+
 use crate::error::{Error, Result};
+use crate::models::output_head::OutputHead;
+use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Scaling, TargetScaling};
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
+use crystal_input::{keras_init, CrystalInput, CrystalInputConfig, GaussianExpansion, MAX_ELEMENT};
 use gnn_layers::nn::{
     Activation, Gate, GaussianBasis, GraphNetwork, GraphNetworkConfig, LineGraphInput, Mlp, MlpConfig,
 };
@@ -169,6 +174,7 @@ pub struct CoGn {
     angle: Option<GaussianBasis>,
     blocks: Vec<GraphNetwork>,
     output: Mlp,
+    head: OutputHead,
     config: CoGnConfig,
 }
 
@@ -199,6 +205,7 @@ impl CoGn {
             angle,
             blocks,
             output: Mlp::with_init(&config.output, vb.pp("output"), keras_init)?,
+            head: OutputHead::per_structure(config.mean.clone(), config.std.clone()),
             config: config.clone(),
         })
     }
@@ -233,18 +240,52 @@ impl CoGn {
             Reduce::Sum => g.sum_nodes(&nodes)?,
             _ => g.mean_nodes(&nodes)?,
         };
-        let y = self.output.forward(&pooled)?;
-        let (device, dtype) = (y.device().clone(), y.dtype());
-        let row = |v: &Option<Vec<f64>>| -> Result<Option<Tensor>> {
-            v.as_ref().map(|v| Ok(Tensor::new(v.as_slice(), &device)?.to_dtype(dtype)?.unsqueeze(0)?)).transpose()
-        };
-        let y = match row(&self.config.std)? {
-            Some(s) => y.broadcast_mul(&s)?,
-            None => y,
-        };
-        Ok(match row(&self.config.mean)? {
-            Some(m) => y.broadcast_add(&m)?,
-            None => y,
-        })
+        self.head.forward(g, &self.output.forward(&pooled)?)
+    }
+}
+
+impl GraphModel for CoGn {
+    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
+        CoGn::forward(self, g, positions)
+    }
+}
+
+impl Architecture for CoGnConfig {
+    type Network = CoGn;
+
+    fn build(&self, vb: VarBuilder) -> Result<CoGn> {
+        CoGn::new(self, vb)
+    }
+
+    fn outputs(&self) -> usize {
+        CoGnConfig::outputs(self)
+    }
+
+    fn inputs(&self) -> GraphInputs {
+        GraphInputs::Crystal { connectivity: self.connectivity.clone(), line_graph: self.uses_line_graph() }
+    }
+
+    /// Invariant features of the crystal graph; its predictions are not differentiated in the
+    /// positions (coNGN's angles enter as constants).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            forces: false,
+            force_training: false,
+            atom_energies: Err("it has no per-atom energies (it pools before its output MLP)".into()),
+            elements: Elements::UpTo(MAX_ELEMENT),
+            scaling: Scaling::PerStructure,
+        }
+    }
+
+    /// One output per target (the output MLP's last width), with their `mean` and `std` when
+    /// standardised.
+    fn set_target_scaling(&mut self, scaling: &TargetScaling) -> Result<()> {
+        if let Some(last) = self.output.widths.last_mut() {
+            *last = scaling.targets();
+        }
+        if let Some((mean, std)) = &scaling.standardize {
+            (self.mean, self.std) = (Some(mean.clone()), Some(std.clone()));
+        }
+        Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! L0Net / L1Net (`gnn_models::EquivariantNet`) on QM9 molecules of the embedded sample, in f64:
+//! L0Net / L1Net (`gnn_models::LNet`) on QM9 molecules of the embedded sample, in f64:
 //! the predicted scalar is invariant under proper and improper rotations, translations and atom
 //! permutations; forces equal finite differences; the dipole head's moments rotate with the
 //! molecule; unknown elements are errors.
@@ -10,11 +10,11 @@ use chem_graph::qm9::Qm9Dataset;
 use chem_graph::{GraphBatch, Structure};
 use gnn_layers::o3::SoftOneHotBasis;
 use gnn_layers::GraphTensors;
-use gnn_models::schnet::Readout;
-use gnn_models::{EquivariantNet, EquivariantNetConfig, Head};
+use gnn_models::models::schnet::Readout;
+use gnn_models::{LNet, LNetConfig, LNetHead};
 
-fn config(features: &str, lmax_filter: u32) -> EquivariantNetConfig {
-    EquivariantNetConfig {
+fn config(features: &str, lmax_filter: u32) -> LNetConfig {
+    LNetConfig {
         elements: vec![1, 6, 7, 8, 9],
         embedding: 8,
         features: features.parse().unwrap(),
@@ -31,13 +31,13 @@ fn config(features: &str, lmax_filter: u32) -> EquivariantNetConfig {
         mean: 0.3,
         std: 2.0,
         atomref: Some(vec![-0.5, -38.0, -54.6, -75.1, -99.7]),
-        head: Head::Scalar,
+        head: LNetHead::Scalar,
     }
 }
 
-fn network(config: &EquivariantNetConfig) -> EquivariantNet {
+fn network(config: &LNetConfig) -> LNet {
     let varmap = VarMap::new();
-    EquivariantNet::new(config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap()
+    LNet::new(config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap()
 }
 
 fn molecules() -> Vec<Structure> {
@@ -46,7 +46,7 @@ fn molecules() -> Vec<Structure> {
 }
 
 /// Outputs `[graphs]` and the positions variable.
-fn predict(net: &EquivariantNet, molecules: &[Structure]) -> (Vec<f64>, Tensor, Var) {
+fn predict(net: &LNet, molecules: &[Structure]) -> (Vec<f64>, Tensor, Var) {
     let batch = GraphBatch::from_structures(molecules, &RadiusOptions::new(net.config().cutoff)).unwrap();
     let g = GraphTensors::new(&batch, DType::F64, &Device::Cpu).unwrap();
     let positions = Var::from_tensor(&g.positions).unwrap();
@@ -73,7 +73,7 @@ fn l0net_and_l1net_predictions_are_invariant() {
         ("6x0e+3x1o", 1, SoftOneHotBasis::Gaussian),
         ("6x0e+3x1o+2x2e", 2, SoftOneHotBasis::Bessel),
     ] {
-        let net = network(&EquivariantNetConfig { basis, ..config(features, lmax) });
+        let net = network(&LNetConfig { basis, ..config(features, lmax) });
         let mols = molecules();
         let (y, _, _) = predict(&net, &mols);
         let (s, c) = 0.8f64.sin_cos();
@@ -97,7 +97,7 @@ fn l0net_and_l1net_predictions_are_invariant() {
 }
 
 /// Dipole moments `[graphs][3]` of the dipole head.
-fn dipoles(net: &EquivariantNet, molecules: &[Structure]) -> Vec<Vec<f64>> {
+fn dipoles(net: &LNet, molecules: &[Structure]) -> Vec<Vec<f64>> {
     let batch = GraphBatch::from_structures(molecules, &RadiusOptions::new(net.config().cutoff)).unwrap();
     let g = GraphTensors::new(&batch, DType::F64, &Device::Cpu).unwrap();
     net.dipole(&g, &g.positions).unwrap().to_vec2::<f64>().unwrap()
@@ -106,7 +106,7 @@ fn dipoles(net: &EquivariantNet, molecules: &[Structure]) -> Vec<Vec<f64>> {
 #[test]
 fn dipole_heads_predict_moments_that_rotate_with_the_molecule() {
     for (features, lmax) in [("12x0e", 0), ("6x0e+3x1o", 1)] {
-        let net = network(&EquivariantNetConfig { head: Head::Dipole, ..config(features, lmax) });
+        let net = network(&LNetConfig { head: LNetHead::Dipole, ..config(features, lmax) });
         let mols = molecules();
         let mu = dipoles(&net, &mols);
         let (s, c) = 0.8f64.sin_cos();
@@ -172,7 +172,7 @@ fn l1net_forces_are_minus_the_finite_difference_gradient() {
 fn bad_configurations_and_unknown_elements_are_errors() {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu);
-    let err = EquivariantNet::new(&config("6x0e+3x1e", 1), vb).unwrap_err().to_string();
+    let err = LNet::new(&config("6x0e+3x1e", 1), vb).unwrap_err().to_string();
     assert!(err.contains("unreachable"), "{err}");
     let net = network(&config("6x0e+3x1o", 1));
     let silane = Structure::molecule(vec![14, 1], vec![[0.0; 3], [1.5, 0.0, 0.0]]).unwrap();
@@ -188,8 +188,8 @@ fn the_paper_presets_have_matched_parameter_counts() {
     let count = |c: ModelConfig| -> usize {
         expected_tensors(&c).unwrap().0.values().map(|s| s.iter().product::<usize>()).sum()
     };
-    let l0 = count(ModelConfig::L0net(EquivariantNetConfig::l0net()));
-    let l1 = count(ModelConfig::L1net(EquivariantNetConfig::l1net()));
+    let l0 = count(ModelConfig::L0net(LNetConfig::l0net()));
+    let l1 = count(ModelConfig::L1net(LNetConfig::l1net()));
     // 64x0e against 32x0e+10x1o at depth 4: the radial networks dominate and nearly balance.
     assert_eq!((l0, l1), (73_728, 73_730));
 }

@@ -17,12 +17,13 @@ mod e3nn;
 mod kgcnn_config;
 mod kgcnn_weights;
 
+use crate::checkpoint::state_dict::StateDict;
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Provenance, Target, FORMAT_VERSION};
 use crate::error::{Error, Result};
+use crate::inputs::pipeline::DEFAULT_SYMPREC;
 use crate::model::expected_tensors;
-use crate::mpnn::MpnnConfig;
-use crate::schnet::{Readout, SchNetConfig, SchNetFlavor};
-use crate::state_dict::StateDict;
+use crate::models::mpnn::MpnnConfig;
+use crate::models::schnet::{Readout, SchNetConfig, SchNetFlavor};
 pub use args::Arguments;
 use candle_core::{DType, Device, Tensor};
 pub use e3nn::import_gate_points;
@@ -38,6 +39,59 @@ pub enum Source {
     Schnetpack,
     /// kgcnn 3.1.0 (Keras).
     Kgcnn,
+    /// e3nn 0.6 ([`import_gate_points`], which also takes the elements of the one-hot inputs).
+    E3nn,
+}
+
+/// One importer: a framework, the model kind it makes and what it reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Importer {
+    /// The framework (`chemgnn import --from`).
+    pub source: &'static str,
+    /// The model kind made ([`crate::models::KINDS`]).
+    pub kind: &'static str,
+    /// What is read, in the framework's terms.
+    pub reads: &'static str,
+}
+
+/// Every importer, in the order the command line lists them.
+pub const IMPORTERS: &[Importer] = &[
+    Importer {
+        source: "pyg",
+        kind: "schnet",
+        reads: "torch_geometric.nn.models.SchNet: state_dict + constructor arguments",
+    },
+    Importer {
+        source: "schnetpack",
+        kind: "schnet",
+        reads: "schnetpack 2 SchNet + Atomwise (+ AddOffsets): state_dict",
+    },
+    Importer { source: "pyg", kind: "mpnn", reads: "PyG's examples/qm9_nn_conv.py Net: state_dict + arguments" },
+    Importer {
+        source: "kgcnn",
+        kind: "cogn",
+        reads: "kgcnn 3.1.0 coGN: Keras weights + make_model keyword dictionary",
+    },
+    Importer {
+        source: "kgcnn",
+        kind: "congn",
+        reads: "kgcnn 3.1.0 coNGN: Keras weights + make_model keyword dictionary",
+    },
+    Importer {
+        source: "e3nn",
+        kind: "gate-points-2101",
+        reads: "e3nn 0.6 gate_points_2101.Network: state_dict + arguments",
+    },
+];
+
+/// The target name an imported model predicts unless told otherwise: `energy` for SchNet,
+/// `e_form` for coGN/coNGN, `mu` for the MPNN and SchNet's dipole variant.
+pub fn default_target(config: &ModelConfig) -> &'static str {
+    match config {
+        ModelConfig::Schnet(c) if !c.dipole => "energy",
+        ModelConfig::Cogn(_) | ModelConfig::Congn(_) => "e_form",
+        _ => "mu",
+    }
 }
 
 impl std::str::FromStr for Source {
@@ -47,13 +101,15 @@ impl std::str::FromStr for Source {
             "pyg" | "torch_geometric" => Ok(Source::Pyg),
             "schnetpack" => Ok(Source::Schnetpack),
             "kgcnn" => Ok(Source::Kgcnn),
-            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg, schnetpack or kgcnn)"))),
+            "e3nn" => Ok(Source::E3nn),
+            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg, schnetpack, kgcnn or e3nn)"))),
         }
     }
 }
 
-/// Imports `weights` of a `model` (`schnet`, `mpnn`) from `source`, built with the keyword
-/// `arguments` (read from `arguments_origin`), predicting `targets`.
+/// Imports `weights` of a `model` kind from `source` ([`IMPORTERS`]; e3nn networks through
+/// [`import_gate_points`]), built with the keyword `arguments` (read from `arguments_origin`),
+/// predicting `targets`.
 pub fn import(
     source: Source,
     model: &str,
@@ -62,6 +118,9 @@ pub fn import(
     mut weights: StateDict,
     targets: Vec<Target>,
 ) -> Result<Checkpoint> {
+    if source == Source::E3nn {
+        return Err(Error::Input("e3nn networks are imported with their elements (import_gate_points)".into()));
+    }
     let config = if source == Source::Kgcnn {
         let nested = match model {
             "cogn" => false,
@@ -100,8 +159,12 @@ pub fn import(
         arguments: Some(arguments.clone()),
         chemgnn_version: env!("CARGO_PKG_VERSION").into(),
     };
+    // kgcnn's asymmetric-unit models (a `multiplicity` input) were trained on crystals that its
+    // `*AsymmetricUnitCell` preprocessors symmetrised.
+    let symmetrized =
+        (source == Source::Kgcnn && kgcnn_config::reads_multiplicity(arguments)).then_some(DEFAULT_SYMPREC);
     Ok(Checkpoint {
-        config: CheckpointConfig { format_version: FORMAT_VERSION, model: config, targets, provenance },
+        config: CheckpointConfig { format_version: FORMAT_VERSION, model: config, targets, provenance, symmetrized },
         weights,
     })
 }

@@ -16,7 +16,9 @@
 //! node adds `master.{to_master, to_atoms, gru}`.
 
 use crate::error::{Error, Result};
-use crate::featurize::MpnnFeatures;
+use crate::inputs::featurize::MpnnFeatures;
+use crate::models::output_head::OutputHead;
+use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Scaling, TargetScaling};
 use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use gnn_layers::nn::{linear, Activation, EdgeTerms, Gru, Mlp, MlpConfig, NnConv, NnConvMode, Set2Set};
@@ -195,6 +197,7 @@ pub struct Mpnn {
     set2set: Set2Set,
     lin1: Linear,
     lin2: Linear,
+    head: OutputHead,
 }
 
 impl Mpnn {
@@ -227,7 +230,12 @@ impl Mpnn {
         let readout_in = set2set.out_channels() + config.master_node.unwrap_or(0);
         let lin1 = linear(readout_in, config.readout_hidden, true, vb.pp("lin1"))?;
         let lin2 = linear(config.readout_hidden, config.outputs, true, vb.pp("lin2"))?;
-        Ok(Self { config: config.clone(), lin0, towers, mix, master, set2set, lin1, lin2 })
+        // PyG's example scales by the target statistics only when both are given.
+        let head = match (&config.mean, &config.std) {
+            (Some(mean), Some(std)) => OutputHead::per_structure(Some(mean.clone()), Some(std.clone())),
+            _ => OutputHead::per_structure(None, None),
+        };
+        Ok(Self { config: config.clone(), lin0, towers, mix, master, set2set, lin1, lin2, head })
     }
 
     /// The configuration.
@@ -315,16 +323,7 @@ impl Mpnn {
             pooled = Tensor::cat(&[&pooled, state], 1)?;
         }
         let y = self.lin2.forward(&self.lin1.forward(&pooled)?.relu()?)?;
-        Ok(match (&cfg.mean, &cfg.std) {
-            (Some(mean), Some(std)) => {
-                let row = |v: &[f64]| -> candle_core::Result<Tensor> {
-                    let v = if v.len() == 1 { vec![v[0]; cfg.outputs] } else { v.to_vec() };
-                    Tensor::from_vec(v, (1, cfg.outputs), y.device())?.to_dtype(y.dtype())
-                };
-                y.broadcast_mul(&row(std)?)?.broadcast_add(&row(mean)?)?
-            }
-            _ => y,
-        })
+        self.head.forward(g, &y)
     }
 
     fn split(&self, x: &Tensor, width: usize) -> candle_core::Result<Vec<Tensor>> {
@@ -332,5 +331,47 @@ impl Mpnn {
             return Ok(vec![x.clone()]);
         }
         (0..self.towers.len()).map(|k| x.narrow(1, k * width, width)).collect()
+    }
+}
+
+impl GraphModel for Mpnn {
+    fn forward(&self, g: &GraphTensors, _positions: &Tensor) -> Result<Tensor> {
+        Mpnn::forward(self, g)
+    }
+}
+
+impl Architecture for MpnnConfig {
+    type Network = Mpnn;
+
+    fn build(&self, vb: VarBuilder) -> Result<Mpnn> {
+        Mpnn::new(self, vb)
+    }
+
+    fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    fn inputs(&self) -> GraphInputs {
+        GraphInputs::Molecular { features: self.features, widths: (self.node_features, self.edge_features) }
+    }
+
+    /// Predictions from featurised graphs: no derivatives in the positions.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            forces: false,
+            force_training: false,
+            atom_energies: Err("it has no per-atom energies (its set2set readout mixes atoms)".into()),
+            elements: Elements::Any,
+            scaling: Scaling::PerStructure,
+        }
+    }
+
+    /// One output per target, with their `mean` and `std` when standardised.
+    fn set_target_scaling(&mut self, scaling: &TargetScaling) -> Result<()> {
+        self.outputs = scaling.targets();
+        if let Some((mean, std)) = &scaling.standardize {
+            (self.mean, self.std) = (Some(mean.clone()), Some(std.clone()));
+        }
+        Ok(())
     }
 }

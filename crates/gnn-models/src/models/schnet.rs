@@ -3,7 +3,7 @@
 //! `SchNet` + `Atomwise` + `AddOffsets` (choose with [`SchNetFlavor`]).
 //!
 //! Parameter names are PyG's (schnetpack checkpoints are renamed on import, see
-//! [`crate::import`]):
+//! [`crate::checkpoint::import`]):
 //!
 //! | name | shape |
 //! |---|---|
@@ -16,10 +16,13 @@
 //! | `atomref.weight` (with `atomref`) | `[num_elements, 1]` |
 //! | `atomic_mass` (dipole), `initial_atomref` | buffers, optional |
 
+use crate::checkpoint::state_dict::Shapes;
 use crate::error::{Error, Result};
-use crate::state_dict::Shapes;
+use crate::models::output_head::{AtomRef, OutputHead};
+use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
 use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
+use chem_graph::RadiusOptions;
 use gnn_layers::nn::init::{xavier_uniform, ZEROS};
 use gnn_layers::nn::{linear_activation, linear_with_init, Activation, Embedding, GaussianBasis, InteractionBlock};
 use gnn_layers::ops::{gather, scatter_sum};
@@ -160,7 +163,7 @@ pub struct SchNet {
     lin1: Linear,
     lin2: Linear,
     readout_activation: Activation,
-    atomref: Option<Embedding>,
+    head: OutputHead,
     atomic_mass: Option<Tensor>,
 }
 
@@ -197,6 +200,14 @@ impl SchNet {
             })
             .transpose()?;
         let atomic_mass = config.dipole.then(|| atomic_masses(&vb)).transpose()?;
+        // PyG scales each atom by `std` and shifts by `mean` when both are set; schnetpack shifts
+        // by `mean` (per atom of a sum) and has no `std`.
+        let (mean, std) = match (config.flavor, config.mean, config.std) {
+            (SchNetFlavor::Pyg, Some(mean), Some(std)) => (Some(mean), Some(std)),
+            (SchNetFlavor::Pyg, _, _) => (None, None),
+            (SchNetFlavor::Schnetpack, mean, _) => (mean, None),
+        };
+        let head = OutputHead::per_atom(mean, std, atomref.map(AtomRef::Learned), config.readout);
         Ok(Self {
             config: config.clone(),
             embedding,
@@ -205,7 +216,7 @@ impl SchNet {
             lin1,
             lin2,
             readout_activation,
-            atomref,
+            head,
             atomic_mass,
         })
     }
@@ -231,52 +242,14 @@ impl SchNet {
         }
         let hidden = linear_activation(&self.lin1, &h, self.readout_activation)?;
         let y = linear_activation(&self.lin2, &hidden, Activation::Identity)?;
-        let out = match (&self.atomic_mass, self.config.flavor) {
-            (Some(masses), _) => self.dipole_norm(g, positions, &y, masses)?,
-            (None, SchNetFlavor::Pyg) => self.pyg_readout(g, y)?,
-            (None, SchNetFlavor::Schnetpack) => self.schnetpack_readout(g, &y)?,
+        let out = match &self.atomic_mass {
+            Some(masses) => self.dipole_norm(g, positions, &y, masses)?,
+            None => self.head.forward(g, &y)?,
         };
         Ok(match self.config.scale {
             Some(s) => out.affine(s, 0.0)?,
             None => out,
         })
-    }
-
-    fn pool(&self, g: &GraphTensors, y: &Tensor) -> Result<Tensor> {
-        Ok(match self.config.readout {
-            Readout::Add => g.sum_nodes(y)?,
-            Readout::Mean => g.mean_nodes(y)?,
-        })
-    }
-
-    /// PyG: `y_i·std + mean + atomref[z_i]`, then pooled.
-    fn pyg_readout(&self, g: &GraphTensors, mut y: Tensor) -> Result<Tensor> {
-        if let (Some(mean), Some(std)) = (self.config.mean, self.config.std) {
-            y = y.affine(std, mean)?;
-        }
-        if let Some(atomref) = &self.atomref {
-            y = y.add(&atomref.lookup(&g.elements)?)?;
-        }
-        self.pool(g, &y)
-    }
-
-    /// schnetpack: pooled, then `+ n_atoms·mean` (sum) or `+ mean` (average), then the atom
-    /// references pooled the same way.
-    fn schnetpack_readout(&self, g: &GraphTensors, y: &Tensor) -> Result<Tensor> {
-        let mut out = self.pool(g, y)?;
-        if let Some(mean) = self.config.mean {
-            out = match self.config.readout {
-                Readout::Add => {
-                    let atoms = g.atoms_per_graph()?.affine(mean, 0.0)?.unsqueeze(1)?;
-                    out.add(&atoms.to_dtype(out.dtype())?)?
-                }
-                Readout::Mean => out.affine(1.0, mean)?,
-            };
-        }
-        if let Some(atomref) = &self.atomref {
-            out = out.add(&self.pool(g, &atomref.lookup(&g.elements)?)?)?;
-        }
-        Ok(out)
     }
 
     /// PyG's dipole variant: charges `y_i` times positions relative to the centre of mass, summed,
@@ -305,4 +278,61 @@ fn atomic_masses(vb: &VarBuilder) -> Result<Tensor> {
     let masses: Vec<f64> =
         (0..119u8).map(|z| chem_graph::element::by_number(z).map(|e| e.mass).unwrap_or(1.0)).collect();
     Ok(Tensor::new(masses, vb.device())?.to_dtype(vb.dtype())?)
+}
+
+impl GraphModel for SchNet {
+    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
+        SchNet::forward(self, g, positions)
+    }
+}
+
+impl Architecture for SchNetConfig {
+    type Network = SchNet;
+
+    fn build(&self, vb: VarBuilder) -> Result<SchNet> {
+        SchNet::new(self, vb)
+    }
+
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    /// A radius graph, with PyG's neighbour cap when the model has one.
+    fn inputs(&self) -> GraphInputs {
+        GraphInputs::Radius(RadiusOptions { max_neighbors: self.max_num_neighbors, ..RadiusOptions::new(self.cutoff) })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let atom_energies = if self.dipole {
+            Err("it predicts a dipole moment".into())
+        } else if self.readout != Readout::Add {
+            Err("its readout averages over atoms (per-atom energies need a sum)".into())
+        } else {
+            Ok(Locality { cutoff: self.cutoff, layers: self.num_interactions })
+        };
+        Capabilities {
+            forces: true,
+            force_training: true,
+            atom_energies,
+            elements: Elements::Below(self.num_elements),
+            scaling: Scaling::PerAtom,
+        }
+    }
+
+    fn buffers(&self) -> Shapes {
+        SchNetConfig::buffers(self)
+    }
+
+    /// `mean`, `std` (when standardised), `atomref`, and a mean readout for an intensive target.
+    fn set_target_scaling(&mut self, scaling: &TargetScaling) -> Result<()> {
+        let (standardize, extensive) = scaling.single("SchNet")?;
+        if let Some((mean, std)) = standardize {
+            (self.mean, self.std) = (Some(mean), Some(std));
+        }
+        self.atomref = scaling.atomref.is_some();
+        if !extensive {
+            self.readout = Readout::Mean;
+        }
+        Ok(())
+    }
 }

@@ -15,14 +15,17 @@
 //! `layers.{k}.first.fc.layer{i}.weight`, and `layers.{layers}.…` for the last convolution
 //! (e3nn's `output_mask` buffers and empty `tp.weight` are not read).
 
+use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Scaling, TargetScaling};
 use candle_core::{Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
+use chem_graph::RadiusOptions;
 use gnn_layers::nn::Activation;
 use gnn_layers::o3::{
     smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, FullyConnectedNet, Gate, GateConfig, Irrep, Irreps,
     MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
 };
 use gnn_layers::ops::{scatter_sum, SegmentIndex};
+use gnn_layers::GraphTensors;
 
 /// The constructor arguments of `gate_points_2101.Network`, under their Python names (irreps as
 /// strings), as an e3nn user dumps them to JSON.
@@ -353,5 +356,50 @@ impl GatePointsModel {
         let x = c.irreps_in.as_ref().and(features.as_ref());
         let z = c.irreps_node_attr.as_ref().and(features.as_ref());
         Ok(self.network.forward(&g.edge_vectors(positions)?, nodes, x, z, &g.source, &g.target, &g.node_graph)?)
+    }
+}
+
+impl GraphModel for GatePointsModel {
+    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+        GatePointsModel::forward(self, g, positions)
+    }
+}
+
+impl Architecture for GatePointsModelConfig {
+    type Network = GatePointsModel;
+
+    fn build(&self, vb: VarBuilder) -> crate::Result<GatePointsModel> {
+        GatePointsModel::new(self, vb)
+    }
+
+    fn outputs(&self) -> usize {
+        GatePointsModelConfig::outputs(self)
+    }
+
+    /// Every pair closer than `max_radius`, as e3nn's radius graph.
+    fn inputs(&self) -> GraphInputs {
+        GraphInputs::Radius(RadiusOptions::new(self.network.max_radius))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let elements = if self.elements.is_empty() { Elements::Any } else { Elements::Listed(self.elements.clone()) };
+        Capabilities {
+            forces: true,
+            force_training: false,
+            atom_energies: Err("it has no per-atom energies (SchNet, L0Net and L1Net have)".into()),
+            elements,
+            scaling: Scaling::None,
+        }
+    }
+
+    fn output_irreps(&self) -> Option<String> {
+        Some(self.network.irreps_out.to_string())
+    }
+
+    fn set_target_scaling(&mut self, _scaling: &TargetScaling) -> crate::Result<()> {
+        Err(crate::Error::config(
+            "model",
+            "gate-points-2101 networks are imported from e3nn; training them is not supported yet",
+        ))
     }
 }

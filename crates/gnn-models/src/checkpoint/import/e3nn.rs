@@ -5,11 +5,11 @@
 //! that they equal ours (signs included), which catches a state_dict from an e3nn with other
 //! conventions.
 
+use crate::checkpoint::state_dict::StateDict;
 use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Provenance, Target, FORMAT_VERSION};
 use crate::error::{Error, Result};
-use crate::gate_points::{GatePointsConfig, GatePointsModelConfig};
 use crate::model::expected_tensors;
-use crate::state_dict::StateDict;
+use crate::models::gate_points::{GatePointsConfig, GatePointsModelConfig};
 
 /// A checkpoint of a `gate_points_2101.Network` built with `arguments` (read from
 /// `arguments_origin`), its `state_dict` `weights`, the `elements` whose one-hot encoding feeds its
@@ -50,7 +50,10 @@ pub fn import_gate_points(
         arguments: Some(arguments.clone()),
         chemgnn_version: env!("CARGO_PKG_VERSION").into(),
     };
-    Ok(Checkpoint { config: CheckpointConfig { format_version: FORMAT_VERSION, model, targets, provenance }, weights })
+    Ok(Checkpoint {
+        config: CheckpointConfig { format_version: FORMAT_VERSION, model, targets, provenance, symmetrized: None },
+        weights,
+    })
 }
 
 /// Compares every `…._w3j_{l1}_{l2}_{l3}` buffer with [`gnn_layers::o3::wigner_3j`].

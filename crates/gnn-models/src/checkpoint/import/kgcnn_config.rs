@@ -8,9 +8,9 @@
 //! Anything else (attention aggregation, global states, updated edges between blocks, logarithmic
 //! expansions, activations kgcnn spells as dicts) is refused with the path of the option.
 
-use crate::cogn::CoGnConfig;
-use crate::crystal_input::{CrystalInputConfig, ElementFeatures, GaussianExpansion};
 use crate::error::{Error, Result};
+use crate::models::cogn::crystal_input::{CrystalInputConfig, ElementFeatures, GaussianExpansion};
+use crate::models::cogn::CoGnConfig;
 use gnn_layers::nn::{Activation, Gate, GraphNetworkConfig, MlpConfig};
 use gnn_layers::ops::Reduce;
 use serde_json::Value;
@@ -73,6 +73,12 @@ impl<'a> At<'a> {
     fn present(&self, key: &str) -> bool {
         self.value.get(key).is_some_and(|v| !v.is_null())
     }
+}
+
+/// Whether the model of `args` reads multiplicities (`inputs.multiplicity`): a model of
+/// asymmetric-unit graphs.
+pub fn reads_multiplicity(args: &Value) -> bool {
+    args.get("inputs").and_then(|inputs| inputs.get("multiplicity")).is_some_and(|v| !v.is_null())
 }
 
 /// The [`CoGnConfig`] of `args` (a `make_model` keyword dictionary from `origin`); `nested` says

@@ -33,7 +33,7 @@ impl KgcnnGraphs {
     /// Reads `path`; every inconsistency is an error naming the file and the tensor.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        Self::from_tensors(&crate::graphs::read_tensors(path)?, &path.display().to_string())
+        Self::from_tensors(&crate::inputs::batch_file::read_tensors(path)?, &path.display().to_string())
     }
 
     /// The tensors of `batch` in this format (the inverse of [`KgcnnGraphs::from_tensors`]): graphs
@@ -143,7 +143,7 @@ impl KgcnnGraphs {
                 .map(|&z| {
                     u8::try_from(z)
                         .ok()
-                        .filter(|&z| (1..=crate::crystal_input::MAX_ELEMENT).contains(&z))
+                        .filter(|&z| (1..=crate::models::cogn::crystal_input::MAX_ELEMENT).contains(&z))
                         .ok_or_else(|| at(format!("atomic number {z} is not an element")))
                 })
                 .collect::<Result<Vec<u8>>>()?;

@@ -2,10 +2,10 @@
 //! initialiser with a random stream fixed by `(seed, parameter name)`, so the same seed gives the
 //! same model whatever the build order, thread count or device.
 
+use crate::checkpoint::state_dict::StateDict;
 use crate::checkpoint::ModelConfig;
 use crate::error::{Error, Result};
-use crate::model::Network;
-use crate::state_dict::StateDict;
+use crate::models::Network;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::init::NormalOrUniform;
 use candle_nn::var_builder::SimpleBackend;

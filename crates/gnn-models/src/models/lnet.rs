@@ -8,7 +8,7 @@
 //! gate per non-scalar copy), plus the block's input when `residual` and the irreps agree; a last
 //! convolution maps to one scalar per atom, which is scaled `y·std + mean` (+ the atom reference of
 //! its element) and summed (extensive) or averaged (intensive) — schnetpack's `Atomwise`. With the
-//! dipole head ([`Head::Dipole`]) it maps to a latent charge q_i and, when the filters reach l = 1,
+//! dipole head ([`LNetHead::Dipole`]) it maps to a latent charge q_i and, when the filters reach l = 1,
 //! an atomic dipole p_i (`1x0e+1x1o`), and the network predicts |μ| of
 //! μ = std · Σ_i (q_i (r_i − r̄) + p_i), r̄ the centroid (schnetpack's `DipoleMoment`, with the
 //! charges made neutral by the centring).
@@ -33,7 +33,10 @@ use gnn_layers::o3::{
 use gnn_layers::ops::{gather, scatter_mean, scatter_sum, SegmentIndex};
 use gnn_layers::GraphTensors;
 
-use crate::schnet::Readout;
+use crate::models::output_head::{AtomRef, OutputHead};
+use crate::models::schnet::Readout;
+use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
+use chem_graph::RadiusOptions;
 
 fn bessel() -> SoftOneHotBasis {
     SoftOneHotBasis::Bessel
@@ -42,7 +45,7 @@ fn bessel() -> SoftOneHotBasis {
 /// What the network's last convolution predicts per atom.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Head {
+pub enum LNetHead {
     /// One scalar, scaled, shifted and summed or averaged (schnetpack's `Atomwise`).
     #[default]
     Scalar,
@@ -54,7 +57,7 @@ pub enum Head {
 /// The hyperparameters of L0Net / L1Net (module docs).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EquivariantNetConfig {
+pub struct LNetConfig {
     /// Atomic numbers of the embedding's rows.
     pub elements: Vec<u8>,
     /// Scalars per atom from the embedding.
@@ -91,10 +94,10 @@ pub struct EquivariantNetConfig {
     pub atomref: Option<Vec<f64>>,
     /// The output: a scalar per atom (default) or the dipole moment.
     #[serde(default)]
-    pub head: Head,
+    pub head: LNetHead,
 }
 
-impl EquivariantNetConfig {
+impl LNetConfig {
     /// The paper's L0Net at its March-2020 defaults: H, C, N, O, F embedded in 64 scalars, 4
     /// blocks of `64x0e`, distance-only filters, 50 Bessel functions to 10 Å, a radial MLP with
     /// two hidden layers of 64, residual connections; ~17 neighbours per QM9 atom at 10 Å.
@@ -116,7 +119,7 @@ impl EquivariantNetConfig {
             mean: 0.0,
             std: 1.0,
             atomref: None,
-            head: Head::Scalar,
+            head: LNetHead::Scalar,
         }
     }
 
@@ -144,13 +147,7 @@ struct Convolution {
 }
 
 impl Convolution {
-    fn new(
-        irreps_in: &Irreps,
-        edge: &Irreps,
-        irreps_out: &Irreps,
-        c: &EquivariantNetConfig,
-        vb: VarBuilder,
-    ) -> Result<Self> {
+    fn new(irreps_in: &Irreps, edge: &Irreps, irreps_out: &Irreps, c: &LNetConfig, vb: VarBuilder) -> Result<Self> {
         let tp = TensorProduct::new(TensorProductConfig::channelwise(irreps_in.clone(), edge.clone(), irreps_out))?;
         let mut hs = vec![c.radial_basis];
         hs.extend(std::iter::repeat_n(c.radial_neurons, c.radial_layers));
@@ -186,20 +183,21 @@ struct Edges {
 
 /// L0Net / L1Net (module docs).
 #[derive(Clone, Debug)]
-pub struct EquivariantNet {
-    config: EquivariantNetConfig,
+pub struct LNet {
+    config: LNetConfig,
     embedding: Embedding,
     /// Per atomic number (index), the embedding row (`u32::MAX`: not an element of the model).
     rows: Vec<u32>,
     blocks: Vec<(Convolution, Gate, bool)>,
     output: Convolution,
     edge_irreps: Irreps,
+    head: OutputHead,
 }
 
-impl EquivariantNet {
+impl LNet {
     /// Builds the network from `vb` (`embedding.weight`, `layers.{k}.{radial,linear}.…`,
     /// `output.…`).
-    pub fn new(config: &EquivariantNetConfig, vb: VarBuilder) -> Result<Self> {
+    pub fn new(config: &LNetConfig, vb: VarBuilder) -> Result<Self> {
         if config.elements.is_empty() || config.layers == 0 {
             candle_core::bail!("L0Net/L1Net: at least one element and one layer are needed");
         }
@@ -234,15 +232,22 @@ impl EquivariantNet {
             blocks.push((conv, gate, residual));
         }
         let outputs = match config.head {
-            Head::Dipole if config.lmax_filter >= 1 => "1x0e+1x1o",
-            Head::Scalar | Head::Dipole => "1x0e",
+            LNetHead::Dipole if config.lmax_filter >= 1 => "1x0e+1x1o",
+            LNetHead::Scalar | LNetHead::Dipole => "1x0e",
         };
         let output = Convolution::new(&irreps, &edge_irreps, &outputs.parse()?, config, vb.pp("output"))?;
-        Ok(Self { config: config.clone(), embedding, rows, blocks, output, edge_irreps })
+        let atomref = config
+            .atomref
+            .as_ref()
+            .map(|values| AtomRef::fixed(&config.elements, values, vb.device()))
+            .transpose()
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let head = OutputHead::per_atom(Some(config.mean), Some(config.std), atomref, config.readout);
+        Ok(Self { config: config.clone(), embedding, rows, blocks, output, edge_irreps, head })
     }
 
     /// The configuration.
-    pub fn config(&self) -> &EquivariantNetConfig {
+    pub fn config(&self) -> &LNetConfig {
         &self.config
     }
 
@@ -250,30 +255,21 @@ impl EquivariantNet {
     /// |μ| with the dipole head.
     pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
         let c = &self.config;
-        if c.head == Head::Dipole {
+        if c.head == LNetHead::Dipole {
             // √(|μ|² + ε): the magnitude stays differentiable at μ = 0 (ε = 1e-12, in the target's unit²).
             return Ok(self.dipole(g, positions)?.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()?);
         }
-        let (ids, out) = self.atom_outputs(g, positions)?;
-        let mut atoms = out.affine(c.std, c.mean)?;
-        if let Some(atomref) = &c.atomref {
-            let table = Tensor::new(atomref.as_slice(), positions.device())?.to_dtype(atoms.dtype())?;
-            atoms = atoms.add(&table.index_select(&ids, 0)?.unsqueeze(1)?)?;
-        }
-        let summed = scatter_sum(&atoms, &g.node_graph)?;
-        Ok(match c.readout {
-            Readout::Add => summed,
-            Readout::Mean => summed.broadcast_div(&g.atoms_per_graph()?.to_dtype(summed.dtype())?.unsqueeze(1)?)?,
-        })
+        let out = self.atom_outputs(g, positions)?;
+        self.head.forward(g, &out)
     }
 
     /// The dipole moment of each graph (`[graphs, 3]`, in the target's unit per Å of `positions`)
     /// from the dipole head's charges and atomic dipoles (module docs); an error for a scalar head.
     pub fn dipole(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
-        if self.config.head != Head::Dipole {
+        if self.config.head != LNetHead::Dipole {
             return Err(crate::Error::Input("L0Net/L1Net: dipole moments need head = \"dipole\"".into()));
         }
-        let (_, out) = self.atom_outputs(g, positions)?;
+        let out = self.atom_outputs(g, positions)?;
         let out = out.affine(self.config.std, 0.0)?;
         let centred = positions.sub(&gather(&scatter_mean(positions, &g.node_graph)?, &g.node_graph)?)?;
         let mut atoms = centred.broadcast_mul(&out.narrow(1, 0, 1)?)?;
@@ -283,9 +279,9 @@ impl EquivariantNet {
         Ok(scatter_sum(&atoms, &g.node_graph)?)
     }
 
-    /// Each atom's embedding row and the last convolution's output (`[atoms, 1]`, or `[atoms, 4]`
-    /// for a dipole head with l = 1 filters).
-    fn atom_outputs(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<(Tensor, Tensor)> {
+    /// The last convolution's output per atom (`[atoms, 1]`, or `[atoms, 4]` for a dipole head
+    /// with l = 1 filters).
+    fn atom_outputs(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
         let c = &self.config;
         let numbers = g.numbers.to_vec1::<u32>()?;
         let ids = numbers
@@ -315,6 +311,66 @@ impl EquivariantNet {
             let out = gate.forward(&conv.forward(&h, &edges)?)?;
             h = if *residual { h.add(&out)? } else { out };
         }
-        Ok((ids, self.output.forward(&h, &edges)?))
+        Ok(self.output.forward(&h, &edges)?)
+    }
+}
+
+impl GraphModel for LNet {
+    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+        LNet::forward(self, g, positions)
+    }
+}
+
+impl Architecture for LNetConfig {
+    type Network = LNet;
+
+    fn build(&self, vb: VarBuilder) -> crate::Result<LNet> {
+        Ok(LNet::new(self, vb)?)
+    }
+
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    fn inputs(&self) -> GraphInputs {
+        GraphInputs::Radius(RadiusOptions::new(self.cutoff))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let atom_energies = if self.head != LNetHead::Scalar {
+            Err("it predicts a dipole moment".into())
+        } else if self.readout != Readout::Add {
+            Err("its readout averages over atoms (per-atom energies need a sum)".into())
+        } else {
+            // The blocks and the final convolution to the output each pass messages.
+            Ok(Locality { cutoff: self.cutoff, layers: self.layers + 1 })
+        };
+        Capabilities {
+            forces: true,
+            force_training: false,
+            atom_energies,
+            elements: Elements::Listed(self.elements.clone()),
+            scaling: Scaling::PerAtom,
+        }
+    }
+
+    /// `mean`, `std` (when standardised), the atom references of the model's elements and the
+    /// readout of the target; a dipole head takes the target's spread as its scale only.
+    fn set_target_scaling(&mut self, scaling: &TargetScaling) -> crate::Result<()> {
+        let (standardize, extensive) = scaling.single("L0Net/L1Net")?;
+        if self.head == LNetHead::Dipole {
+            // A magnitude: no shift or references, the target's spread as the scale.
+            (self.mean, self.std, self.atomref) = (0.0, standardize.map_or(1.0, |(_, std)| std), None);
+            return Ok(());
+        }
+        if let Some((mean, std)) = standardize {
+            (self.mean, self.std) = (mean, std);
+        }
+        self.atomref = scaling
+            .atomref
+            .as_ref()
+            .map(|a| self.elements.iter().map(|&z| a.get(z as usize).copied().unwrap_or(0.0)).collect());
+        self.readout = if extensive { Readout::Add } else { Readout::Mean };
+        Ok(())
     }
 }

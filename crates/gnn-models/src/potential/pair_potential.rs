@@ -14,11 +14,10 @@
 //! per-atom energy is what the readout adds for the atom (mean, std, atom reference included), so
 //! the energies sum to the model's prediction for the structure.
 
-use crate::checkpoint::ModelConfig;
 use crate::error::{Error, Result};
-use crate::graphs::build_graph_list;
-use crate::schnet::Readout;
-use crate::{Head, Model};
+use crate::inputs::pipeline::model_graphs;
+use crate::models::Elements;
+use crate::Model;
 use candle_core::{DType, Var};
 use chem_graph::{Edges, GraphBatch, Structure};
 use gnn_layers::GraphTensors;
@@ -57,34 +56,21 @@ pub struct PairPotential<'m> {
     model: &'m Model,
     cutoff: f64,
     layers: usize,
+    elements: Elements,
 }
 
 impl<'m> PairPotential<'m> {
     /// The potential of `model`; an error for models without per-atom energies.
     pub fn new(model: &'m Model) -> Result<Self> {
-        let unsupported = |why: &str| {
-            Err(Error::Input(format!(
+        let capabilities = model.config().model.capabilities();
+        let locality = capabilities.atom_energies.map_err(|why| {
+            Error::Input(format!(
                 "a {} model cannot be used as an interatomic potential: {why}",
                 model.config().model.kind()
-            )))
-        };
-        let (cutoff, layers) = match &model.config().model {
-            ModelConfig::Schnet(c) if c.dipole => return unsupported("it predicts a dipole moment"),
-            ModelConfig::Schnet(c) if c.readout != Readout::Add => {
-                return unsupported("its readout averages over atoms (per-atom energies need a sum)")
-            }
-            ModelConfig::Schnet(c) => (c.cutoff, c.num_interactions),
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) if c.head != Head::Scalar => {
-                return unsupported("it predicts a dipole moment")
-            }
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) if c.readout != Readout::Add => {
-                return unsupported("its readout averages over atoms (per-atom energies need a sum)")
-            }
-            // The blocks and the final convolution to the output each pass messages.
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) => (c.cutoff, c.layers + 1),
-            _ => return unsupported("it has no per-atom energies (SchNet, L0Net and L1Net have)"),
-        };
-        Ok(Self { model, cutoff, layers })
+            ))
+        })?;
+        let (cutoff, layers, elements) = (locality.cutoff, locality.layers, capabilities.elements);
+        Ok(Self { model, cutoff, layers, elements })
     }
 
     /// The pair cutoff in Å.
@@ -147,7 +133,7 @@ impl<'m> PairPotential<'m> {
     /// graph; they sum to the model's prediction for it.
     pub fn atom_energies(&self, structure: &Structure) -> Result<Vec<f64>> {
         let structures = std::slice::from_ref(structure);
-        let edges = build_graph_list(&self.model.config().model, structures)?.remove(0).edges;
+        let edges = model_graphs(&self.model.config().model, structures)?.remove(0).edges;
         let input = PairInput {
             numbers: &structure.numbers,
             local: structure.numbers.len(),
@@ -216,12 +202,7 @@ impl<'m> PairPotential<'m> {
     }
 
     fn check_elements(&self, numbers: &[u8]) -> Result<()> {
-        let known = |z: u8| match &self.model.config().model {
-            ModelConfig::Schnet(c) => (z as usize) < c.num_elements,
-            ModelConfig::L0net(c) | ModelConfig::L1net(c) => c.elements.contains(&z),
-            _ => false,
-        };
-        match numbers.iter().position(|&z| z == 0 || !known(z)) {
+        match numbers.iter().position(|&z| z == 0 || !self.elements.contains(z)) {
             Some(a) => {
                 Err(Error::Input(format!("atom {a} has atomic number {}, which the model does not know", numbers[a])))
             }

@@ -2,15 +2,15 @@
 //! hyperparameters, targets and units, provenance) and `model.safetensors` (the tensors under the
 //! model's parameter names). Both files are written atomically (temporary file, then rename).
 
-use crate::cogn::CoGnConfig;
-use crate::equivariant_net::EquivariantNetConfig;
+pub mod import;
+pub mod init;
+pub mod state_dict;
+
 use crate::error::{Error, Result};
-use crate::gate_points::GatePointsModelConfig;
-use crate::mpnn::MpnnConfig;
-use crate::schnet::SchNetConfig;
-use crate::state_dict::StateDict;
+pub use crate::models::ModelConfig;
 use chem_graph::io::write_atomically;
 use serde::{Deserialize, Serialize};
+use state_dict::StateDict;
 use std::path::Path;
 
 /// Name of the configuration file in a checkpoint directory.
@@ -19,58 +19,6 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// Version of the checkpoint layout written by this build.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// A model architecture and its hyperparameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum ModelConfig {
-    /// [`crate::SchNet`].
-    Schnet(SchNetConfig),
-    /// [`crate::Mpnn`].
-    Mpnn(MpnnConfig),
-    /// [`crate::CoGn`] without nested blocks (coGN).
-    Cogn(CoGnConfig),
-    /// [`crate::CoGn`] with nested line-graph blocks (coNGN).
-    Congn(CoGnConfig),
-    /// [`crate::GatePointsModel`]: e3nn's `gate_points_2101.Network`.
-    #[serde(rename = "gate-points-2101")]
-    GatePoints(GatePointsModelConfig),
-    /// [`crate::EquivariantNet`] with scalar features (distances only).
-    L0net(EquivariantNetConfig),
-    /// [`crate::EquivariantNet`] with scalar and l = 1 features.
-    L1net(EquivariantNetConfig),
-}
-
-impl ModelConfig {
-    /// The model kind as written in `config.json` (`"schnet"`, `"mpnn"`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ModelConfig::Schnet(_) => "schnet",
-            ModelConfig::Mpnn(_) => "mpnn",
-            ModelConfig::Cogn(_) => "cogn",
-            ModelConfig::Congn(_) => "congn",
-            ModelConfig::GatePoints(_) => "gate-points-2101",
-            ModelConfig::L0net(_) => "l0net",
-            ModelConfig::L1net(_) => "l1net",
-        }
-    }
-
-    /// Number of values the model predicts per structure.
-    pub fn outputs(&self) -> usize {
-        match self {
-            ModelConfig::Schnet(_) => 1,
-            ModelConfig::Mpnn(c) => c.outputs,
-            ModelConfig::Cogn(c) | ModelConfig::Congn(c) => c.outputs(),
-            ModelConfig::GatePoints(c) => c.outputs(),
-            ModelConfig::L0net(_) | ModelConfig::L1net(_) => 1,
-        }
-    }
-
-    /// Whether the model's graphs carry a line graph ([`chem_graph::GraphBatch::with_line_graph`]).
-    pub fn uses_line_graph(&self) -> bool {
-        matches!(self, ModelConfig::Cogn(c) | ModelConfig::Congn(c) if c.uses_line_graph())
-    }
-}
 
 /// A predicted quantity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,6 +56,12 @@ pub struct CheckpointConfig {
     /// Where the weights came from.
     #[serde(default)]
     pub provenance: Provenance,
+    /// The symmetry tolerance (Å) at which the training crystals were symmetrised (kgcnn's
+    /// `*AsymmetricUnitCell` preprocessors, chemgnn's `--asu` runs): predictions symmetrise
+    /// crystals at it by default ([`crate::Model::default_graph_options`]). `None`: trained on
+    /// positions as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symmetrized: Option<f64>,
 }
 
 /// A checkpoint in memory: configuration and tensors.

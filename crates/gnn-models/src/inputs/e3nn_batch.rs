@@ -12,7 +12,7 @@ use candle_core::{DType, Tensor};
 use chem_graph::{Features, Structure};
 
 use crate::error::{Error, Result};
-use crate::gate_points::GatePointsConfig;
+use crate::models::gate_points::GatePointsConfig;
 
 /// The molecules of an e3nn data dict and their node features (`x` then `z`; see the module docs).
 #[derive(Clone, Debug)]
@@ -81,7 +81,7 @@ impl E3nnBatch {
             }
             Features { width, data }
         });
-        let starts = crate::graphs::graph_starts(&batch).map_err(bad)?;
+        let starts = crate::inputs::batch_file::graph_starts(&batch).map_err(bad)?;
         let structures = (0..starts.len() - 1)
             .map(|g| {
                 let positions: Vec<[f64; 3]> =

@@ -1,0 +1,152 @@
+//! Where and in what precision a model computes: [`Precision`] and [`DeviceSpec`], parsed once
+//! from text (`f32`, `cuda:1`) and shared by the command line, the trainer, Python and the C ABI.
+
+use crate::error::{Error, Result};
+use candle_core::{DType, Device};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Float precision of a computation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Precision {
+    /// 32-bit floats.
+    #[default]
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+impl Precision {
+    /// The Candle dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F64 => DType::F64,
+        }
+    }
+
+    /// Bytes per value.
+    pub fn bytes(self) -> usize {
+        self.dtype().size_in_bytes()
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+
+    /// `f32` / `float32` or `f64` / `float64`.
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "f32" | "float32" => Ok(Precision::F32),
+            "f64" | "float64" => Ok(Precision::F64),
+            other => Err(Error::Input(format!("precision `{other}`: expected f32 or f64"))),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        })
+    }
+}
+
+impl TryFrom<String> for Precision {
+    type Error = Error;
+
+    fn try_from(text: String) -> Result<Self> {
+        text.parse()
+    }
+}
+
+impl From<Precision> for String {
+    fn from(p: Precision) -> String {
+        p.to_string()
+    }
+}
+
+/// The device a model runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum DeviceSpec {
+    /// The CPU.
+    #[default]
+    Cpu,
+    /// The CUDA GPU of this ordinal (build with `--features cuda`).
+    Cuda(usize),
+}
+
+impl DeviceSpec {
+    /// The Candle device (an error naming the device where CUDA is not available).
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceSpec::Cpu => Ok(Device::Cpu),
+            DeviceSpec::Cuda(n) => gnn_layers::runtime::cuda_device(n)
+                .map_err(|e| Error::Input(format!("device {self}: {e} (build chemgnn with --features cuda)"))),
+        }
+    }
+}
+
+impl FromStr for DeviceSpec {
+    type Err = Error;
+
+    /// `cpu`, `cuda` (the first GPU) or `cuda:N`.
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" => Ok(DeviceSpec::Cuda(0)),
+            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+                Some(n) => Ok(DeviceSpec::Cuda(n)),
+                None => Err(Error::Input(format!("unknown device `{other}` (cpu, cuda, cuda:N)"))),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl TryFrom<String> for DeviceSpec {
+    type Error = Error;
+
+    fn try_from(text: String) -> Result<Self> {
+        text.parse()
+    }
+}
+
+impl From<DeviceSpec> for String {
+    fn from(d: DeviceSpec) -> String {
+        d.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_print_round_trip() {
+        for text in ["f32", "f64"] {
+            assert_eq!(text.parse::<Precision>().unwrap().to_string(), text);
+        }
+        assert_eq!("float64".parse::<Precision>().unwrap(), Precision::F64);
+        assert!("f16".parse::<Precision>().unwrap_err().to_string().contains("f16"));
+        for text in ["cpu", "cuda:0", "cuda:3"] {
+            assert_eq!(text.parse::<DeviceSpec>().unwrap().to_string(), text);
+        }
+        assert_eq!("cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
+        assert!("gpu".parse::<DeviceSpec>().unwrap_err().to_string().contains("cuda:N"));
+        let json: Precision = serde_json::from_str("\"f64\"").unwrap();
+        assert_eq!((json, serde_json::to_string(&DeviceSpec::Cuda(1)).unwrap()), (Precision::F64, "\"cuda:1\"".into()));
+    }
+}
