@@ -54,3 +54,28 @@ fn data_info_on_an_extxyz_file_and_a_broken_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.xyz:4") && err.contains("unknown element 'Xx'"), "{err}");
 }
+
+#[test]
+fn help_lists_every_model_and_importer() {
+    let text = |args: &[&str]| {
+        let out = chemgnn(args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (top, train, import) = (text(&["--help"]), text(&["train", "--help"]), text(&["import", "--help"]));
+    for kind in gnn_models::models::KINDS {
+        if gnn_models::ModelConfig::preset(kind.name).is_some() {
+            assert!(top.contains(kind.name), "chemgnn --help lacks {}: {top}", kind.name);
+            assert!(
+                train.contains(kind.name) && train.contains(kind.help),
+                "train --help lacks {}: {train}",
+                kind.name
+            );
+        }
+    }
+    for importer in gnn_models::checkpoint::import::IMPORTERS {
+        let row = format!("--from {:<11} --model {:<17} {}", importer.source, importer.kind, importer.reads);
+        assert!(import.contains(&row), "import --help lacks `{row}`: {import}");
+        assert!(top.contains(importer.source), "chemgnn --help lacks {}: {top}", importer.source);
+    }
+}

@@ -94,6 +94,10 @@ fn congn_on_asymmetric_units_and_cogn_on_full_cells_train_and_evaluate_from_the_
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
         let test_mae = summary["test"]["targets"][TARGET]["mae"].as_f64().unwrap();
+        // A model trained on symmetrised crystals says so, for `predict` to symmetrise by default.
+        let checkpoint: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("best/config.json")).unwrap()).unwrap();
+        assert_eq!(checkpoint.get("symmetrized").and_then(|v| v.as_f64()), asu.then_some(1e-3), "{name}");
         // The same test split evaluated again, from the best checkpoint, on the same kind of graph.
         let mut eval = vec!["eval", "--model", run.to_str().unwrap(), "crystal-sample", "--split", "test", "--json"];
         if asu {

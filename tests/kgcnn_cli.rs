@@ -56,8 +56,36 @@ fn imported_cogn_predicts_crystal_files_and_graph_files_as_kgcnn() {
     let dir = tempfile::tempdir().unwrap();
     let model = import("cogn", dir.path());
     let crystals = fixture("crystals.json");
-    assert_close(&predictions(&["predict", "--model", &model, &crystals]), &reference("cogn", "unit_cell"), "cells");
+    // kgcnn's `crystal_unit_graphs` reads the cells as written (KNNUnitCell).
+    assert_close(
+        &predictions(&["predict", "--model", &model, "--positions", "original", &crystals]),
+        &reference("cogn", "unit_cell"),
+        "cells",
+    );
     assert_close(&predictions(&["predict", "--model", &model, "--asu", &crystals]), &reference("cogn", "asu"), "--asu");
+    // The model reads multiplicities: kgcnn trained it on symmetrised crystals, so by default chemgnn
+    // symmetrises too, and says so.
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&model).join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["symmetrized"], 1e-3);
+    // Rock salt with atoms 2e-4 Å off their sites (within symprec).
+    let jittered = dir.path().join("nacl.extxyz");
+    let mut text =
+        "8\nLattice=\"5.64 0 0 0 5.64 0 0 0 5.64\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n".to_string();
+    for (k, [x, y, z]) in
+        [[0.0, 0.0, 0.0], [0.0, 2.82, 2.82], [2.82, 0.0, 2.82], [2.82, 2.82, 0.0]].into_iter().enumerate()
+    {
+        let d = 2e-4 * (k as f64 - 1.5);
+        text += &format!("Na {} {} {}\nCl {} {} {}\n", x + d, y, z - d, x + 2.82, y + d, z);
+    }
+    std::fs::write(&jittered, text).unwrap();
+    let jittered = jittered.display().to_string();
+    let out = chemgnn(&["predict", "--model", &model, &jittered]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trained on symmetrised crystals"));
+    let quiet = chemgnn(&["predict", "--model", &model, "--positions", "original", &jittered]);
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    assert_eq!(out.stdout, chemgnn(&["predict", "--model", &model, "--symmetrize", &jittered]).stdout);
+    assert_ne!(out.stdout, quiet.stdout, "symmetrising changes no prediction: the test proves nothing");
     let graphs = fixture("cogn_asu_graphs.safetensors");
     assert_close(&predictions(&["predict", "--model", &model, &graphs]), &reference("cogn", "asu"), "graph file");
 }
