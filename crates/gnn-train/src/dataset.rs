@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use chem_graph::qm9::{default_cache_path, Qm9Dataset, Qm9Target};
 use chem_graph::xyz::XyzFrames;
 use chem_graph::Structure;
+use gnn_models::inputs::batch_file::read_tensors;
 use gnn_models::PygBatch;
 use rayon::prelude::*;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -167,9 +168,7 @@ fn safetensors_dataset(path: &Path, config: &DataConfig) -> Result<Box<dyn Datas
     if let Ok(qm9) = Qm9Dataset::load(path) {
         return Ok(Box::new(InMemoryDataset::qm9(&qm9, &name, &config.targets)?));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
-        .map_err(|e| Error::Data(format!("{name}: {e}")))?;
+    let tensors = read_tensors(path)?;
     let batch = PygBatch::from_tensors(&tensors, &name)?;
     let y = tensors
         .get("y")
