@@ -29,8 +29,7 @@ use super::init::uniform_fan_in;
 use super::linear::linear;
 use super::rnn::GruCell;
 use super::sequential::{Mlp, MlpConfig};
-use super::summed_messages::{summed_mlp_messages, SplitMlp};
-use crate::ops::{dense, gather, scatter, Reduce, SegmentIndex};
+use crate::ops::{dense, gather, scatter, summed_mlp_messages, Reduce, SegmentIndex, SplitMlp};
 
 /// A gated update of a state `s` by a candidate `u` (kgcnn's `edge_gate`/`node_gate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,6 @@
 //! `soft_one_hot_linspace`), with e3nn's conventions (y is the polar axis, mul_ir layout, sort
 //! order by `(l, p)`) documented where they are defined. Feature tensors are `[…, irreps.dim()]`.
 
-mod dense_paths;
 mod fully_connected_net;
 mod gate;
 mod irreps;
@@ -13,7 +12,6 @@ mod normalized_activation;
 mod soft_one_hot;
 mod spherical_harmonics;
 mod tensor_product;
-mod tensor_product_kernel;
 mod wigner;
 
 pub use fully_connected_net::FullyConnectedNet;
