@@ -265,7 +265,7 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<GraphNetworkOutput> {
-        let x = self.inputs(edges, nodes, source, target, line_graph, None)?;
+        let x = self.check(Inputs { edges, nodes, source, target, line_graph, globals: None })?;
         let messages = self.message(&x)?;
         let nodes = self.update(&self.aggregate(&messages, &x)?, &x)?;
         let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
@@ -284,7 +284,7 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<Tensor> {
-        let x = self.inputs(edges, nodes, source, target, line_graph, None)?;
+        let x = self.check(Inputs { edges, nodes, source, target, line_graph, globals: None })?;
         self.update(&self.propagate(&x)?.1, &x)
     }
 
@@ -299,7 +299,7 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<(Tensor, Tensor)> {
-        let x = self.inputs(edges, nodes, source, target, line_graph, Some(globals))?;
+        let x = self.check(Inputs { edges, nodes, source, target, line_graph, globals: Some(globals) })?;
         let (messages, aggregated) = self.propagate(&x)?;
         let nodes = self.update(&aggregated, &x)?;
         let globals = self.update_globals(messages.as_ref(), &nodes, &x)?;
@@ -327,16 +327,9 @@ impl GraphNetwork {
         Ok((Some(messages), aggregated))
     }
 
-    /// Checks the inputs against the configuration.
-    fn inputs<'a>(
-        &self,
-        edges: &'a Tensor,
-        nodes: &'a Tensor,
-        source: &'a SegmentIndex,
-        target: &'a SegmentIndex,
-        line_graph: Option<LineGraphInput<'a>>,
-        globals: Option<GlobalInput<'a>>,
-    ) -> Result<Inputs<'a>> {
+    /// `x`, checked against the configuration.
+    fn check<'a>(&self, x: Inputs<'a>) -> Result<Inputs<'a>> {
+        let Inputs { edges, nodes, line_graph, globals, .. } = x;
         let global_width = match (&self.config.global, globals) {
             (Some(config), Some(input)) => {
                 if input.state.dims() != [input.node_graph.num_segments(), config.width] {
@@ -367,7 +360,7 @@ impl GraphNetwork {
         if !self.nested.is_empty() && line_graph.is_none() {
             candle_core::bail!("graph network: nested blocks need the line graph of the batch");
         }
-        Ok(Inputs { edges, nodes, source, target, line_graph, globals })
+        Ok(x)
     }
 
     /// The global state φE reads, if any.
@@ -770,16 +763,9 @@ mod tests {
             let net = GraphNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
             assert!(net.can_fuse());
             let [e, h, g] = [&e, &h, &g].map(|t| Var::from_tensor(t).unwrap());
-            let x = net
-                .inputs(
-                    &e,
-                    &h,
-                    &source,
-                    &target,
-                    None,
-                    Some(GlobalInput { state: g.as_tensor(), node_graph: &node_graph }),
-                )
-                .unwrap();
+            let globals = Some(GlobalInput { state: g.as_tensor(), node_graph: &node_graph });
+            let x = Inputs { edges: &e, nodes: &h, source: &source, target: &target, line_graph: None, globals };
+            let x = net.check(x).unwrap();
             let fused = net.update(&net.message_and_aggregate(&x).unwrap(), &x).unwrap();
             let literal = net.update(&net.aggregate(&net.message(&x).unwrap(), &x).unwrap(), &x).unwrap();
             let diff = max_abs_diff(&fused, &literal);
