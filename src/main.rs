@@ -50,7 +50,7 @@ enum Command {
 static ALLOCATOR: gnn_layers::runtime::HugePageAllocator = gnn_layers::runtime::HugePageAllocator;
 
 fn main() -> std::process::ExitCode {
-    gnn_layers::runtime::configure();
+    gnn_layers::runtime::init();
     let result = match Cli::parse().command {
         Command::Crystal(c) => commands::crystal::run(c),
         Command::Data(c) => commands::data::run(c),

@@ -179,9 +179,10 @@ fn result_dict(py: Python<'_>, prediction: Prediction) -> PyResult<Bound<'_, PyD
     Ok(out)
 }
 
-/// The compiled module.
+/// The compiled module; importing it applies chemgnn's runtime policy (`gnn_layers::runtime::init`).
 #[pymodule]
 fn _chemgnn(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    gnn_models::gnn_layers::runtime::init();
     m.add_class::<Model>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

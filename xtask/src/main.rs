@@ -39,7 +39,7 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
-    gnn_layers::runtime::configure();
+    gnn_layers::runtime::init();
     let cli = Cli::parse();
     // Paths (the sample, target/bench, docs/) are relative to the workspace root, wherever we are run from.
     std::env::set_current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))?;

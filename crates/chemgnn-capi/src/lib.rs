@@ -70,7 +70,8 @@ pub extern "C" fn chemgnn_version() -> *const c_char {
 /// Loads the checkpoint directory `dir` (a chemgnn `best/`, `last/` or imported model) in double
 /// precision when `double_precision` is non-zero, single otherwise. Returns null on failure, with
 /// the reason in `error` (`error_len` bytes, NUL-terminated; may be null). Models without per-atom
-/// energies are refused.
+/// energies are refused. The first call applies chemgnn's runtime policy
+/// (`gnn_layers::runtime::init`).
 ///
 /// # Safety
 /// `dir` must be a NUL-terminated string; `error` null or valid for `error_len` bytes.
@@ -82,6 +83,7 @@ pub unsafe extern "C" fn chemgnn_model_load(
     error_len: usize,
 ) -> *mut ChemgnnModel {
     let loaded = guarded(|| {
+        gnn_models::gnn_layers::runtime::init();
         if dir.is_null() {
             return Err("the model directory is null".to_string());
         }

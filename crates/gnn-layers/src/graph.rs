@@ -77,7 +77,6 @@ impl GraphTensors {
         if !device.is_cpu() {
             return Self::new(batch, dtype, &Device::Cpu)?.to_device(device);
         }
-        crate::runtime::configure();
         if !dtype.is_float() {
             return Err(Error::Msg(format!("GraphTensors: dtype {dtype:?} is not a float type")));
         }

@@ -5,14 +5,14 @@
 //!   Candle's matmul run on the rayon pool (`RAYON_NUM_THREADS`, default: one thread per core).
 //!   Candle also keeps a second pool of spinning workers for its own element-wise ops above 64 K
 //!   elements; on a machine with few cores they compete with rayon's threads for the same cores (a
-//!   2-core training step ran 2× slower on 2 threads than on 1). [`configure`] switches that pool off
+//!   2-core training step ran 2× slower on 2 threads than on 1). [`init`] switches that pool off
 //!   (`CANDLE_NUM_THREADS=1`) unless the user set `CANDLE_NUM_THREADS`. Kernels stay on the calling
 //!   thread below [`PARALLEL_MIN_ELEMENTS`](crate::ops::PARALLEL_MIN_ELEMENTS) output elements, dense
 //!   products below [`PARALLEL_MIN_FLOPS`](crate::ops::PARALLEL_MIN_FLOPS) multiply–adds.
 //! - **Allocation** (Linux with glibc). Every tensor op allocates its output; glibc serves the
 //!   `[edges, features]` buffers of a message-passing layer (MBs each) with fresh `mmap`s and returns
 //!   them on free, so every pass paid page faults on all of its output (40 % of a SchNet force
-//!   evaluation). [`configure`] raises glibc's mmap threshold to 32 MiB and turns trimming off, so
+//!   evaluation). [`init`] raises glibc's mmap threshold to 32 MiB and turns trimming off, so
 //!   that freed buffers are reused from the heap, unless `MALLOC_MMAP_THRESHOLD_`,
 //!   `MALLOC_TRIM_THRESHOLD_` or `CHEMGNN_KEEP_MALLOC` is set in the environment.
 //! - **Huge buffers.** Above 32 MiB glibc still maps fresh memory for every buffer (the threshold
@@ -26,10 +26,18 @@ use std::sync::Once;
 
 const CANDLE_NUM_THREADS: &str = "CANDLE_NUM_THREADS";
 
-/// Applies the runtime policy (process-wide; idempotent). Must run before Candle's first large
-/// element-wise op, which creates its pool: the library calls it whenever a
-/// [`GraphTensors`](crate::GraphTensors) is built, and the `chemgnn` binary at start.
-pub fn configure() {
+/// Applies the runtime policy (module docs) to the process: sets `CANDLE_NUM_THREADS=1` unless the
+/// user set it, and tunes glibc's allocator. Idempotent.
+///
+/// Nothing in the library calls it: it changes the environment and the allocator of the whole
+/// process, which is the program's decision, not a constructor's. Call it once at start, before
+/// other threads exist (setting an environment variable while another thread reads the
+/// environment is a data race in glibc) and before Candle's first element-wise op on more than
+/// 64 K elements, which creates Candle's pool. chemgnn's own entry points do: the `chemgnn` binary,
+/// `cargo xtask`, `gnn_train::train`, the Python module on import and the C library's
+/// `chemgnn_model_load`. Without it everything still works, with Candle's pool competing with rayon
+/// for the cores.
+pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var_os(CANDLE_NUM_THREADS).is_none() {

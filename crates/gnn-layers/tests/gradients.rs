@@ -5,8 +5,8 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use chem_graph::{neighbors::RadiusOptions, GraphBatch, Structure};
 use gnn_layers::autograd::{enable_higher_order_gradients, forces, higher_order_gradients_active};
-use gnn_layers::nn::{bias_activation, softplus, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig};
-use gnn_layers::ops::{self, SegmentIndex};
+use gnn_layers::nn::{softplus, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig};
+use gnn_layers::ops::{self, bias_activation, SegmentIndex};
 use gnn_layers::GraphTensors;
 
 /// The crate's deterministic test inputs (`values`, `tensor`), shared with its unit tests.

@@ -28,6 +28,17 @@ fn periodic_edge_vectors_equal_chem_graph_vectors() -> Result<()> {
     Ok(())
 }
 
+/// The library leaves the process environment alone; `runtime::init` is the program's call.
+#[test]
+fn building_graph_tensors_leaves_the_environment_alone() -> Result<()> {
+    let before = std::env::var_os("CANDLE_NUM_THREADS");
+    let molecule = Structure::molecule(vec![1, 1], vec![[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]]).unwrap();
+    let batch = GraphBatch::from_structures(&[molecule], &RadiusOptions::new(4.0)).unwrap();
+    GraphTensors::new(&batch, DType::F32, &Device::Cpu)?;
+    assert_eq!(std::env::var_os("CANDLE_NUM_THREADS"), before);
+    Ok(())
+}
+
 #[test]
 fn ops_handle_empty_inputs_and_segments() -> Result<()> {
     let dev = Device::Cpu;

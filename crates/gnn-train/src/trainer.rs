@@ -55,8 +55,10 @@ pub enum StopReason {
     Interrupted,
 }
 
-/// Starts a run of `config` in the new directory `out`.
+/// Starts a run of `config` in the new directory `out` (applying chemgnn's runtime policy,
+/// [`gnn_layers::runtime::init`]).
 pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
+    gnn_layers::runtime::init();
     config.validate().map_err(|e| Error::config("configuration", e))?;
     let bytes_per_value = config.precision.bytes();
     let needed = memory::training_state_bytes(&config.model, bytes_per_value, config.ema_decay.is_some())?;
@@ -92,8 +94,9 @@ pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Su
 }
 
 /// Continues the run in `dir` from its `last/` state; the result is identical to a run that was
-/// never interrupted.
+/// never interrupted. Applies the runtime policy as [`train`] does.
 pub fn resume(dir: &Path, options: &RunOptions) -> Result<Summary> {
+    gnn_layers::runtime::init();
     let run = RunDir::open(dir)?;
     let config: TrainConfig = run.read_json(run_dir::CONFIG)?;
     config.validate().map_err(|e| Error::config(run.file(run_dir::CONFIG).display(), e))?;

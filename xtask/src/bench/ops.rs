@@ -9,10 +9,8 @@ use chem_graph::GraphBatch;
 use gnn_layers::candle::Module;
 use gnn_layers::candle::{DType, Device, Tensor, Var};
 use gnn_layers::candle_nn::{VarBuilder, VarMap};
-use gnn_layers::nn::{
-    bias_activation, cosine_cutoff, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig, NnConv,
-};
-use gnn_layers::ops::{self, Reduce};
+use gnn_layers::nn::{cosine_cutoff, Activation, GaussianBasis, InteractionBlock, Mlp, MlpConfig, NnConv};
+use gnn_layers::ops::{self, bias_activation, Reduce};
 use gnn_layers::GraphTensors;
 use serde_json::json;
 

@@ -275,7 +275,7 @@ fn note(suite: &str) -> Option<&'static str> {
              The issue's goal, ≥ 3× kgcnn per training step, is not met: the edge MLPs are GEMM-bound \
              (gemm's AVX-512 kernels run at ~75 % of oneDNN's speed here) and the backward recomputes \
              each block's activations. What changed: the edge MLP and the sum at the receiver run in one \
-             blocked kernel (`nn::summed_mlp_messages`, no `[edges, width]` tensor, backward with \
+             blocked kernel (`ops::summed_mlp_messages`, no `[edges, width]` tensor, backward with \
              recomputation, buffers reused) and backward passes detach gradients again — coNGN's \
              training step went from 18.6 s to 2.9 s on one thread (0.21× → 1.27× kgcnn)."
         }

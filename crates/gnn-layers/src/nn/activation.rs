@@ -33,9 +33,9 @@ pub enum Activation {
 
 impl Activation {
     /// Applies the activation (a fused, vectorised kernel on the CPU; see
-    /// [`bias_activation`](super::bias_activation)).
+    /// [`bias_activation`](crate::ops::bias_activation)).
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
-        super::bias_activation(x, None, self)
+        crate::ops::bias_activation(x, None, self)
     }
 
     /// Applies the activation with Candle's element-wise ops.
@@ -60,7 +60,7 @@ impl Module for Activation {
 }
 
 /// `softplus(x) = ln(1 + eˣ)`, and `x` above [`SOFTPLUS_THRESHOLD`] (PyTorch's numerics): the fused
-/// kernel of [`bias_activation`](super::bias_activation) on the CPU, differentiable to any order.
+/// kernel of [`bias_activation`](crate::ops::bias_activation) on the CPU, differentiable to any order.
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
     Activation::Softplus.apply(x)
 }

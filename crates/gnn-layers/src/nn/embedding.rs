@@ -1,7 +1,8 @@
 //! `nn.Embedding`, including `padding_idx`.
 
 use super::init::STANDARD_NORMAL;
-use crate::ops::{gather, has_cuda_kernels, SegmentIndex};
+use crate::kernels::has_cuda_kernels;
+use crate::ops::{gather, SegmentIndex};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 

@@ -12,8 +12,12 @@
 //!
 //! then optional gates ([`Gate`]: `h' = GRU(u, h)` or `h' = σ(W h + b) ⊙ u`, and the same for
 //! messages against the old edge features) and residual connections (`e' = e + m`,
-//! `h' = h + u`; each needs equal widths). Gather → message → aggregate → update are visible in
-//! [`GraphNetwork::forward_nested`].
+//! `h' = h + u`; each needs equal widths).
+//!
+//! As in PyG's `MessagePassing`, each step is a method (`message`, `aggregate`, `update`), and one
+//! check, [`GraphNetwork::can_fuse`], picks `message_and_aggregate` instead of the first two when
+//! the messages are only summed: the fused kernel [`summed_mlp_messages`] never materialises them
+//! ([`GraphNetwork::update_nodes`]). The literal path is the fused one's test oracle.
 //!
 //! An optional **global state** `g` (one vector per graph; [`GlobalConfig`], kgcnn's
 //! `global_mlp`) is read by φE and φV (`[e, h_i, h_j, g]`, `[a_i, (h_i), g]`, each when configured)
@@ -29,8 +33,7 @@ use super::init::uniform_fan_in;
 use super::linear::linear;
 use super::rnn::GruCell;
 use super::sequential::{Mlp, MlpConfig};
-use super::summed_messages::{summed_mlp_messages, SplitMlp};
-use crate::ops::{dense, gather, scatter, Reduce, SegmentIndex};
+use crate::ops::{dense, gather, scatter, summed_mlp_messages, Reduce, SegmentIndex, SplitMlp};
 
 /// A gated update of a state `s` by a candidate `u` (kgcnn's `edge_gate`/`node_gate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -252,7 +255,8 @@ impl GraphNetwork {
         self.forward_nested(edges, nodes, source, target, None)
     }
 
-    /// [`GraphNetwork::forward`] with the line graph the nested blocks run on.
+    /// [`GraphNetwork::forward`] with the line graph the nested blocks run on: message → aggregate →
+    /// update, the messages kept as the new edge features.
     pub fn forward_nested(
         &self,
         edges: &Tensor,
@@ -261,14 +265,15 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<GraphNetworkOutput> {
-        let (messages, nodes, _) = self.run(edges, nodes, source, target, line_graph, None, true)?;
-        let messages = messages.expect("messages are kept when asked for");
+        let x = self.check(Inputs { edges, nodes, source, target, line_graph, globals: None })?;
+        let messages = self.message(&x)?;
+        let nodes = self.update(&self.aggregate(&messages, &x)?, &x)?;
         let edges = if self.config.edge_residual { edges.add(&messages)? } else { messages };
         Ok(GraphNetworkOutput { edges, nodes })
     }
 
     /// The updated node features of [`GraphNetwork::forward_nested`] alone. Without the edge
-    /// output, a block whose messages are only summed (no nested blocks, no edge gate) computes
+    /// output, a block whose messages are only summed ([`GraphNetwork::can_fuse`]) computes
     /// them inside one fused kernel ([`summed_mlp_messages`]) and never materialises them —
     /// much less memory and time for training, but differentiable once only.
     pub fn update_nodes(
@@ -279,7 +284,8 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<Tensor> {
-        Ok(self.run(edges, nodes, source, target, line_graph, None, false)?.1)
+        let x = self.check(Inputs { edges, nodes, source, target, line_graph, globals: None })?;
+        self.update(&self.propagate(&x)?.1, &x)
     }
 
     /// [`GraphNetwork::update_nodes`] for a block with a global state: the updated nodes and the
@@ -293,139 +299,183 @@ impl GraphNetwork {
         target: &SegmentIndex,
         line_graph: Option<LineGraphInput>,
     ) -> Result<(Tensor, Tensor)> {
-        let (_, nodes, globals) = self.run(edges, nodes, source, target, line_graph, Some(globals), false)?;
-        Ok((nodes, globals.expect("a block with a global state updates it")))
+        let x = self.check(Inputs { edges, nodes, source, target, line_graph, globals: Some(globals) })?;
+        let (messages, aggregated) = self.propagate(&x)?;
+        let nodes = self.update(&aggregated, &x)?;
+        let globals = self.update_globals(messages.as_ref(), &nodes, &x)?;
+        Ok((nodes, globals))
     }
 
-    /// Gather → message → (nested blocks) → aggregate → update (→ global update); the messages are
-    /// returned when `keep_messages`.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        edges: &Tensor,
-        nodes: &Tensor,
-        source: &SegmentIndex,
-        target: &SegmentIndex,
-        line_graph: Option<LineGraphInput>,
-        globals: Option<GlobalInput>,
-        keep_messages: bool,
-    ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
-        let global = match (&self.config.global, globals) {
-            (Some(config), Some(input)) => Some((config, input)),
-            (None, None) => None,
+    /// Whether [`message_and_aggregate`](Self::message_and_aggregate) may replace message →
+    /// aggregate: the messages are only summed at their target (no nested blocks, no edge gate, sum
+    /// aggregation, no global update reading them).
+    pub fn can_fuse(&self) -> bool {
+        self.nested.is_empty()
+            && self.edge_gate.is_none()
+            && self.config.aggregation == Reduce::Sum
+            && self.config.global.as_ref().is_none_or(|g| g.edges.is_none())
+    }
+
+    /// The aggregated messages, fused when [`can_fuse`](Self::can_fuse) (the messages are then not
+    /// returned), else message → aggregate.
+    fn propagate(&self, x: &Inputs) -> Result<(Option<Tensor>, Tensor)> {
+        if self.can_fuse() {
+            return Ok((None, self.message_and_aggregate(x)?));
+        }
+        let messages = self.message(x)?;
+        let aggregated = self.aggregate(&messages, x)?;
+        Ok((Some(messages), aggregated))
+    }
+
+    /// `x`, checked against the configuration.
+    fn check<'a>(&self, x: Inputs<'a>) -> Result<Inputs<'a>> {
+        let Inputs { edges, nodes, line_graph, globals, .. } = x;
+        let global_width = match (&self.config.global, globals) {
+            (Some(config), Some(input)) => {
+                if input.state.dims() != [input.node_graph.num_segments(), config.width] {
+                    candle_core::bail!(
+                        "graph network: the global state {:?} must be [{} graphs, {}]",
+                        input.state.dims(),
+                        input.node_graph.num_segments(),
+                        config.width
+                    );
+                }
+                config.width
+            }
+            (None, None) => 0,
             (Some(_), None) => candle_core::bail!("graph network: this block has a global state (update_with_globals)"),
             (None, Some(_)) => candle_core::bail!("graph network: this block has no global state to update"),
         };
-        let global_width = global.map_or(0, |(c, _)| c.width);
-        if let Some((config, input)) = global {
-            if input.state.dims() != [input.node_graph.num_segments(), config.width] {
-                candle_core::bail!(
-                    "graph network: the global state {:?} must be [{} graphs, {}]",
-                    input.state.dims(),
-                    input.node_graph.num_segments(),
-                    config.width
-                );
-            }
-        }
-        let edge_global = global.filter(|(c, _)| c.to_edges);
+        let to_edges = self.config.global.as_ref().is_some_and(|g| g.to_edges);
         let expected = self.config.edge_mlp.widths[0];
         let (edge_width, node_width) = (edges.dim(D::Minus1)?, nodes.dim(D::Minus1)?);
-        let reads = edge_width + 2 * node_width + edge_global.map_or(0, |_| global_width);
+        let reads = edge_width + 2 * node_width + if to_edges { global_width } else { 0 };
         if reads != expected {
             candle_core::bail!(
                 "graph network: the edge MLP takes {expected} inputs, but edges have {edge_width} and nodes \
                  {node_width} features (edge + receiver + sender{} = {reads})",
-                if edge_global.is_some() { " + global" } else { "" }
+                if to_edges { " + global" } else { "" }
             );
         }
-        // Gather → message. The first layer of φE on [e, h_i, h_j] is computed as
-        // e·W_eᵀ + b + (h·W_rᵀ)[i] + (h·W_sᵀ)[j]: the node terms on N rows instead of E, and no
-        // [E, edge + 2·node] concatenation.
-        // The state of a graph joins the receiver's term (an edge's graph is its receiver's).
+        if !self.nested.is_empty() && line_graph.is_none() {
+            candle_core::bail!("graph network: nested blocks need the line graph of the batch");
+        }
+        Ok(x)
+    }
+
+    /// The global state φE reads, if any.
+    fn edge_globals<'a>(&self, x: &Inputs<'a>) -> Option<GlobalInput<'a>> {
+        x.globals.filter(|_| self.config.global.as_ref().is_some_and(|g| g.to_edges))
+    }
+
+    /// φE, then the nested blocks and the edge gate: `m_ji = MLP_E([e_ji, h_i, h_j, (g)])` for every
+    /// edge j → i (an edge's graph is its receiver's).
+    fn message(&self, x: &Inputs) -> Result<Tensor> {
+        let mut input = vec![x.edges.clone(), gather(x.nodes, x.target)?, gather(x.nodes, x.source)?];
+        if let Some(g) = self.edge_globals(x) {
+            input.push(gather(&gather(g.state, g.node_graph)?, x.target)?);
+        }
+        let mut messages = self.edge_mlp.forward(&Tensor::cat(&input, D::Minus1)?)?;
+        // Nested blocks: the messages are the nodes of the line graph.
+        if let Some(line) = x.line_graph {
+            for block in &self.nested {
+                messages = block.update_nodes(line.features, &messages, line.sender, line.receiver, None)?;
+            }
+        }
+        if let Some(gate) = &self.edge_gate {
+            messages = gate.forward(&messages, x.edges)?;
+        }
+        Ok(messages)
+    }
+
+    /// ρE→V: `a_i = ⊕_{j → i} m_ji`.
+    fn aggregate(&self, messages: &Tensor, x: &Inputs) -> Result<Tensor> {
+        scatter(messages, x.target, self.config.aggregation)
+    }
+
+    /// [`message`](Self::message) and a sum at the target in one fused kernel
+    /// ([`summed_mlp_messages`]), for a block that [`can_fuse`](Self::can_fuse). The first layer of φE
+    /// on `[e, h_i, h_j, g]` is split as `e·W_eᵀ + b + (h·W_rᵀ)[i] + (h·W_sᵀ)[j] (+ (g·W_gᵀ)[graph(i)])`:
+    /// the node terms on N rows, the rest of the MLP per edge inside the kernel.
+    fn message_and_aggregate(&self, x: &Inputs) -> Result<Tensor> {
+        let (edge_width, node_width) = (x.edges.dim(D::Minus1)?, x.nodes.dim(D::Minus1)?);
         let first = &self.edge_mlp.layers()[0];
-        let w = first.weight();
-        let part = |start: usize, width: usize| w.narrow(1, start, width)?.contiguous();
-        let w_edge = part(0, edge_width)?;
-        let mut receiver_terms = dense(nodes, &part(edge_width, node_width)?, None)?;
-        let sender_terms = dense(nodes, &part(edge_width + node_width, node_width)?, None)?;
-        if let Some((_, input)) = edge_global {
-            let w_global = part(edge_width + 2 * node_width, global_width)?;
-            receiver_terms = receiver_terms.add(&gather(&dense(input.state, &w_global, None)?, input.node_graph)?)?;
+        let part = |start: usize, width: usize| first.weight().narrow(1, start, width)?.contiguous();
+        let mut receiver_terms = dense(x.nodes, &part(edge_width, node_width)?, None)?;
+        let sender_terms = dense(x.nodes, &part(edge_width + node_width, node_width)?, None)?;
+        if let Some(g) = self.edge_globals(x) {
+            let w_global = part(edge_width + 2 * node_width, g.state.dim(D::Minus1)?)?;
+            receiver_terms = receiver_terms.add(&gather(&dense(g.state, &w_global, None)?, g.node_graph)?)?;
         }
-        let fused = !keep_messages
-            && self.nested.is_empty()
-            && self.edge_gate.is_none()
-            && self.config.aggregation == Reduce::Sum
-            && global.is_none_or(|(c, _)| c.edges.is_none());
-        let (messages, aggregated) = if fused {
-            let node_terms = Tensor::cat(&[&receiver_terms, &sender_terms], D::Minus1)?;
-            let mlp = SplitMlp {
-                edge_weight: &w_edge,
-                bias: first.bias(),
-                later: &self.edge_mlp.layers()[1..],
-                activation: self.config.edge_mlp.activation,
-                activate_last: self.edge_mlp.activates_last(),
-            };
-            (None, summed_mlp_messages(edges, &node_terms, &mlp, source, target)?)
-        } else {
-            let receiver = gather(&receiver_terms, target)?;
-            let sender = gather(&sender_terms, source)?;
-            let edge_term = dense(edges, &w_edge, first.bias())?;
-            let mut messages = self.edge_mlp.forward_after_first(&edge_term.add(&receiver)?.add(&sender)?)?;
-            // Nested blocks: the messages are the nodes of the line graph.
-            if !self.nested.is_empty() {
-                let Some(line) = line_graph else {
-                    candle_core::bail!("graph network: nested blocks need the line graph of the batch");
-                };
-                for block in &self.nested {
-                    messages = block.update_nodes(line.features, &messages, line.sender, line.receiver, None)?;
-                }
-            }
-            if let Some(gate) = &self.edge_gate {
-                messages = gate.forward(&messages, edges)?;
-            }
-            // Aggregate at the target.
-            let aggregated = scatter(&messages, target, self.config.aggregation)?;
-            (Some(messages), aggregated)
+        let mlp = SplitMlp {
+            edge_weight: &part(0, edge_width)?,
+            bias: first.bias(),
+            later: &self.edge_mlp.layers()[1..],
+            activation: self.config.edge_mlp.activation,
+            activate_last: self.edge_mlp.activates_last(),
         };
-        // Update.
-        let mut update_in = vec![aggregated];
+        let node_terms = Tensor::cat(&[&receiver_terms, &sender_terms], D::Minus1)?;
+        summed_mlp_messages(x.edges, &node_terms, &mlp, x.source, x.target)
+    }
+
+    /// φV, then the node gate and the residual: `h' = (h +) MLP_V([a_i, (h_i), (g)])`.
+    fn update(&self, aggregated: &Tensor, x: &Inputs) -> Result<Tensor> {
+        let mut input = vec![aggregated.clone()];
         if self.config.update_sees_node {
-            update_in.push(nodes.clone());
+            input.push(x.nodes.clone());
         }
-        if let Some((_, input)) = global.filter(|(c, _)| c.to_nodes) {
-            update_in.push(gather(input.state, input.node_graph)?);
+        if let Some(g) = x.globals.filter(|_| self.config.global.as_ref().is_some_and(|c| c.to_nodes)) {
+            input.push(gather(g.state, g.node_graph)?);
         }
-        let update_in = if update_in.len() == 1 { update_in.remove(0) } else { Tensor::cat(&update_in, D::Minus1)? };
-        let mut update = self.node_mlp.forward(&update_in)?;
+        let input = if input.len() == 1 { input.remove(0) } else { Tensor::cat(&input, D::Minus1)? };
+        let mut update = self.node_mlp.forward(&input)?;
         if let Some(gate) = &self.node_gate {
-            update = gate.forward(&update, nodes)?;
+            update = gate.forward(&update, x.nodes)?;
         }
-        let nodes = if self.config.node_residual { nodes.add(&update)? } else { update };
-        // Global update from each graph's messages and nodes.
-        let globals = match (global, &self.global_mlp) {
-            (Some((config, input)), Some(mlp)) => {
-                let mut parts = Vec::with_capacity(3);
-                if let Some(reduce) = config.edges {
-                    let graph_of = input.node_graph.values();
-                    let edge_graph: Vec<u32> = target.values().iter().map(|&t| graph_of[t as usize]).collect();
-                    let edge_graph = SegmentIndex::new(edge_graph, input.node_graph.num_segments(), target.device())?;
-                    let messages = messages.as_ref().expect("messages are kept for the global update");
-                    parts.push(scatter(messages, &edge_graph, reduce)?);
-                }
-                if let Some(reduce) = config.nodes {
-                    parts.push(scatter(&nodes, input.node_graph, reduce)?);
-                }
-                parts.push(input.state.clone());
-                let update = mlp.forward(&Tensor::cat(&parts, D::Minus1)?)?;
-                Some(if config.residual { input.state.add(&update)? } else { update })
-            }
-            _ => None,
+        if self.config.node_residual {
+            x.nodes.add(&update)
+        } else {
+            Ok(update)
+        }
+    }
+
+    /// φU: `g' = (g +) MLP_U([ρE→U(m), ρV→U(h'), g])` over each graph's messages (when configured;
+    /// then `messages` are given) and updated nodes.
+    fn update_globals(&self, messages: Option<&Tensor>, nodes: &Tensor, x: &Inputs) -> Result<Tensor> {
+        let (Some(config), Some(mlp), Some(input)) = (&self.config.global, &self.global_mlp, x.globals) else {
+            candle_core::bail!("graph network: this block has no global state to update");
         };
-        Ok((messages, nodes, globals))
+        let mut parts = Vec::with_capacity(3);
+        if let Some(reduce) = config.edges {
+            let graph_of = input.node_graph.values();
+            let edge_graph: Vec<u32> = x.target.values().iter().map(|&t| graph_of[t as usize]).collect();
+            let edge_graph = SegmentIndex::new(edge_graph, input.node_graph.num_segments(), x.target.device())?;
+            let messages = messages.expect("messages are kept when the global update reads them");
+            parts.push(scatter(messages, &edge_graph, reduce)?);
+        }
+        if let Some(reduce) = config.nodes {
+            parts.push(scatter(nodes, input.node_graph, reduce)?);
+        }
+        parts.push(input.state.clone());
+        let update = mlp.forward(&Tensor::cat(&parts, D::Minus1)?)?;
+        if config.residual {
+            input.state.add(&update)
+        } else {
+            Ok(update)
+        }
     }
 }
 
+/// The checked inputs of one block.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    edges: &'a Tensor,
+    nodes: &'a Tensor,
+    source: &'a SegmentIndex,
+    target: &'a SegmentIndex,
+    line_graph: Option<LineGraphInput<'a>>,
+    globals: Option<GlobalInput<'a>>,
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,6 +746,49 @@ mod tests {
         let input = GlobalInput { state: &g, node_graph: &node_graph };
         let err = plain.update_with_globals(&e, &h, input, &source, &target, None).unwrap_err().to_string();
         assert!(err.contains("no global state"), "{err}");
+    }
+
+    /// The fused path (message_and_aggregate) against the literal one (message → aggregate →
+    /// update): the same nodes and the same gradients for every parameter and input (f64), with a
+    /// global state read by φE and φV.
+    #[test]
+    fn fused_and_literal_paths_agree_in_values_and_gradients() {
+        let (source, target, node_graph) = two_graphs();
+        let (e, h, g) = (tensor(&[6, 3], 1), tensor(&[5, 4], 2), tensor(&[2, 2], 3));
+        let weights = tensor(&[5, 4], 4);
+        for activation in [Activation::Silu, Activation::ShiftedSoftplus] {
+            let mut config = global_config(None);
+            config.edge_mlp.activation = activation;
+            let varmap = VarMap::new();
+            let net = GraphNetwork::new(&config, VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu)).unwrap();
+            assert!(net.can_fuse());
+            let [e, h, g] = [&e, &h, &g].map(|t| Var::from_tensor(t).unwrap());
+            let globals = Some(GlobalInput { state: g.as_tensor(), node_graph: &node_graph });
+            let x = Inputs { edges: &e, nodes: &h, source: &source, target: &target, line_graph: None, globals };
+            let x = net.check(x).unwrap();
+            let fused = net.update(&net.message_and_aggregate(&x).unwrap(), &x).unwrap();
+            let literal = net.update(&net.aggregate(&net.message(&x).unwrap(), &x).unwrap(), &x).unwrap();
+            let diff = max_abs_diff(&fused, &literal);
+            assert!(diff < 1e-13, "{activation:?}: fused and literal nodes differ by {diff}");
+            let fused_grads = fused.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+            let literal_grads = literal.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+            let params = varmap.all_vars();
+            let inputs = [&e, &h, &g].map(|v| v.as_tensor().clone());
+            let mut compared = 0;
+            for t in params.iter().map(|v| v.as_tensor()).chain(&inputs) {
+                // The global MLP is not on this path: neither gives it a gradient.
+                let (a, b) = match (fused_grads.get(t), literal_grads.get(t)) {
+                    (None, None) => continue,
+                    (Some(a), Some(b)) => (a, b),
+                    _ => panic!("{activation:?}: one path has no gradient for a {:?} tensor", t.dims()),
+                };
+                let diff = max_abs_diff(a, b);
+                assert!(diff < 1e-12, "{activation:?}: gradients of a {:?} tensor differ by {diff}", t.dims());
+                compared += 1;
+            }
+            // φE's and φV's weights and biases, and e, h, g.
+            assert_eq!(compared, 2 * (config.edge_mlp.widths.len() - 1 + config.node_mlp.widths.len() - 1) + 3);
+        }
     }
 
     #[test]

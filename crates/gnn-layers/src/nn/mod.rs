@@ -3,11 +3,9 @@
 //! `state_dict` loads without renaming (prefix with `vb.pp(…)` as the Python attribute path).
 
 mod activation;
-mod bias_activation;
 mod cfconv;
 mod cutoff;
 mod embedding;
-mod gaussian_rbf;
 mod graph_network;
 pub mod init;
 mod linear;
@@ -17,10 +15,8 @@ mod radial;
 mod rnn;
 mod sequential;
 mod set2set;
-mod summed_messages;
 
 pub use activation::{softplus, Activation, PYG_SSP_SHIFT, SOFTPLUS_THRESHOLD};
-pub use bias_activation::bias_activation;
 pub use cfconv::{CfConv, InteractionBlock};
 pub use cutoff::{cosine_cutoff, polynomial_cutoff};
 pub use embedding::Embedding;
@@ -34,4 +30,3 @@ pub use radial::{linspace, BesselBasis, GaussianBasis};
 pub use rnn::{Gru, GruCell, Lstm, LstmState};
 pub use sequential::{Mlp, MlpConfig};
 pub use set2set::Set2Set;
-pub use summed_messages::{summed_mlp_messages, SplitMlp};

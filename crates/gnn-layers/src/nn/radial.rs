@@ -1,6 +1,6 @@
 //! Radial bases: expansions of edge lengths `d [edges]` into `[edges, n]` features.
 
-use super::gaussian_rbf;
+use crate::kernels::gaussian_rbf;
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -70,7 +70,7 @@ impl GaussianBasis {
     /// `d` to any order).
     pub fn forward(&self, d: &Tensor) -> Result<Tensor> {
         if d.device().is_cpu() && d.rank() == 1 {
-            return gaussian_rbf::forward(d, &self.offsets, &self.coefficients);
+            return gaussian_rbf::expand(d, &self.offsets, &self.coefficients);
         }
         self.forward_unfused(d)
     }

@@ -15,7 +15,7 @@
 //! `[weight_numel]`; per-sample weights (e.g. per edge) are `[batch, weight_numel]`.
 //!
 //! On the CPU in f32/f64 the product runs in a fused kernel that walks the sparse Clebsch–Gordan
-//! coefficients ([`tensor_product_kernel`](super::tensor_product_kernel)), and
+//! coefficients (`kernels/tensor_product.rs`), and
 //! [`TensorProduct::convolve`] fuses it with the gather of its first input and the scatter-sum of
 //! its output; elsewhere a composition of Candle ops computes the same. Both are differentiable
 //! to any order.
@@ -25,8 +25,8 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Error, Result, Tensor, D};
 
 use super::irreps::{Irrep, Irreps, MulIr};
-use super::tensor_product_kernel::{operand, Addressing, Contraction, PathSpec, Plan, Slot};
 use super::wigner::{wigner_3j, wigner_3j_tensor};
+use crate::kernels::tensor_product::{operand, Addressing, Contraction, PathSpec, Plan, Slot};
 use crate::ops::{gather, scatter_sum, SegmentIndex};
 
 /// How the multiplicities of an instruction's operands are combined.

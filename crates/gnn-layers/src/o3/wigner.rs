@@ -166,7 +166,7 @@ pub fn wigner_d(l: u32, r: [[f64; 3]; 3]) -> Vec<f64> {
         })
         .collect();
     let rotate = |v: [f64; 3]| -> [f64; 3] { std::array::from_fn(|i| (0..3).map(|j| r[i][j] * v[j]).sum()) };
-    let harmonics = super::spherical_harmonics::harmonics_of;
+    let harmonics = crate::kernels::spherical_harmonics::harmonics_of;
     let a: Vec<Vec<f64>> = points.iter().map(|&p| harmonics(l, p)).collect();
     let b: Vec<Vec<f64>> = points.iter().map(|&p| harmonics(l, rotate(p))).collect();
     // Each row of D solves Σ_j Y_j(p) D_ij = Y_i(R p) over the points: normal equations

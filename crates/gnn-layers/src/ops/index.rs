@@ -25,7 +25,7 @@ struct Inner {
     order: Option<Vec<u32>>,
     /// The index and its grouping on the GPU, for the CUDA kernels.
     #[cfg(feature = "cuda")]
-    cuda: Option<super::cuda::DeviceIndex>,
+    cuda: Option<crate::kernels::cuda::DeviceIndex>,
 }
 
 impl SegmentIndex {
@@ -67,7 +67,7 @@ impl SegmentIndex {
         let tensor = Tensor::from_slice(&index, index.len(), device)?;
         #[cfg(feature = "cuda")]
         let cuda = match device {
-            Device::Cuda(gpu) => Some(super::cuda::DeviceIndex::new(gpu, &index, &offsets, order.as_deref())?),
+            Device::Cuda(gpu) => Some(crate::kernels::cuda::DeviceIndex::new(gpu, &index, &offsets, order.as_deref())?),
             _ => None,
         };
         Ok(Self {
@@ -147,7 +147,7 @@ impl SegmentIndex {
 
     /// The index on the GPU, when it lives on a CUDA device.
     #[cfg(feature = "cuda")]
-    pub(crate) fn on_cuda(&self) -> Option<&super::cuda::DeviceIndex> {
+    pub(crate) fn on_cuda(&self) -> Option<&crate::kernels::cuda::DeviceIndex> {
         self.inner.cuda.as_ref()
     }
 

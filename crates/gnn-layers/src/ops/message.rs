@@ -9,9 +9,10 @@
 //! gradients of any order stay on these kernels.
 
 use super::index::SegmentIndex;
-use super::kernels::{self, contiguous, has_kernels, with_float};
-use super::scatter::{check, gather, row_len, scatter_sum, with_rows};
-use candle_core::{CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor, WithDType};
+use super::scatter::{check, gather, scatter_sum};
+use crate::kernels::has_kernels;
+use crate::kernels::message::{EdgeProducts, GatherMulScatter};
+use candle_core::{Error, Result, Tensor};
 
 /// `out[i] = Σ_{e : target[e] = i} x[source[e]] ⊙ w[e]` for node rows `x` (`[nodes, …]`) and edge
 /// rows `w` (`[edges, …]`, same trailing shape); the result has `target.num_segments()` rows.
@@ -63,7 +64,8 @@ pub fn edge_products(
     }
 }
 
-fn apply_gms(
+/// [`gather_mul_scatter`] with optional shared weight rows (the backward passes use both forms).
+pub(crate) fn apply_gms(
     x: &Tensor,
     w: &Tensor,
     source: &SegmentIndex,
@@ -98,100 +100,5 @@ fn apply_gms(
             None => w.clone(),
         };
         scatter_sum(&gather(x, source)?.mul(&w)?, target)
-    }
-}
-
-struct GatherMulScatter {
-    source: SegmentIndex,
-    target: SegmentIndex,
-    w_index: Option<SegmentIndex>,
-}
-
-impl CustomOp2 for GatherMulScatter {
-    fn name(&self) -> &'static str {
-        "chemgnn-gather-mul-scatter"
-    }
-
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = with_float!(xs, self.name(), |T| {
-            let x = contiguous::<T>(xs, xl, self.name())?;
-            let w = contiguous::<T>(ws, wl, self.name())?;
-            let (src, dst, k) = (&self.source, &self.target, self.w_index.as_ref());
-            T::to_cpu_storage_owned(kernels::gather_mul_scatter(x, w, src, dst, k, row_len(xl)))
-        });
-        Ok((out, with_rows(xl, self.target.num_segments())))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        xs: &candle_core::CudaStorage,
-        xl: &Layout,
-        ws: &candle_core::CudaStorage,
-        wl: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (src, dst, k) = (&self.source, &self.target, self.w_index.as_ref());
-        let out = super::cuda::gather_mul_scatter(xs, xl, ws, wl, src, dst, k, row_len(xl))?;
-        Ok((out, with_rows(xl, self.target.num_segments())))
-    }
-
-    /// `∂x[j] = Σ_{source[e] = j} g[target[e]] ⊙ w[k(e)]` (the same op with the roles of the indices
-    /// swapped) and `∂w[k] = Σ_{k(e) = k} x[source[e]] ⊙ g[target[e]]` ([`edge_products`]).
-    fn bwd(&self, x: &Tensor, w: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let k = self.w_index.as_ref();
-        let grad_x = x.track_op().then(|| apply_gms(grad, w, &self.target, &self.source, k)).transpose()?;
-        let grad_w = w.track_op().then(|| edge_products(x, grad, &self.source, &self.target, k)).transpose()?;
-        Ok((grad_x, grad_w))
-    }
-}
-
-struct EdgeProducts {
-    a_index: SegmentIndex,
-    b_index: SegmentIndex,
-    out_index: Option<SegmentIndex>,
-}
-
-impl EdgeProducts {
-    /// Output rows: one per segment of `out_index`, or one per edge.
-    fn rows(&self) -> usize {
-        self.out_index.as_ref().map_or(self.a_index.len(), SegmentIndex::num_segments)
-    }
-}
-
-impl CustomOp2 for EdgeProducts {
-    fn name(&self) -> &'static str {
-        "chemgnn-edge-products"
-    }
-
-    fn cpu_fwd(&self, as_: &CpuStorage, al: &Layout, bs: &CpuStorage, bl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = with_float!(as_, self.name(), |T| {
-            let a = contiguous::<T>(as_, al, self.name())?;
-            let b = contiguous::<T>(bs, bl, self.name())?;
-            let (ai, bi, oi) = (&self.a_index, &self.b_index, self.out_index.as_ref());
-            T::to_cpu_storage_owned(kernels::edge_products(a, b, ai, bi, oi, row_len(al)))
-        });
-        Ok((out, with_rows(al, self.rows())))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        as_: &candle_core::CudaStorage,
-        al: &Layout,
-        bs: &candle_core::CudaStorage,
-        bl: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (ai, bi, oi) = (&self.a_index, &self.b_index, self.out_index.as_ref());
-        let out = super::cuda::edge_products(as_, al, bs, bl, ai, bi, oi, row_len(al))?;
-        Ok((out, with_rows(al, self.rows())))
-    }
-
-    /// `∂a[j] = Σ_{a_index[e] = j} b[b_index[e]] ⊙ g[out(e)]` and the same for `b`: gather–multiply–
-    /// scatter with the output rows as shared weights.
-    fn bwd(&self, a: &Tensor, b: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let o = self.out_index.as_ref();
-        let grad_a = a.track_op().then(|| apply_gms(b, grad, &self.b_index, &self.a_index, o)).transpose()?;
-        let grad_b = b.track_op().then(|| apply_gms(a, grad, &self.a_index, &self.b_index, o)).transpose()?;
-        Ok((grad_a, grad_b))
     }
 }

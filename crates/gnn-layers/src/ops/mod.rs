@@ -1,31 +1,30 @@
 //! Graph operations on Candle tensors: gather rows by index, reduce rows into segments, segment
 //! softmax, fused message passing and per-row matrix products.
 //!
-//! Each op is a custom op with a parallel, deterministic CPU kernel and, with the `cuda` feature, a
-//! CUDA kernel (`kernels/graph_ops.cu`: segment reductions over rows grouped by segment, no
-//! atomics, the CPU's summation order); its backward is written with these same ops, so gradients
-//! can be differentiated again. On other devices (Metal) the ops are compositions of Candle's
-//! `index_select`/`index_add`. Candle's `scatter_add` is never used: its backward is
-//! wrong whenever the source has more rows than the target.
+//! This room holds the functional API: each function checks its arguments and dispatches to a
+//! custom op of the `kernels` room (a parallel, deterministic CPU kernel and, with
+//! the `cuda` feature, a CUDA kernel: `kernels/graph_ops.cu`, segment reductions over rows grouped
+//! by segment, no atomics, the CPU's summation order), whose backward is written with these same
+//! functions, so gradients can be differentiated again. On other devices (Metal) the ops are
+//! compositions of Candle's `index_select`/`index_add`. Candle's `scatter_add` is never used: its
+//! backward is wrong whenever the source has more rows than the target.
 
-#[cfg(feature = "cuda")]
-mod cuda;
+mod bias_activation;
 mod dense;
 mod index;
-mod kernels;
-mod message;
+pub(crate) mod message;
 mod optim;
-pub(crate) mod pointwise;
-mod row_matvec;
+pub(crate) mod row_matvec;
 mod rows;
 mod scatter;
 mod softmax;
+mod summed_messages;
 
-pub use dense::{dense, PARALLEL_MIN_FLOPS};
-pub(crate) use dense::{gemm_add, Matrix};
+pub use crate::kernels::dense::PARALLEL_MIN_FLOPS;
+pub use crate::kernels::PARALLEL_MIN_ELEMENTS;
+pub use bias_activation::bias_activation;
+pub use dense::dense;
 pub use index::SegmentIndex;
-pub use kernels::PARALLEL_MIN_ELEMENTS;
-pub(crate) use kernels::{contiguous, for_each_row, has_cuda_kernels, with_float, Real};
 pub use message::{edge_products, gather_mul_scatter, gather_mul_scatter_indexed};
 pub use optim::{adam_step_in_place, fused_adam_available, sum_of_squares, AdamStep};
 pub use row_matvec::{
@@ -34,3 +33,4 @@ pub use row_matvec::{
 pub use rows::{column_sums, row_dot, scale_rows};
 pub use scatter::{gather, scatter, scatter_max, scatter_mean, scatter_min, scatter_sum, segment_sizes, Reduce};
 pub use softmax::{segment_softmax, PYG_SOFTMAX_EPS};
+pub use summed_messages::{summed_mlp_messages, SplitMlp};

@@ -3,7 +3,8 @@
 //! of all gradients in one launch: what keeps small-batch GPU training from being bound by the
 //! host. The CPU keeps the optimiser's composed ops (bit-exact PyTorch order).
 
-use candle_core::{CpuStorage, Device, Error, InplaceOp3, Layout, Result, Tensor};
+use crate::kernels::optim::FusedAdam;
+use candle_core::{Device, Error, Result, Tensor};
 
 /// The scalars of one step, as PyTorch's `Adam`/`AdamW` compute them for step `t`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,7 +27,7 @@ pub struct AdamStep {
 
 /// Whether [`adam_step_in_place`] runs on `device` (CUDA GPUs with the `cuda` feature).
 pub fn fused_adam_available(device: &Device) -> bool {
-    super::kernels::has_cuda_kernels(device)
+    crate::kernels::has_cuda_kernels(device)
 }
 
 /// `Σ x²` over all elements of all `tensors`, accumulated in f64 (the square of the global norm of
@@ -38,7 +39,7 @@ pub fn sum_of_squares(tensors: &[&Tensor]) -> Result<f64> {
         let same = |t: &&Tensor| t.device().same_device(first.device()) && t.dtype() == first.dtype();
         if first.device().is_cuda() && tensors.iter().all(same) {
             let contiguous = tensors.iter().map(|t| t.contiguous()).collect::<Result<Vec<_>>>()?;
-            return super::cuda::sum_squares(&contiguous);
+            return crate::kernels::cuda::sum_squares(&contiguous);
         }
     }
     let mut total = 0.0;
@@ -65,46 +66,4 @@ pub fn adam_step_in_place(param: &Tensor, m: &Tensor, v: &Tensor, grad: &Tensor,
     }
     let grad = grad.contiguous()?;
     param.inplace_op3(m, v, &FusedAdam { grad, step: *step })
-}
-
-// Read by the CUDA kernel only.
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-struct FusedAdam {
-    grad: Tensor,
-    step: AdamStep,
-}
-
-impl InplaceOp3 for FusedAdam {
-    fn name(&self) -> &'static str {
-        "chemgnn-adam-step"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &mut CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> Result<()> {
-        Err(Error::Msg("adam_step: the fused step runs on CUDA GPUs only".into()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        param: &mut candle_core::CudaStorage,
-        pl: &Layout,
-        m: &candle_core::CudaStorage,
-        ml: &Layout,
-        v: &candle_core::CudaStorage,
-        vl: &Layout,
-    ) -> Result<()> {
-        let (grad, gl) = self.grad.storage_and_layout();
-        let candle_core::Storage::Cuda(grad) = &*grad else {
-            return Err(Error::Msg("adam_step: the gradient is not on the GPU".into()));
-        };
-        super::cuda::adam_step(param, pl, m, ml, v, vl, grad, gl, &self.step)
-    }
 }

@@ -9,9 +9,10 @@
 //! gradients of any order stay on these kernels.
 
 use super::index::SegmentIndex;
-use super::kernels::{self, contiguous, has_kernels, with_float};
 use super::scatter::scatter_sum;
-use candle_core::{CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor, WithDType};
+use crate::kernels::has_kernels;
+use crate::kernels::row_matvec::{OuterProducts, RowMatVec};
+use candle_core::{Error, Result, Tensor};
 
 /// `out[e] = x[e] · W[e]` for `x: [rows, inputs]` and `weights: [rows, inputs · outputs]` holding
 /// row-major `[inputs, outputs]` matrices (PyG's `weight.view(-1, in, out)`); returns
@@ -78,7 +79,9 @@ pub fn outer_products(a: &Tensor, b: &Tensor, index: Option<&SegmentIndex>) -> R
     }
 }
 
-fn apply(
+/// `x · M[m(e)]` (or the transposed product), checked: every public product and the backward
+/// passes go through it.
+pub(crate) fn apply(
     x: &Tensor,
     weights: &Tensor,
     index: Option<&SegmentIndex>,
@@ -114,111 +117,5 @@ fn apply(
         } else {
             x.unsqueeze(1)?.matmul(&w)?.squeeze(1)
         }
-    }
-}
-
-struct RowMatVec {
-    index: Option<SegmentIndex>,
-    inputs: usize,
-    outputs: usize,
-    transpose: bool,
-}
-
-impl RowMatVec {
-    /// Length of an output row.
-    fn width(&self) -> usize {
-        if self.transpose {
-            self.inputs
-        } else {
-            self.outputs
-        }
-    }
-}
-
-impl CustomOp2 for RowMatVec {
-    fn name(&self) -> &'static str {
-        "chemgnn-row-matvec"
-    }
-
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = with_float!(xs, self.name(), |T| {
-            let x = contiguous::<T>(xs, xl, self.name())?;
-            let w = contiguous::<T>(ws, wl, self.name())?;
-            let index = self.index.as_ref();
-            T::to_cpu_storage_owned(kernels::row_matvec(x, w, index, self.inputs, self.outputs, self.transpose))
-        });
-        Ok((out, (xl.dims()[0], self.width()).into()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        xs: &candle_core::CudaStorage,
-        xl: &Layout,
-        ws: &candle_core::CudaStorage,
-        wl: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (index, inputs, outputs) = (self.index.as_ref(), self.inputs, self.outputs);
-        let out = super::cuda::row_matvec(xs, xl, ws, wl, index, inputs, outputs, self.transpose)?;
-        Ok((out, (xl.dims()[0], self.width()).into()))
-    }
-
-    /// `∂x = Mᵀ·g` (the transposed product) and `∂M = Σ x ⊗ g` ([`outer_products`]; `g ⊗ y` for the
-    /// transposed product).
-    fn bwd(&self, x: &Tensor, w: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let index = self.index.as_ref();
-        let grad_x =
-            x.track_op().then(|| apply(grad, w, index, self.inputs, self.outputs, !self.transpose)).transpose()?;
-        let (a, b) = if self.transpose { (grad, x) } else { (x, grad) };
-        let grad_w = w.track_op().then(|| outer_products(a, b, index)).transpose()?;
-        Ok((grad_x, grad_w))
-    }
-}
-
-struct OuterProducts {
-    index: Option<SegmentIndex>,
-}
-
-impl OuterProducts {
-    /// `[segments of the index (or rows of a), block]`.
-    fn shape(&self, al: &Layout, block: usize) -> Shape {
-        (self.index.as_ref().map_or(al.dims()[0], SegmentIndex::num_segments), block).into()
-    }
-}
-
-impl CustomOp2 for OuterProducts {
-    fn name(&self) -> &'static str {
-        "chemgnn-outer-products"
-    }
-
-    fn cpu_fwd(&self, as_: &CpuStorage, al: &Layout, bs: &CpuStorage, bl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (inputs, outputs) = (al.dims()[1], bl.dims()[1]);
-        let out = with_float!(as_, self.name(), |T| {
-            let a = contiguous::<T>(as_, al, self.name())?;
-            let b = contiguous::<T>(bs, bl, self.name())?;
-            T::to_cpu_storage_owned(kernels::outer_products(a, b, self.index.as_ref(), inputs, outputs))
-        });
-        Ok((out, self.shape(al, inputs * outputs)))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        as_: &candle_core::CudaStorage,
-        al: &Layout,
-        bs: &candle_core::CudaStorage,
-        bl: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (inputs, outputs) = (al.dims()[1], bl.dims()[1]);
-        let out = super::cuda::outer_products(as_, al, bs, bl, self.index.as_ref())?;
-        Ok((out, self.shape(al, inputs * outputs)))
-    }
-
-    /// `∂a[e] = G[index[e]] · b[e]` (the transposed product) and `∂b[e] = a[e] · G[index[e]]`.
-    fn bwd(&self, a: &Tensor, b: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (index, inputs, outputs) = (self.index.as_ref(), a.dim(1)?, b.dim(1)?);
-        let grad_a = a.track_op().then(|| apply(b, grad, index, inputs, outputs, true)).transpose()?;
-        let grad_b = b.track_op().then(|| apply(a, grad, index, inputs, outputs, false)).transpose()?;
-        Ok((grad_a, grad_b))
     }
 }

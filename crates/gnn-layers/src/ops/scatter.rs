@@ -3,8 +3,9 @@
 //! differentiated any number of times (forces, then a loss on forces).
 
 use super::index::SegmentIndex;
-use super::kernels::{self, contiguous, has_kernels, with_float};
-use candle_core::{CpuStorage, CustomOp1, DType, Error, Layout, Result, Shape, Tensor, WithDType};
+use crate::kernels::has_kernels;
+use crate::kernels::segment::{Gather, ScatterExtremum, ScatterSum};
+use candle_core::{DType, Error, Result, Tensor};
 
 /// How rows are combined into a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -114,120 +115,4 @@ pub(crate) fn check(t: &Tensor, rows: usize, index: &SegmentIndex, op: &str, nam
         return Err(Error::Msg(format!("{op}: {name} has dtype {:?}, expected a float", t.dtype())));
     }
     Ok(())
-}
-
-/// Elements per row (all dimensions after the first).
-pub(crate) fn row_len(layout: &Layout) -> usize {
-    layout.dims()[1..].iter().product()
-}
-
-/// The layout's shape with `rows` rows.
-pub(crate) fn with_rows(layout: &Layout, rows: usize) -> Shape {
-    let mut dims = layout.dims().to_vec();
-    dims[0] = rows;
-    Shape::from(dims)
-}
-
-struct Gather {
-    index: SegmentIndex,
-}
-
-impl CustomOp1 for Gather {
-    fn name(&self) -> &'static str {
-        "chemgnn-gather"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = with_float!(storage, self.name(), |T| {
-            let x = contiguous::<T>(storage, layout, self.name())?;
-            T::to_cpu_storage_owned(kernels::gather(x, self.index.values(), row_len(layout)))
-        });
-        Ok((out, with_rows(layout, self.index.len())))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        storage: &candle_core::CudaStorage,
-        layout: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let out = super::cuda::gather(storage, layout, &self.index, row_len(layout))?;
-        Ok((out, with_rows(layout, self.index.len())))
-    }
-
-    fn bwd(&self, _x: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        scatter_sum(grad, &self.index).map(Some)
-    }
-}
-
-struct ScatterSum {
-    index: SegmentIndex,
-}
-
-impl CustomOp1 for ScatterSum {
-    fn name(&self) -> &'static str {
-        "chemgnn-scatter-sum"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = with_float!(storage, self.name(), |T| {
-            let src = contiguous::<T>(storage, layout, self.name())?;
-            T::to_cpu_storage_owned(kernels::scatter_sum(src, &self.index, row_len(layout)))
-        });
-        Ok((out, with_rows(layout, self.index.num_segments())))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        storage: &candle_core::CudaStorage,
-        layout: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let out = super::cuda::segment_reduce(storage, layout, &self.index, row_len(layout), None)?;
-        Ok((out, with_rows(layout, self.index.num_segments())))
-    }
-
-    fn bwd(&self, _src: &Tensor, _out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        gather(grad, &self.index).map(Some)
-    }
-}
-
-struct ScatterExtremum {
-    index: SegmentIndex,
-    max: bool,
-}
-
-impl CustomOp1 for ScatterExtremum {
-    fn name(&self) -> &'static str {
-        if self.max {
-            "chemgnn-scatter-max"
-        } else {
-            "chemgnn-scatter-min"
-        }
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = with_float!(storage, self.name(), |T| {
-            let src = contiguous::<T>(storage, layout, self.name())?;
-            T::to_cpu_storage_owned(kernels::scatter_extremum(src, &self.index, row_len(layout), self.max))
-        });
-        Ok((out, with_rows(layout, self.index.num_segments())))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        storage: &candle_core::CudaStorage,
-        layout: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let out = super::cuda::segment_reduce(storage, layout, &self.index, row_len(layout), Some(self.max))?;
-        Ok((out, with_rows(layout, self.index.num_segments())))
-    }
-
-    /// The gradient of a segment goes to the rows equal to its extremum, split equally among ties.
-    fn bwd(&self, src: &Tensor, out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let hits = gather(&out.detach(), &self.index)?.eq(&src.detach())?.to_dtype(src.dtype())?;
-        let ties = scatter_sum(&hits, &self.index)?.maximum(1.0)?;
-        gather(&grad.div(&ties)?, &self.index)?.mul(&hits).map(Some)
-    }
 }

@@ -16,13 +16,13 @@
 //! (e3nn's `output_mask` buffers and empty `tp.weight` are not read).
 
 use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Scaling, TargetScaling};
-use candle_core::{Result, Tensor, D};
-use candle_nn::{Init, VarBuilder};
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
 use chem_graph::RadiusOptions;
 use gnn_layers::nn::Activation;
 use gnn_layers::o3::{
-    smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, FullyConnectedNet, Gate, GateConfig, Irrep, Irreps,
-    MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
+    EdgeEmbedding, EdgeEmbeddingConfig, Envelope, FullyConnectedTensorProduct, Gate, GateConfig, Irrep, Irreps, MulIr,
+    Parity, PointConvolution, PointConvolutionConfig, PointOutput, SoftOneHotBasis,
 };
 use gnn_layers::ops::{scatter_sum, SegmentIndex};
 use gnn_layers::GraphTensors;
@@ -65,41 +65,20 @@ fn yes() -> bool {
     true
 }
 
-/// A tensor product with internal (shared) weights, `{name}.weight`.
-#[derive(Clone, Debug)]
-struct WeightedProduct {
-    tp: TensorProduct,
-    weight: Tensor,
-}
-
-impl WeightedProduct {
-    fn fully_connected(in1: &Irreps, in2: &Irreps, out: &Irreps, vb: VarBuilder) -> Result<Self> {
-        let tp = TensorProduct::new(TensorProductConfig::fully_connected(in1.clone(), in2.clone(), out.clone()))?;
-        let weight = vb.get_with_hints(tp.weight_numel(), "weight", Init::Randn { mean: 0.0, stdev: 1.0 })?;
-        Ok(Self { tp, weight })
-    }
-
-    fn forward(&self, x1: &Tensor, x2: &Tensor) -> Result<Tensor> {
-        self.tp.forward(x1, x2, &self.weight)
-    }
-}
-
 /// Whether `ir_out` is in `a ⊗ b` for some blocks of the two irreps (e3nn's `tp_path_exists`).
 fn path_exists(a: &Irreps, b: &Irreps, ir_out: Irrep) -> bool {
     a.iter().any(|x| b.iter().any(|y| x.ir.times(y.ir).any(|ir| ir == ir_out)))
 }
 
-/// One point convolution of [`GatePoints`] (module docs).
+/// One point convolution of [`GatePoints`] (module docs): self-connection `sc` and `lin1` around
+/// the shared [`PointConvolution`] (radial MLP `fc`, mixing `lin2` with the node attributes).
 #[derive(Clone, Debug)]
 pub struct Convolution {
-    sc: WeightedProduct,
-    lin1: WeightedProduct,
-    tp: TensorProduct,
-    fc: FullyConnectedNet,
-    lin2: WeightedProduct,
+    sc: FullyConnectedTensorProduct,
+    lin1: FullyConnectedTensorProduct,
+    conv: PointConvolution,
     /// `c` per output component: cos(π/8) where `sc` reaches, 1 elsewhere.
     mix: Vec<f64>,
-    num_neighbors: f64,
 }
 
 impl Convolution {
@@ -111,40 +90,33 @@ impl Convolution {
         config: &GatePointsConfig,
         vb: VarBuilder,
     ) -> Result<Self> {
-        let sc = WeightedProduct::fully_connected(irreps_in, node_attr, irreps_out, vb.pp("sc"))?;
-        let lin1 = WeightedProduct::fully_connected(irreps_in, node_attr, irreps_in, vb.pp("lin1"))?;
-        let tp =
-            TensorProduct::new(TensorProductConfig::channelwise(irreps_in.clone(), edge_attr.clone(), irreps_out))?;
-        let mut hs = vec![config.number_of_basis];
-        hs.extend(std::iter::repeat_n(config.radial_neurons, config.radial_layers));
-        hs.push(tp.weight_numel());
-        let fc = FullyConnectedNet::new(&hs, Some(Activation::Silu), vb.pp("fc"))?;
-        let lin2 = WeightedProduct::fully_connected(&tp.config().irreps_out, node_attr, irreps_out, vb.pp("lin2"))?;
-        let reached: Vec<usize> = sc.tp.config().instructions.iter().map(|i| i.i_out).collect();
+        let sc = FullyConnectedTensorProduct::new(irreps_in, node_attr, irreps_out, vb.pp("sc"))?;
+        let lin1 = FullyConnectedTensorProduct::new(irreps_in, node_attr, irreps_in, vb.pp("lin1"))?;
+        let conv_config = PointConvolutionConfig {
+            irreps_in: irreps_in.clone(),
+            irreps_edge: edge_attr.clone(),
+            irreps_out: irreps_out.clone(),
+            radial_basis: config.number_of_basis,
+            radial_neurons: config.radial_neurons,
+            radial_layers: config.radial_layers,
+            divisor: config.num_neighbors.sqrt(),
+            output: PointOutput::NodeAttributes(node_attr.clone()),
+        };
+        let conv = PointConvolution::new(&conv_config, vb.pp("fc"), vb.pp("lin2"))?;
+        let reached: Vec<usize> = sc.tensor_product().config().instructions.iter().map(|i| i.i_out).collect();
         let c_x = (std::f64::consts::PI / 8.0).cos();
         let mix = irreps_out
             .iter()
             .enumerate()
             .flat_map(|(k, b)| std::iter::repeat_n(if reached.contains(&k) { c_x } else { 1.0 }, b.dim()))
             .collect();
-        Ok(Self { sc, lin1, tp, fc, lin2, mix, num_neighbors: config.num_neighbors })
+        Ok(Self { sc, lin1, conv, mix })
     }
 
-    /// Node features `x` and attributes `z`, edges `src → dst` with attributes and embedded lengths.
-    fn forward(
-        &self,
-        x: &Tensor,
-        z: &Tensor,
-        src: &SegmentIndex,
-        dst: &SegmentIndex,
-        edge_attr: &Tensor,
-        embedded: &Tensor,
-    ) -> Result<Tensor> {
-        let weight = self.fc.forward(embedded)?;
+    /// Node features `x` and attributes `z` over the embedded edges.
+    fn forward(&self, x: &Tensor, z: &Tensor, edges: &EdgeEmbedding) -> Result<Tensor> {
         let s = self.sc.forward(x, z)?;
-        let h = self.lin1.forward(x, z)?;
-        let h = self.tp.convolve(&h, src, edge_attr, &weight, dst)?.affine(1.0 / self.num_neighbors.sqrt(), 0.0)?;
-        let h = self.lin2.forward(&h, z)?;
+        let h = self.conv.forward(&self.lin1.forward(x, z)?, Some(z), edges)?;
         let mix = Tensor::new(self.mix.as_slice(), h.device())?.to_dtype(h.dtype())?;
         s.affine((std::f64::consts::PI / 8.0).sin(), 0.0)?.add(&h.broadcast_mul(&mix)?)
     }
@@ -213,12 +185,16 @@ impl GatePoints {
         node_graph: &SegmentIndex,
     ) -> Result<Tensor> {
         let c = &self.config;
-        let sh = spherical_harmonics(&c.irreps_edge_attr, vec, true, SphNormalization::Component)?;
-        let length = vec.sqr()?.sum(D::Minus1)?.sqrt()?;
-        let embedded =
-            soft_one_hot_linspace(&length, 0.0, c.max_radius, c.number_of_basis, SoftOneHotBasis::Gaussian, false)?
-                .affine((c.number_of_basis as f64).sqrt(), 0.0)?;
-        let edge_attr = sh.broadcast_mul(&smooth_cutoff(&length.affine(1.0 / c.max_radius, 0.0)?)?.unsqueeze(1)?)?;
+        let embedding = EdgeEmbeddingConfig {
+            irreps_sh: c.irreps_edge_attr.clone(),
+            max_radius: c.max_radius,
+            number_of_basis: c.number_of_basis,
+            basis: SoftOneHotBasis::Gaussian,
+            basis_cutoff: false,
+            basis_scale: (c.number_of_basis as f64).sqrt(),
+            envelope: Envelope::Harmonics,
+        };
+        let edges = EdgeEmbedding::new(vec, src, dst, &embedding)?;
         let ones = Tensor::ones((nodes, 1), vec.dtype(), vec.device())?;
         let input = |given: Option<&Tensor>, irreps: &Option<Irreps>, name: &str| -> Result<Tensor> {
             match (given, irreps) {
@@ -234,7 +210,7 @@ impl GatePoints {
         let mut h = input(x, &c.irreps_in, "node inputs")?;
         let z = input(z, &c.irreps_node_attr, "node attributes")?;
         for (conv, gate) in &self.blocks {
-            h = conv.forward(&h, &z, src, dst, &edge_attr, &embedded)?;
+            h = conv.forward(&h, &z, &edges)?;
             if let Some(gate) = gate {
                 h = gate.forward(&h)?;
             }

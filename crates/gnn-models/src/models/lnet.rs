@@ -23,14 +23,14 @@
 //! Where the paper's code (pre-0.1 e3nn) differs — SO(3) only, its own normalisation constants, a
 //! separate self-interaction term — we follow e3nn 0.6 (O(3) irreps, e3nn's normalisations).
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 use gnn_layers::nn::{Activation, Embedding};
 use gnn_layers::o3::{
-    smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, FullyConnectedNet, Gate, GateConfig, Irrep, Irreps,
-    Linear, LinearConfig, MulIr, Parity, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
+    EdgeEmbedding, EdgeEmbeddingConfig, Envelope, Gate, GateConfig, Irrep, Irreps, MulIr, Parity, PointConvolution,
+    PointConvolutionConfig, PointOutput, SoftOneHotBasis,
 };
-use gnn_layers::ops::{gather, scatter_mean, scatter_sum, SegmentIndex};
+use gnn_layers::ops::{gather, scatter_mean, scatter_sum};
 use gnn_layers::GraphTensors;
 
 use crate::models::output_head::{AtomRef, OutputHead};
@@ -137,48 +137,25 @@ impl LNetConfig {
     }
 }
 
-/// One point convolution (module docs).
-#[derive(Clone, Debug)]
-struct Convolution {
-    tp: TensorProduct,
-    radial: FullyConnectedNet,
-    linear: Linear,
-    num_neighbors: f64,
-}
-
-impl Convolution {
-    fn new(irreps_in: &Irreps, edge: &Irreps, irreps_out: &Irreps, c: &LNetConfig, vb: VarBuilder) -> Result<Self> {
-        let tp = TensorProduct::new(TensorProductConfig::channelwise(irreps_in.clone(), edge.clone(), irreps_out))?;
-        let mut hs = vec![c.radial_basis];
-        hs.extend(std::iter::repeat_n(c.radial_neurons, c.radial_layers));
-        hs.push(tp.weight_numel());
-        let radial = FullyConnectedNet::new(&hs, Some(Activation::Silu), vb.pp("radial"))?;
-        let linear_config = LinearConfig {
-            irreps_in: tp.config().irreps_out.clone(),
-            irreps_out: irreps_out.clone(),
-            instructions: None,
-            biases: false,
-            path_normalization: Default::default(),
-        };
-        let linear = Linear::new(linear_config, vb.pp("linear"))?;
-        Ok(Self { tp, radial, linear, num_neighbors: c.num_neighbors })
-    }
-
-    fn forward(&self, h: &Tensor, edges: &Edges) -> Result<Tensor> {
-        let weights = self.radial.forward(&edges.radial)?;
-        let summed = self.tp.convolve(h, &edges.src, &edges.attr, &weights, &edges.dst)?;
-        self.linear.forward(&summed.affine(1.0 / self.num_neighbors.sqrt(), 0.0)?)
-    }
-}
-
-/// The per-edge inputs every convolution shares.
-struct Edges {
-    src: SegmentIndex,
-    dst: SegmentIndex,
-    /// Spherical harmonics of the edge directions.
-    attr: Tensor,
-    /// Bessel functions × smooth cutoff of the lengths.
-    radial: Tensor,
+/// One point convolution (module docs): radial MLP `radial`, mixing `linear`.
+fn convolution(
+    irreps_in: &Irreps,
+    edge: &Irreps,
+    irreps_out: &Irreps,
+    c: &LNetConfig,
+    vb: VarBuilder,
+) -> Result<PointConvolution> {
+    let config = PointConvolutionConfig {
+        irreps_in: irreps_in.clone(),
+        irreps_edge: edge.clone(),
+        irreps_out: irreps_out.clone(),
+        radial_basis: c.radial_basis,
+        radial_neurons: c.radial_neurons,
+        radial_layers: c.radial_layers,
+        divisor: c.num_neighbors.sqrt(),
+        output: PointOutput::Linear,
+    };
+    PointConvolution::new(&config, vb.pp("radial"), vb.pp("linear"))
 }
 
 /// L0Net / L1Net (module docs).
@@ -188,8 +165,8 @@ pub struct LNet {
     embedding: Embedding,
     /// Per atomic number (index), the embedding row (`u32::MAX`: not an element of the model).
     rows: Vec<u32>,
-    blocks: Vec<(Convolution, Gate, bool)>,
-    output: Convolution,
+    blocks: Vec<(PointConvolution, Gate, bool)>,
+    output: PointConvolution,
     edge_irreps: Irreps,
     head: OutputHead,
 }
@@ -226,7 +203,7 @@ impl LNet {
                 irreps_scalars: scalars,
                 irreps_gated: gated,
             })?;
-            let conv = Convolution::new(&irreps, &edge_irreps, gate.irreps_in(), config, vb.pp(format!("layers.{k}")))?;
+            let conv = convolution(&irreps, &edge_irreps, gate.irreps_in(), config, vb.pp(format!("layers.{k}")))?;
             let residual = config.residual && &irreps == gate.irreps_out();
             irreps = gate.irreps_out().clone();
             blocks.push((conv, gate, residual));
@@ -235,7 +212,7 @@ impl LNet {
             LNetHead::Dipole if config.lmax_filter >= 1 => "1x0e+1x1o",
             LNetHead::Scalar | LNetHead::Dipole => "1x0e",
         };
-        let output = Convolution::new(&irreps, &edge_irreps, &outputs.parse()?, config, vb.pp("output"))?;
+        let output = convolution(&irreps, &edge_irreps, &outputs.parse()?, config, vb.pp("output"))?;
         let atomref = config
             .atomref
             .as_ref()
@@ -296,22 +273,22 @@ impl LNet {
             })
             .collect::<crate::Result<Vec<u32>>>()?;
         let ids = Tensor::new(ids.as_slice(), positions.device())?;
-        let vectors = g.edge_vectors(positions)?;
-        let length = vectors.sqr()?.sum(D::Minus1)?.sqrt()?;
-        let envelope = smooth_cutoff(&length.affine(1.0 / c.cutoff, 0.0)?)?.unsqueeze(1)?;
-        let basis = soft_one_hot_linspace(&length, 0.0, c.cutoff, c.radial_basis, c.basis, true)?;
-        let edges = Edges {
-            src: g.source.clone(),
-            dst: g.target.clone(),
-            attr: spherical_harmonics(&self.edge_irreps, &vectors, true, SphNormalization::Component)?,
-            radial: basis.broadcast_mul(&envelope)?,
+        let embedding = EdgeEmbeddingConfig {
+            irreps_sh: self.edge_irreps.clone(),
+            max_radius: c.cutoff,
+            number_of_basis: c.radial_basis,
+            basis: c.basis,
+            basis_cutoff: true,
+            basis_scale: 1.0,
+            envelope: Envelope::Basis,
         };
+        let edges = EdgeEmbedding::new(&g.edge_vectors(positions)?, &g.source, &g.target, &embedding)?;
         let mut h = self.embedding.forward(&ids)?;
         for (conv, gate, residual) in &self.blocks {
-            let out = gate.forward(&conv.forward(&h, &edges)?)?;
+            let out = gate.forward(&conv.forward(&h, None, &edges)?)?;
             h = if *residual { h.add(&out)? } else { out };
         }
-        Ok(self.output.forward(&h, &edges)?)
+        Ok(self.output.forward(&h, None, &edges)?)
     }
 }
 

@@ -28,6 +28,7 @@ pub fn flat(t: &Tensor) -> Vec<f64> {
 /// Imports the case through a checkpoint directory, predicts its batch on `device` and compares
 /// outputs (and forces, when the fixture has them) with PyTorch's.
 pub fn check_on(device: &Device, case: &str, source: Source, model: &str, dtype: DType, out_tol: f64, force_tol: f64) {
+    gnn_models::gnn_layers::runtime::init();
     let dir = case_dir(case);
     let saved = tempfile::tempdir().unwrap();
     checkpoint(case, source, model, "y").save(saved.path()).unwrap();
@@ -61,6 +62,7 @@ pub fn checkpoint(case: &str, source: Source, model: &str, target: &str) -> Chec
 
 /// The case's weights imported as an f64 model on the CPU.
 pub fn imported(case: &str, source: Source, model: &str) -> Model {
+    gnn_models::gnn_layers::runtime::init();
     Model::from_checkpoint(&checkpoint(case, source, model, "energy"), DType::F64, &Device::Cpu).unwrap()
 }
 
@@ -114,6 +116,7 @@ pub fn l1net_model() -> Model {
 
 /// `model` with seed-0 weights, in f64.
 pub fn model_of(model: ModelConfig) -> Model {
+    gnn_models::gnn_layers::runtime::init();
     let weights = gnn_models::initial_weights(&model, 0).unwrap();
     let config = CheckpointConfig {
         format_version: 1,

@@ -1,6 +1,6 @@
 //! `uvw` paths with shared weights (the fully connected products of `o3` layers with node
 //! attributes: e3nn's `sc`, `lin1`, `lin2`) as matrix products over all rows at once, for the
-//! tensor product kernel ([`tensor_product_kernel`](super::tensor_product_kernel)).
+//! tensor product kernel ([`tensor_product`](super::tensor_product)).
 //!
 //! Per output component `k`, the weightless product `t_k[r, v, u] = Σ_ij C_ijk x[r, u, i] y[r, v, j]`
 //! is built from the nonzero 3j entries (`u` innermost: the first input's multiplicity, the long
@@ -12,8 +12,9 @@
 
 use rayon::prelude::*;
 
-use super::tensor_product_kernel::{lane_dot, Slot};
-use crate::ops::{gemm_add, Matrix, Real};
+use super::dense::{gemm_add, Matrix};
+use super::tensor_product::{lane_dot, Slot};
+use super::Real;
 
 /// Rows per parallel task of the element-wise loops.
 const ROWS_PER_TASK: usize = 64;

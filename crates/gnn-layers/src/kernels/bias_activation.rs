@@ -1,4 +1,4 @@
-//! `act(x + b)` in one pass: the bias of a linear layer fused with the activation that follows it
+//! `act(x + b)` in one pass (the op behind [`ops::bias_activation`](crate::ops::bias_activation)): the bias of a linear layer fused with the activation that follows it
 //! (shifted softplus, softplus, SiLU, sigmoid, ReLU, identity), vectorised for `f32` and split over
 //! rayon threads for large inputs.
 //!
@@ -6,9 +6,10 @@
 //! derivative (`g ⊙ act''(x + b)`, up to the third derivative), so forces and losses on forces stay
 //! on fused kernels.
 
-use super::activation::Activation;
-use crate::ops::pointwise::{self, multiversion};
-use crate::ops::{column_sums, contiguous, with_float, PARALLEL_MIN_ELEMENTS};
+use super::pointwise::{self, multiversion};
+use super::{contiguous, with_float, PARALLEL_MIN_ELEMENTS};
+use crate::nn::{Activation, PYG_SSP_SHIFT, SOFTPLUS_THRESHOLD};
+use crate::ops::column_sums;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Error, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -30,7 +31,7 @@ impl Kind {
     pub(crate) fn of(activation: Activation) -> Option<Self> {
         Some(match activation {
             Activation::ShiftedSoftplus => Kind::Softplus { shift: std::f64::consts::LN_2 },
-            Activation::ShiftedSoftplusPyg => Kind::Softplus { shift: super::activation::PYG_SSP_SHIFT },
+            Activation::ShiftedSoftplusPyg => Kind::Softplus { shift: PYG_SSP_SHIFT },
             Activation::Softplus => Kind::Softplus { shift: 0.0 },
             Activation::Silu => Kind::Silu,
             Activation::Sigmoid => Kind::Sigmoid,
@@ -44,38 +45,8 @@ impl Kind {
 /// Highest derivative the kernels compute (enough for a loss on forces and its gradient check).
 const MAX_ORDER: u8 = 3;
 
-/// `activation(x + bias)` with `bias` (`[C]`) broadcast over the rows of `x` (`[…, C]`); without a
-/// bias, `activation(x)`. Differentiable in `x` and `bias` (up to the third derivative for the fused
-/// activations; tanh and non-CPU devices use Candle's ops).
-pub fn bias_activation(x: &Tensor, bias: Option<&Tensor>, activation: Activation) -> Result<Tensor> {
-    let kind = Kind::of(activation)
-        .filter(|_| x.device().is_cpu() && matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64));
-    let Some(kind) = kind else {
-        let z = match bias {
-            Some(b) => x.broadcast_add(b)?,
-            None => x.clone(),
-        };
-        return activation.apply_unfused(&z);
-    };
-    let width = x.dims().last().copied().unwrap_or(1);
-    let bias = match bias {
-        Some(b) if b.dims() == [width] && b.dtype() == x.dtype() => b.contiguous()?,
-        Some(b) => {
-            return Err(Error::Msg(format!(
-                "bias_activation: bias {:?} {:?} does not fit x {:?} {:?}",
-                b.dims(),
-                b.dtype(),
-                x.dims(),
-                x.dtype()
-            )))
-        }
-        None => Tensor::zeros(width, x.dtype(), x.device())?,
-    };
-    x.contiguous()?.apply_op2(&bias, BiasActivation { kind })
-}
-
-struct BiasActivation {
-    kind: Kind,
+pub(crate) struct BiasActivation {
+    pub(crate) kind: Kind,
 }
 
 /// `g ⊙ act⁽ᵒʳᵈᵉʳ⁾(x + b)`.
@@ -164,7 +135,7 @@ fn bias_gradient(grad_x: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
 }
 
 /// The scalar functions of the fused kernels.
-pub(crate) trait Scalar: crate::ops::Real + std::ops::Sub<Output = Self> + std::ops::Neg<Output = Self> {
+pub(crate) trait Scalar: super::Real + std::ops::Sub<Output = Self> + std::ops::Neg<Output = Self> {
     fn sigmoid(self) -> Self;
     fn softplus(self) -> Self;
     fn constant(v: f64) -> Self;
@@ -192,7 +163,7 @@ impl Scalar for f64 {
     }
     #[inline(always)]
     fn softplus(self) -> Self {
-        if self > super::activation::SOFTPLUS_THRESHOLD {
+        if self > SOFTPLUS_THRESHOLD {
             self
         } else {
             self.exp().ln_1p()
@@ -220,7 +191,7 @@ fn value<T: Scalar>(kind: Kind, order: u8, z: T) -> T {
                 2 => s * (one - s),
                 _ => s * (one - s) * (one - T::constant(2.0) * s),
             };
-            let linear = z > T::constant(super::activation::SOFTPLUS_THRESHOLD);
+            let linear = z > T::constant(SOFTPLUS_THRESHOLD);
             match (linear, order) {
                 (true, 1) => one,
                 (true, _) => zero,

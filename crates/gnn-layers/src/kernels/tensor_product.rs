@@ -1,4 +1,4 @@
-//! The CPU kernel behind [`TensorProduct`](super::TensorProduct): a tensor product that walks the
+//! The CPU kernel behind [`TensorProduct`](crate::o3::TensorProduct): a tensor product that walks the
 //! nonzero Clebsch–Gordan coefficients of each instruction, optionally fused with a gather of its
 //! first (and second) input and a scatter-sum of its output, so that a point convolution
 //! `out[dst[e]] += TP(x[src[e]], y[e], w[e])` never materialises per-edge features.
@@ -28,8 +28,9 @@ use candle_core::{CpuStorage, CustomOp3, Error, Layout, Result, Shape, Tensor, W
 use rayon::prelude::*;
 
 use super::dense_paths::DensePath;
-use super::irreps::Irreps;
-use crate::ops::{contiguous, with_float, Real, SegmentIndex};
+use super::{contiguous, with_float, Real};
+use crate::o3::Irreps;
+use crate::ops::SegmentIndex;
 
 /// Edge groups whose shared-weight gradients are summed separately, then in order.
 const WEIGHT_GROUPS: usize = 16;
@@ -121,7 +122,7 @@ pub(crate) struct PathSpec<'a> {
     pub in1: (usize, usize, usize),
     pub in2: (usize, usize, usize),
     pub out: (usize, usize, usize),
-    pub mode: super::ConnectionMode,
+    pub mode: crate::o3::ConnectionMode,
     pub weight_offset: Option<usize>,
     pub coefficient: f64,
     pub w3j: &'a [f64],
@@ -131,7 +132,7 @@ impl Plan {
     /// The plan of a product of `in1 ⊗ in2 → out` with `weight_numel` flat weights and the given
     /// paths.
     pub(crate) fn new(in1: &Irreps, in2: &Irreps, out: &Irreps, weight_numel: usize, paths: &[PathSpec]) -> Self {
-        use super::ConnectionMode::*;
+        use crate::o3::ConnectionMode::*;
         let mut runs = Vec::new();
         for p in paths {
             let ((s1, m1, d1), (s2, m2, d2), (so, mo, dout)) = (p.in1, p.in2, p.out);

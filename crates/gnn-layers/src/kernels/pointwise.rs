@@ -26,11 +26,11 @@ macro_rules! multiversion {
                 unsafe fn v3($($arg: $ty),*) {
                     body($($arg),*)
                 }
-                if $crate::ops::pointwise::has_avx512() {
+                if $crate::kernels::pointwise::has_avx512() {
                     // SAFETY: the CPU supports every feature `v4` is compiled for.
                     return unsafe { v4($($arg),*) };
                 }
-                if $crate::ops::pointwise::has_avx2_fma() {
+                if $crate::kernels::pointwise::has_avx2_fma() {
                     // SAFETY: the CPU supports every feature `v3` is compiled for.
                     return unsafe { v3($($arg),*) };
                 }

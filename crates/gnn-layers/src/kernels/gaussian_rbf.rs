@@ -1,13 +1,13 @@
-//! The Gaussian expansion `e[p, k] = exp(c_k (d_p − μ_k)²)` as one vectorised pass, with its
+//! The Gaussian expansion of [`GaussianBasis`](crate::nn::GaussianBasis) `e[p, k] = exp(c_k (d_p − μ_k)²)` as one vectorised pass, with its
 //! derivative in `d` (`Σ_k g[p, k] · e[p, k] · 2c_k (d_p − μ_k)`, the path forces take) as a second
 //! fused kernel. Second derivatives (a loss on forces) are composed from Candle's ops.
 
-use crate::ops::pointwise::{self, multiversion};
-use crate::ops::{contiguous, for_each_row, with_float, Real};
+use super::pointwise::{self, multiversion};
+use super::{contiguous, for_each_row, with_float, Real};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType};
 
 /// `[edges, n]` Gaussians of `d [edges]` with centres `offsets [n]` and `coefficients [n]` (`c_k`).
-pub(crate) fn forward(d: &Tensor, offsets: &Tensor, coefficients: &Tensor) -> Result<Tensor> {
+pub(crate) fn expand(d: &Tensor, offsets: &Tensor, coefficients: &Tensor) -> Result<Tensor> {
     let basis = Basis::new(offsets, coefficients)?;
     d.contiguous()?.apply_op1(Expansion { basis })
 }

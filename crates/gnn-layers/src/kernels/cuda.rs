@@ -1,9 +1,9 @@
 //! CUDA launches of the graph-op kernels (`kernels/graph_ops.cu`, compiled to PTX by `build.rs`):
 //! the `cuda_fwd` of each custom op, with the same conventions and summation order as the CPU
-//! kernels in `kernels.rs` (one thread per output element walking its segment's rows in order, no
+//! kernels of this room (one thread per output element walking its segment's rows in order, no
 //! atomics: deterministic).
 
-use super::index::SegmentIndex;
+use crate::ops::SegmentIndex;
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, LaunchArgs, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::{CudaDType, WrapErr};
@@ -271,7 +271,7 @@ pub(crate) fn adam_step(
     vl: &Layout,
     grad: &CudaStorage,
     gl: &Layout,
-    step: &super::AdamStep,
+    step: &crate::ops::AdamStep,
 ) -> Result<()> {
     const OP: &str = "chemgnn-adam-step";
     let n = pl.shape().elem_count();

@@ -1,0 +1,251 @@
+//! The point convolution of e3nn's models (gate_points, L1Net, NequIP, SevenNet) and the edge
+//! embedding it reads:
+//!
+//! 1. **edges** ([`EdgeEmbedding`]): for each edge j → i with vector `r_ij`, the spherical
+//!    harmonics `Y(r̂_ij)` (component normalisation) as attributes, and `number_of_basis` functions
+//!    of `|r_ij|` (`soft_one_hot_linspace` on `[0, r_max]`, optionally scaled) as the radial input;
+//!    e3nn's `smooth_cutoff(|r_ij| / r_max)` multiplies one of the two ([`Envelope`]);
+//! 2. **convolution** ([`PointConvolution`]): a radial MLP (`FullyConnectedNet`, SiLU) maps the
+//!    radial input to per-edge weights of a channel-wise (`uvu`) tensor product
+//!    `TP(x_j, Y(r̂_ij), R(|r_ij|))`, summed at the receiver and divided by a neighbour
+//!    normalisation (a number: e3nn's `√num_neighbors`, SevenNet's `avg_num_neigh`), then mixed into
+//!    the output irreps ([`PointOutput`]: an `o3::Linear`, or a fully connected tensor product with
+//!    node attributes as e3nn's gate_points).
+//!
+//! Self-connections and whatever runs before the convolution (gate_points' `lin1`, NequIP's
+//! `linear_1`) are the model's: they differ between models.
+
+use candle_core::{Error, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+use super::{
+    smooth_cutoff, soft_one_hot_linspace, spherical_harmonics, FullyConnectedNet, FullyConnectedTensorProduct, Irreps,
+    Linear, LinearConfig, SoftOneHotBasis, SphNormalization, TensorProduct, TensorProductConfig,
+};
+use crate::nn::Activation;
+use crate::ops::SegmentIndex;
+
+/// Where e3nn's smooth cutoff multiplies the edge embedding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Envelope {
+    /// The spherical harmonics (gate_points: `edge_attr = smooth_cutoff · Y`).
+    Harmonics,
+    /// The radial basis (L1Net, NequIP: `basis · cutoff`).
+    Basis,
+}
+
+/// How [`EdgeEmbedding::new`] embeds the edges (module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeEmbeddingConfig {
+    /// Irreps of the harmonics, e.g. `Irreps::spherical_harmonics(2, Parity::Odd)`.
+    pub irreps_sh: Irreps,
+    /// The cutoff radius `r_max`.
+    pub max_radius: f64,
+    /// Functions of the radial basis.
+    pub number_of_basis: usize,
+    /// Their kind.
+    pub basis: SoftOneHotBasis,
+    /// e3nn's `cutoff` argument of `soft_one_hot_linspace`.
+    pub basis_cutoff: bool,
+    /// Factor on the basis (gate_points: `√number_of_basis`; 1 for none).
+    pub basis_scale: f64,
+    /// What the smooth cutoff multiplies.
+    pub envelope: Envelope,
+}
+
+/// The per-edge inputs every convolution of a network shares.
+#[derive(Clone, Debug)]
+pub struct EdgeEmbedding {
+    /// Sending node of each edge.
+    pub source: SegmentIndex,
+    /// Receiving node of each edge.
+    pub target: SegmentIndex,
+    /// Attributes, `[edges, irreps_sh.dim()]`: the harmonics (times the cutoff with
+    /// [`Envelope::Harmonics`]).
+    pub attributes: Tensor,
+    /// Radial input, `[edges, number_of_basis]`: the basis (times the cutoff with
+    /// [`Envelope::Basis`]).
+    pub radial: Tensor,
+}
+
+impl EdgeEmbedding {
+    /// Embeds the edges `source → target` with vectors `vectors` (`[edges, 3]`,
+    /// `r_ij = pos[source] − pos[target]` plus any lattice shift); differentiable in `vectors`.
+    pub fn new(
+        vectors: &Tensor,
+        source: &SegmentIndex,
+        target: &SegmentIndex,
+        config: &EdgeEmbeddingConfig,
+    ) -> Result<Self> {
+        let c = config;
+        let harmonics = spherical_harmonics(&c.irreps_sh, vectors, true, SphNormalization::Component)?;
+        let length = vectors.sqr()?.sum(D::Minus1)?.sqrt()?;
+        let envelope = smooth_cutoff(&length.affine(1.0 / c.max_radius, 0.0)?)?.unsqueeze(1)?;
+        let basis = soft_one_hot_linspace(&length, 0.0, c.max_radius, c.number_of_basis, c.basis, c.basis_cutoff)?;
+        let basis = if c.basis_scale == 1.0 { basis } else { basis.affine(c.basis_scale, 0.0)? };
+        let (attributes, radial) = match c.envelope {
+            Envelope::Harmonics => (harmonics.broadcast_mul(&envelope)?, basis),
+            Envelope::Basis => (harmonics, basis.broadcast_mul(&envelope)?),
+        };
+        Ok(Self { source: source.clone(), target: target.clone(), attributes, radial })
+    }
+}
+
+/// What mixes the normalised sum into the output irreps.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PointOutput {
+    /// An `o3::Linear` without biases (L1Net, NequIP's `linear_2`).
+    Linear,
+    /// A fully connected tensor product with node attributes of these irreps (e3nn's gate_points
+    /// `lin2`); [`PointConvolution::forward`] then needs the attributes.
+    NodeAttributes(Irreps),
+}
+
+/// The architecture of a [`PointConvolution`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointConvolutionConfig {
+    /// Node features in.
+    pub irreps_in: Irreps,
+    /// Edge attributes ([`EdgeEmbedding::attributes`]).
+    pub irreps_edge: Irreps,
+    /// Features out; also the filter of the channel-wise product's paths
+    /// ([`TensorProductConfig::channelwise`]).
+    pub irreps_out: Irreps,
+    /// Inputs of the radial MLP ([`EdgeEmbedding::radial`]'s width).
+    pub radial_basis: usize,
+    /// Width of the radial MLP's hidden layers.
+    pub radial_neurons: usize,
+    /// Hidden layers of the radial MLP.
+    pub radial_layers: usize,
+    /// The summed messages are multiplied by `1 / divisor` (e3nn: `√num_neighbors`).
+    pub divisor: f64,
+    /// The mixing after the sum.
+    pub output: PointOutput,
+}
+
+#[derive(Clone, Debug)]
+enum Mixing {
+    Linear(Linear),
+    NodeAttributes(FullyConnectedTensorProduct),
+}
+
+/// `mix(Σ_{j → i} TP(x_j, Y_ij, R(radial_ij)) / divisor)` (module docs).
+#[derive(Clone, Debug)]
+pub struct PointConvolution {
+    tp: TensorProduct,
+    radial: FullyConnectedNet,
+    mixing: Mixing,
+    divisor: f64,
+}
+
+impl PointConvolution {
+    /// Builds the convolution; the radial MLP's parameters come from `radial_vb`
+    /// (`layer{i}.weight`, e3nn's `FullyConnectedNet`), the mixing's from `output_vb` (`weight`, or
+    /// `o3::Linear`'s), so that models keep their checkpoint names.
+    pub fn new(config: &PointConvolutionConfig, radial_vb: VarBuilder, output_vb: VarBuilder) -> Result<Self> {
+        let c = config;
+        if !(c.divisor.is_finite() && c.divisor > 0.0) {
+            return Err(Error::Msg(format!("point convolution: the divisor {} must be positive", c.divisor)));
+        }
+        let tp = TensorProduct::new(TensorProductConfig::channelwise(
+            c.irreps_in.clone(),
+            c.irreps_edge.clone(),
+            &c.irreps_out,
+        ))?;
+        let mut hs = vec![c.radial_basis];
+        hs.extend(std::iter::repeat_n(c.radial_neurons, c.radial_layers));
+        hs.push(tp.weight_numel());
+        let radial = FullyConnectedNet::new(&hs, Some(Activation::Silu), radial_vb)?;
+        let summed = &tp.config().irreps_out;
+        let mixing = match &c.output {
+            PointOutput::Linear => Mixing::Linear(Linear::new(
+                LinearConfig {
+                    irreps_in: summed.clone(),
+                    irreps_out: c.irreps_out.clone(),
+                    instructions: None,
+                    biases: false,
+                    path_normalization: Default::default(),
+                },
+                output_vb,
+            )?),
+            PointOutput::NodeAttributes(attributes) => {
+                Mixing::NodeAttributes(FullyConnectedTensorProduct::new(summed, attributes, &c.irreps_out, output_vb)?)
+            }
+        };
+        Ok(Self { tp, radial, mixing, divisor: c.divisor })
+    }
+
+    /// The convolution of node features `x` (`[nodes, irreps_in.dim()]`) over `edges`, with node
+    /// attributes `z` for [`PointOutput::NodeAttributes`]: `[nodes, irreps_out.dim()]`.
+    pub fn forward(&self, x: &Tensor, z: Option<&Tensor>, edges: &EdgeEmbedding) -> Result<Tensor> {
+        let weights = self.radial.forward(&edges.radial)?;
+        let summed = self.tp.convolve(x, &edges.source, &edges.attributes, &weights, &edges.target)?;
+        let summed = summed.affine(1.0 / self.divisor, 0.0)?;
+        match (&self.mixing, z) {
+            (Mixing::Linear(linear), _) => linear.forward(&summed),
+            (Mixing::NodeAttributes(product), Some(z)) => product.forward(&summed, z),
+            (Mixing::NodeAttributes(_), None) => {
+                Err(Error::Msg("point convolution: the output mixing reads node attributes, none given".into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::o3::Parity;
+    use crate::test_support::{max_abs_diff, tensor};
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    fn edges() -> EdgeEmbedding {
+        let dev = Device::Cpu;
+        let source = SegmentIndex::new(vec![1, 2, 0, 2], 3, &dev).unwrap();
+        let target = SegmentIndex::new(vec![0, 0, 1, 1], 3, &dev).unwrap();
+        let config = EdgeEmbeddingConfig {
+            irreps_sh: Irreps::spherical_harmonics(1, Parity::Odd),
+            max_radius: 3.0,
+            number_of_basis: 4,
+            basis: SoftOneHotBasis::Bessel,
+            basis_cutoff: true,
+            basis_scale: 1.0,
+            envelope: Envelope::Basis,
+        };
+        EdgeEmbedding::new(&tensor(&[4, 3], 1), &source, &target, &config).unwrap()
+    }
+
+    fn convolution(divisor: f64, output: PointOutput, varmap: &VarMap) -> Result<PointConvolution> {
+        let config = PointConvolutionConfig {
+            irreps_in: "2x0e+1x1o".parse()?,
+            irreps_edge: Irreps::spherical_harmonics(1, Parity::Odd),
+            irreps_out: "3x0e+2x1o".parse()?,
+            radial_basis: 4,
+            radial_neurons: 5,
+            radial_layers: 1,
+            divisor,
+            output,
+        };
+        let vb = VarBuilder::from_varmap(varmap, DType::F64, &Device::Cpu);
+        PointConvolution::new(&config, vb.pp("radial"), vb.pp("linear"))
+    }
+
+    #[test]
+    fn the_sum_is_divided_by_the_divisor_and_bad_settings_are_errors() {
+        let (edges, x) = (edges(), tensor(&[3, 5], 2));
+        let varmap = VarMap::new();
+        let one = convolution(1.0, PointOutput::Linear, &varmap).unwrap().forward(&x, None, &edges).unwrap();
+        // Same parameters (shared varmap), divisor 4: a quarter of the output (the mixing is linear).
+        let four = convolution(4.0, PointOutput::Linear, &varmap).unwrap().forward(&x, None, &edges).unwrap();
+        assert_eq!(one.dims(), [3, 3 + 2 * 3]);
+        assert!(max_abs_diff(&one.affine(0.25, 0.0).unwrap(), &four) < 1e-15);
+        assert!(one.abs().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap() > 1e-6);
+        assert!(convolution(0.0, PointOutput::Linear, &varmap).unwrap_err().to_string().contains("divisor"));
+        let attributes = PointOutput::NodeAttributes("1x0e".parse().unwrap());
+        let with_attributes = convolution(1.0, attributes, &VarMap::new()).unwrap();
+        let err = with_attributes.forward(&x, None, &edges).unwrap_err().to_string();
+        assert!(err.contains("node attributes"), "{err}");
+        let z = Tensor::ones((3, 1), DType::F64, &Device::Cpu).unwrap();
+        assert_eq!(with_attributes.forward(&x, Some(&z), &edges).unwrap().dims(), [3, 9]);
+    }
+}
