@@ -82,7 +82,8 @@ const char *chemgnn_version(void);
  * Loads the checkpoint directory `dir` (a chemgnn `best/`, `last/` or imported model) in double
  * precision when `double_precision` is non-zero, single otherwise. Returns null on failure, with
  * the reason in `error` (`error_len` bytes, NUL-terminated; may be null). Models without per-atom
- * energies are refused.
+ * energies are refused. The first call applies chemgnn's runtime policy
+ * (`gnn_layers::runtime::init`).
  *
  * # Safety
  * `dir` must be a NUL-terminated string; `error` null or valid for `error_len` bytes.

@@ -450,7 +450,9 @@ impl GraphNetwork {
             let graph_of = input.node_graph.values();
             let edge_graph: Vec<u32> = x.target.values().iter().map(|&t| graph_of[t as usize]).collect();
             let edge_graph = SegmentIndex::new(edge_graph, input.node_graph.num_segments(), x.target.device())?;
-            let messages = messages.expect("messages are kept when the global update reads them");
+            let Some(messages) = messages else {
+                candle_core::bail!("graph network: the global update reads the messages, which were not kept");
+            };
             parts.push(scatter(messages, &edge_graph, reduce)?);
         }
         if let Some(reduce) = config.nodes {
