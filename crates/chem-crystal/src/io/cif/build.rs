@@ -9,6 +9,7 @@ use super::blocks::{Block, Values};
 use super::spacegroup;
 use super::symop::parse_symop;
 use super::tokens::Token;
+use super::Warning;
 use crate::error::{Error, Result};
 use crate::io::check::{close_pairs, overlap_message};
 use crate::io::occupancy::{check_occupancy, is_partial, resolve, Member};
@@ -28,6 +29,12 @@ const HM_TAGS: [&str; 3] = ["_symmetry_space_group_name_h-m", "_space_group_name
 const HALL_TAGS: [&str; 2] = ["_symmetry_space_group_name_hall", "_space_group_name_hall"];
 /// Tags of the space-group number.
 const NUMBER_TAGS: [&str; 2] = ["_symmetry_int_tables_number", "_space_group_it_number"];
+/// The property listing a block's warnings.
+const WARNINGS: &str = "cif_warnings";
+/// The fractions pymatgen's `CifParser` snaps coordinates to (`important_fracs`).
+const IMPORTANT_FRACTIONS: [f64; 2] = [1.0 / 3.0, 2.0 / 3.0];
+/// How many site labels a warning names.
+const NAMED: usize = 5;
 
 /// One row of the `_atom_site_` loop.
 #[derive(Debug, Clone)]
@@ -60,7 +67,9 @@ impl Builder<'_, '_> {
     }
 
     /// The structure of the block, or `None` for a block without cell and sites (metadata only).
-    pub fn build(&self, name: String) -> Result<Option<Structure>> {
+    /// `warnings` (the tokenizer's and the block's) and the block's own go into the property
+    /// `"cif_warnings"`, one `line N: …` per line, in line order.
+    pub fn build(&self, name: String, mut warnings: Vec<Warning>) -> Result<Option<Structure>> {
         let block = self.block;
         if !block.has_prefix("_cell_") && !block.has_prefix("_atom_site_") {
             return Ok(None);
@@ -68,7 +77,7 @@ impl Builder<'_, '_> {
         let (lattice, cell_line) = self.lattice()?;
         let mut properties = BTreeMap::new();
         properties.insert("cif_block".to_owned(), Property::Str(block.name.to_owned()));
-        let sites = self.sites()?;
+        let sites = self.sites(&mut warnings)?;
         let operations = self.operations(&mut properties, &lattice)?;
         let atoms = self.expand(&lattice, &sites, &operations);
         let positions: Vec<[f64; 3]> = atoms.iter().map(|a| lattice.to_cartesian(&a.fractional)).collect();
@@ -135,6 +144,11 @@ impl Builder<'_, '_> {
             properties.insert("disorder".to_owned(), Property::Str(resolved.disorder));
         }
 
+        if !warnings.is_empty() {
+            warnings.sort_by_key(|w| w.0);
+            let lines: Vec<String> = warnings.iter().map(|(line, m)| format!("line {line}: {m}")).collect();
+            properties.insert(WARNINGS.to_owned(), Property::Str(lines.join("\n")));
+        }
         let mut atom_arrays = BTreeMap::new();
         if sites.iter().any(|s| s.oxidation.is_some()) {
             let data = keep.iter().map(|&i| sites[atoms[i].site].oxidation.unwrap_or(f64::NAN)).collect();
@@ -315,8 +329,9 @@ impl Builder<'_, '_> {
         Ok(entry.map_or_else(|| vec![SymOp::IDENTITY], |e| spacegroup::operations(&e)))
     }
 
-    /// The rows of the `_atom_site_` loop.
-    fn sites(&self) -> Result<Vec<Site>> {
+    /// The rows of the `_atom_site_` loop. Coordinates are read as pymatgen reads them, with a
+    /// warning: `.` is 0, and values close to 1/3 or 2/3 are exactly that ([`snapped`]).
+    fn sites(&self, warnings: &mut Vec<Warning>) -> Result<Vec<Site>> {
         let b = self.block;
         let fract: Vec<Option<Values<'_, '_>>> =
             ["_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z"].iter().map(|t| b.get(t)).collect();
@@ -346,6 +361,10 @@ impl Builder<'_, '_> {
         }
         let oxidation_numbers = self.oxidation_numbers()?;
         let mut sites = Vec::with_capacity(x.len());
+        // Sites with a `.` coordinate and the first one's line; the number of coordinates snapped,
+        // their sites and the first one's line.
+        let (mut dots, mut dot_line) = (Vec::new(), None);
+        let (mut snaps, mut snapped_sites, mut snap_line) = (0, Vec::new(), None);
         for row in 0..x.len() {
             let line = columns.iter().flatten().map(|c| c.get(row).line).min().unwrap_or(x.get(row).line);
             let label_text = label.as_ref().map(|c| c.get(row)).filter(|t| !t.is_missing()).map(|t| t.text);
@@ -370,12 +389,32 @@ impl Builder<'_, '_> {
                 let key = type_symbol.map(|t| t.text).or(label_text).unwrap_or_default().to_ascii_lowercase();
                 oxidation = oxidation_numbers.get(&key).copied();
             }
-            let coordinate = |c: &Values<'_, '_>, axis: &str| -> Result<f64> {
+            let mut fractional = [0.0; 3];
+            for (k, (c, axis)) in [(&x, "x"), (&y, "y"), (&zc, "z")].into_iter().enumerate() {
                 let v = c.get(row);
-                self.required_number(&format!("site {name}: _atom_site_fract_{axis}"), v)
-            };
+                fractional[k] = if v.is_missing() && v.text == "." {
+                    if dots.last() != Some(&name) {
+                        dots.push(name.clone());
+                    }
+                    dot_line.get_or_insert(v.line);
+                    0.0
+                } else {
+                    let value = self.required_number(&format!("site {name}: _atom_site_fract_{axis}"), v)?;
+                    match snapped(value, self.options.fraction_tolerance) {
+                        Some(fraction) => {
+                            snaps += 1;
+                            if snapped_sites.last() != Some(&name) {
+                                snapped_sites.push(name.clone());
+                            }
+                            snap_line.get_or_insert(v.line);
+                            fraction
+                        }
+                        None => value,
+                    }
+                };
+            }
             // Wrapped first, so that huge coordinates cannot overflow under the operations.
-            let fractional = [coordinate(&x, "x")?, coordinate(&y, "y")?, coordinate(&zc, "z")?].map(wrap);
+            let fractional = fractional.map(wrap);
             let occupancy = match occupancy.as_ref().map(|c| c.get(row)).filter(|t| !t.is_missing()) {
                 None => 1.0,
                 Some(t) => {
@@ -385,6 +424,22 @@ impl Builder<'_, '_> {
                 }
             };
             sites.push(Site { label: name, line, z, oxidation, fractional, occupancy });
+        }
+        if let Some(line) = dot_line {
+            warnings.push((
+                line,
+                format!("fractional coordinates given as '.' read as 0, as pymatgen does (sites {})", named(&dots)),
+            ));
+        }
+        if let Some(line) = snap_line {
+            warnings.push((
+                line,
+                format!(
+                    "{snaps} fractional coordinates within 10⁻⁴ (relative) of 1/3 or 2/3 read as exactly 1/3 or 2/3, \
+                     as pymatgen does (sites {})",
+                    named(&snapped_sites)
+                ),
+            ));
         }
         Ok(sites)
     }
@@ -435,6 +490,29 @@ impl Builder<'_, '_> {
         }
         atoms
     }
+}
+
+/// The fraction of [`IMPORTANT_FRACTIONS`] that pymatgen's `CifParser` replaces the coordinate `x`
+/// (as written, before wrapping) with: the one with `|x / f − 1| ≤ tolerance` (`math.isclose(x / f,
+/// 1, abs_tol=frac_tolerance, rel_tol=0)`; with pymatgen's 10⁻⁴ within 3.3·10⁻⁵ of 1/3 and 6.7·10⁻⁵
+/// of 2/3). None for a tolerance of 0.
+fn snapped(x: f64, tolerance: f64) -> Option<f64> {
+    if tolerance == 0.0 {
+        return None;
+    }
+    IMPORTANT_FRACTIONS.into_iter().find(|f| {
+        let ratio = x / f;
+        ratio == 1.0 || (1.0 - ratio).abs() <= tolerance
+    })
+}
+
+/// The first [`NAMED`] of `labels`, and how many there are in all beyond them.
+fn named(labels: &[String]) -> String {
+    let mut text = labels.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+    if labels.len() > NAMED {
+        text.push_str(&format!(" … ({} in all)", labels.len()));
+    }
+    text
 }
 
 /// True for `P 1` however spelled (`P1`, `P_1`, `p 1`).
@@ -515,6 +593,32 @@ mod tests {
         for bad in ["inf", "nan", "1.0(", "1.0()", "1.0(a)", "(1)", "-", "1e999", "abc", "1.0(1)x"] {
             assert_eq!(parse_number(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn thirds_are_snapped_as_pymatgen_snaps_them() {
+        let (third, two_thirds) = (1.0 / 3.0, 2.0 / 3.0);
+        for (x, expected) in [
+            (0.3333, Some(third)),
+            (0.33333333, Some(third)),
+            (0.33336, Some(third)),
+            (0.6667, Some(two_thirds)),
+            (0.6666, Some(two_thirds)),
+            (0.666733, Some(two_thirds)),
+            (1.0 / 3.0, Some(third)),
+            (0.3334, None),
+            (0.333367, None),
+            (0.667, None),
+            (-0.33333, None),
+            (1.33333, None),
+            (0.16667, None),
+            (0.0, None),
+        ] {
+            assert_eq!(snapped(x, 1e-4), expected, "{x}");
+        }
+        assert_eq!(snapped(0.3333, 1e-3), Some(third));
+        assert_eq!(snapped(0.3333, 1e-5), None);
+        assert_eq!(snapped(1.0 / 3.0, 0.0), None);
     }
 
     #[test]
