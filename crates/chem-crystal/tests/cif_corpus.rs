@@ -124,11 +124,11 @@ fn snapped_by_pymatgen(block: &Value) -> usize {
     counts.first().copied().unwrap_or(0)
 }
 
-/// The number N of our warning "N fractional coordinates within 10⁻⁴ (relative) of 1/3 or 2/3"
+/// The number N of our warning "N fractional coordinates within 1e-4 (relative) of 1/3 or 2/3"
 /// (0 without one), and the other warnings.
 fn snapped_by_us(warnings: &[String]) -> (usize, Vec<&String>) {
     let (snaps, others): (Vec<&String>, Vec<&String>) =
-        warnings.iter().partition(|w| w.contains(" fractional coordinates within 10⁻⁴ (relative) of 1/3 or 2/3"));
+        warnings.iter().partition(|w| w.contains(" fractional coordinates within 1e-4 (relative) of 1/3 or 2/3"));
     assert!(snaps.len() <= 1, "{snaps:?}");
     let count = snaps.first().map_or(0, |w| w.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap());
     (count, others)

@@ -389,7 +389,7 @@ fn cif_reads_pymatgens_quirks_with_warnings() {
     let Some(Property::Str(warnings)) = s.properties.get("cif_warnings") else { panic!("{:?}", s.properties) };
     assert_eq!(
         warnings,
-        "line 15: 2 fractional coordinates within 10⁻⁴ (relative) of 1/3 or 2/3 read as exactly 1/3 or 2/3, as \
+        "line 15: 2 fractional coordinates within 1e-4 (relative) of 1/3 or 2/3 read as exactly 1/3 or 2/3, as \
          pymatgen does (sites Cl1)"
     );
     // ReadOptions::fraction_tolerance 0 reads them as written; a negative one is an error.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chem_graph::{AtomArray, Property, Structure};
 
 use super::blocks::{Block, Values};
+use super::coordinates::Coordinates;
 use super::spacegroup;
 use super::symop::parse_symop;
 use super::tokens::Token;
@@ -31,10 +32,6 @@ const HALL_TAGS: [&str; 2] = ["_symmetry_space_group_name_hall", "_space_group_n
 const NUMBER_TAGS: [&str; 2] = ["_symmetry_int_tables_number", "_space_group_it_number"];
 /// The property listing a block's warnings.
 const WARNINGS: &str = "cif_warnings";
-/// The fractions pymatgen's `CifParser` snaps coordinates to (`important_fracs`).
-const IMPORTANT_FRACTIONS: [f64; 2] = [1.0 / 3.0, 2.0 / 3.0];
-/// How many site labels a warning names.
-const NAMED: usize = 5;
 
 /// One row of the `_atom_site_` loop.
 #[derive(Debug, Clone)]
@@ -330,7 +327,7 @@ impl Builder<'_, '_> {
     }
 
     /// The rows of the `_atom_site_` loop. Coordinates are read as pymatgen reads them, with a
-    /// warning: `.` is 0, and values close to 1/3 or 2/3 are exactly that ([`snapped`]).
+    /// warning: `.` is 0, and values close to 1/3 or 2/3 are exactly that ([`Coordinates`]).
     fn sites(&self, warnings: &mut Vec<Warning>) -> Result<Vec<Site>> {
         let b = self.block;
         let fract: Vec<Option<Values<'_, '_>>> =
@@ -361,10 +358,7 @@ impl Builder<'_, '_> {
         }
         let oxidation_numbers = self.oxidation_numbers()?;
         let mut sites = Vec::with_capacity(x.len());
-        // Sites with a `.` coordinate and the first one's line; the number of coordinates snapped,
-        // their sites and the first one's line.
-        let (mut dots, mut dot_line) = (Vec::new(), None);
-        let (mut snaps, mut snapped_sites, mut snap_line) = (0, Vec::new(), None);
+        let mut coordinates = Coordinates::new(self.options.fraction_tolerance);
         for row in 0..x.len() {
             let line = columns.iter().flatten().map(|c| c.get(row).line).min().unwrap_or(x.get(row).line);
             let label_text = label.as_ref().map(|c| c.get(row)).filter(|t| !t.is_missing()).map(|t| t.text);
@@ -391,27 +385,8 @@ impl Builder<'_, '_> {
             }
             let mut fractional = [0.0; 3];
             for (k, (c, axis)) in [(&x, "x"), (&y, "y"), (&zc, "z")].into_iter().enumerate() {
-                let v = c.get(row);
-                fractional[k] = if v.is_missing() && v.text == "." {
-                    if dots.last() != Some(&name) {
-                        dots.push(name.clone());
-                    }
-                    dot_line.get_or_insert(v.line);
-                    0.0
-                } else {
-                    let value = self.required_number(&format!("site {name}: _atom_site_fract_{axis}"), v)?;
-                    match snapped(value, self.options.fraction_tolerance) {
-                        Some(fraction) => {
-                            snaps += 1;
-                            if snapped_sites.last() != Some(&name) {
-                                snapped_sites.push(name.clone());
-                            }
-                            snap_line.get_or_insert(v.line);
-                            fraction
-                        }
-                        None => value,
-                    }
-                };
+                let tag = format!("site {name}: _atom_site_fract_{axis}");
+                fractional[k] = coordinates.read(c.get(row), &name, |v| self.required_number(&tag, v))?;
             }
             // Wrapped first, so that huge coordinates cannot overflow under the operations.
             let fractional = fractional.map(wrap);
@@ -425,22 +400,7 @@ impl Builder<'_, '_> {
             };
             sites.push(Site { label: name, line, z, oxidation, fractional, occupancy });
         }
-        if let Some(line) = dot_line {
-            warnings.push((
-                line,
-                format!("fractional coordinates given as '.' read as 0, as pymatgen does (sites {})", named(&dots)),
-            ));
-        }
-        if let Some(line) = snap_line {
-            warnings.push((
-                line,
-                format!(
-                    "{snaps} fractional coordinates within 10⁻⁴ (relative) of 1/3 or 2/3 read as exactly 1/3 or 2/3, \
-                     as pymatgen does (sites {})",
-                    named(&snapped_sites)
-                ),
-            ));
-        }
+        warnings.extend(coordinates.warnings());
         Ok(sites)
     }
 
@@ -490,29 +450,6 @@ impl Builder<'_, '_> {
         }
         atoms
     }
-}
-
-/// The fraction of [`IMPORTANT_FRACTIONS`] that pymatgen's `CifParser` replaces the coordinate `x`
-/// (as written, before wrapping) with: the one with `|x / f − 1| ≤ tolerance` (`math.isclose(x / f,
-/// 1, abs_tol=frac_tolerance, rel_tol=0)`; with pymatgen's 10⁻⁴ within 3.3·10⁻⁵ of 1/3 and 6.7·10⁻⁵
-/// of 2/3). None for a tolerance of 0.
-fn snapped(x: f64, tolerance: f64) -> Option<f64> {
-    if tolerance == 0.0 {
-        return None;
-    }
-    IMPORTANT_FRACTIONS.into_iter().find(|f| {
-        let ratio = x / f;
-        ratio == 1.0 || (1.0 - ratio).abs() <= tolerance
-    })
-}
-
-/// The first [`NAMED`] of `labels`, and how many there are in all beyond them.
-fn named(labels: &[String]) -> String {
-    let mut text = labels.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
-    if labels.len() > NAMED {
-        text.push_str(&format!(" … ({} in all)", labels.len()));
-    }
-    text
 }
 
 /// True for `P 1` however spelled (`P1`, `P_1`, `p 1`).
@@ -593,32 +530,6 @@ mod tests {
         for bad in ["inf", "nan", "1.0(", "1.0()", "1.0(a)", "(1)", "-", "1e999", "abc", "1.0(1)x"] {
             assert_eq!(parse_number(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn thirds_are_snapped_as_pymatgen_snaps_them() {
-        let (third, two_thirds) = (1.0 / 3.0, 2.0 / 3.0);
-        for (x, expected) in [
-            (0.3333, Some(third)),
-            (0.33333333, Some(third)),
-            (0.33336, Some(third)),
-            (0.6667, Some(two_thirds)),
-            (0.6666, Some(two_thirds)),
-            (0.666733, Some(two_thirds)),
-            (1.0 / 3.0, Some(third)),
-            (0.3334, None),
-            (0.333367, None),
-            (0.667, None),
-            (-0.33333, None),
-            (1.33333, None),
-            (0.16667, None),
-            (0.0, None),
-        ] {
-            assert_eq!(snapped(x, 1e-4), expected, "{x}");
-        }
-        assert_eq!(snapped(0.3333, 1e-3), Some(third));
-        assert_eq!(snapped(0.3333, 1e-5), None);
-        assert_eq!(snapped(1.0 / 3.0, 0.0), None);
     }
 
     #[test]

@@ -60,6 +60,7 @@
 
 mod blocks;
 mod build;
+mod coordinates;
 mod spacegroup;
 mod symop;
 mod tokens;
