@@ -4,10 +4,10 @@
 //! (`_atom_site.fract_x`) find the same columns as the CIF 1.1 ones (`_atom_site_fract_x`).
 //! `global_` blocks and `save_` frames are read and ignored.
 //!
-//! Two quirks pymatgen's `CifBlock` accepts are read as it reads them, with a warning: a tag
-//! given twice in one block (the last value wins, a whole loop column included) and values
-//! without a tag (ignored; e.g. the rest of an unterminated quoted string, see `tokens`), and a tag
-//! without a value at the end of a block (ignored; e.g. Crystallographica's `_eof`).
+//! Three quirks pymatgen's `CifBlock` accepts are read as it reads them, with a warning: a tag
+//! given twice in one block (the last value wins, a whole loop column included), values without a
+//! tag (ignored; e.g. the rest of an unterminated quoted string, see `tokens`), and a tag without a
+//! value at the end of a block (ignored; e.g. Crystallographica's `_eof`).
 
 use std::collections::HashMap;
 
