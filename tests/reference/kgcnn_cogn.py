@@ -380,6 +380,8 @@ pandas < 3, pymatgen, pyxtal 1.1.5, spglib, safetensors):
 
 The element table the models use (`crates/gnn-models/src/element_features.rs`) is written by
 `tests/reference/kgcnn_element_features.py`. Read by `crates/gnn-models/tests/kgcnn.rs` (no Python in CI).
+The `hexagonal.*` files (hexagonal crystals read from their CIF files) are written by
+`tests/reference/kgcnn_hexagonal.py` and described in `README_hexagonal.md`.
 
 ## Crystals (`crystals.json`)
 

@@ -191,10 +191,12 @@ fn cif_rounded_coordinates_merge_within_the_tolerance() {
     assert!(!s.atom_arrays.contains_key("oxidation_state"));
     let l = Lattice::new(s.cell.unwrap()).unwrap();
     assert!((l.angles()[2] - 120.0).abs() < 1e-12);
-    // With a tolerance below the rounding (3·10⁻⁴ Å here), the images stay apart and are reported.
+    // With a tolerance below the rounding (3·10⁻⁴ Å here), the images stay apart and are reported
+    // (unless the coordinates are snapped to 1/3 and 2/3, as they are by default).
     let strict = CifOptions { merge_tolerance: 1e-5, ..Default::default() };
+    assert_eq!(parse_cif(WURTZITE, "zno.cif", &strict).unwrap()[0].len(), 4);
     assert_error(
-        parse_cif(WURTZITE, "zno.cif", &strict),
+        parse_cif(WURTZITE, "zno.cif", &strict.with_fraction_tolerance(0.0)),
         "zno.cif:28:",
         &["data block 'ZnO'", "two symmetry images of site Zn1", "merge_tolerance"],
     );
@@ -360,6 +362,46 @@ fn cif_space_group_without_operations_expands_from_the_symbol() {
 }
 
 #[test]
+fn cif_reads_pymatgens_quirks_with_warnings() {
+    let nacl = NACL_BLOCKS.split("data_cscl").next().unwrap();
+    let plain = &cif(nacl).unwrap()[0];
+    assert!(!plain.properties.contains_key("cif_warnings"));
+    // An unterminated quote, a repeated tag (the last value wins), `.` for a coordinate (0).
+    let quirky = nacl
+        .replace("data_nacl\n", "data_nacl\n_title 'rock salt\n_cell_length_a 9.99\n")
+        .replace("Na1 Na1+ 0 0 0", "Na1 Na1+ 0 . 0");
+    let s = &cif(&quirky).unwrap()[0];
+    assert_eq!((&s.numbers, &s.positions, s.cell), (&plain.numbers, &plain.positions, plain.cell));
+    let Some(Property::Str(warnings)) = s.properties.get("cif_warnings") else { panic!("{:?}", s.properties) };
+    let lines: Vec<&str> = warnings.lines().collect();
+    assert_eq!(lines.len(), 4, "{warnings}");
+    assert!(lines[0].starts_with("line 4: unterminated '…' string"), "{warnings}");
+    assert!(lines[1].starts_with("line 4: values without a tag ignored, as pymatgen does: 'salt'"), "{warnings}");
+    assert!(lines[2].starts_with("line 6: tag _cell_length_a appears twice"), "{warnings}");
+    assert_eq!(lines[3], "line 17: fractional coordinates given as '.' read as 0, as pymatgen does (sites Na1)");
+    // Coordinates within 10⁻⁴ (relative) of 1/3 or 2/3 are exactly that, as pymatgen reads them.
+    let thirds = nacl.replace("Cl1 Cl1- 0.5 0.5 0.5", "Cl1 Cl1- 0.3333 0.66667 0.3334");
+    let s = &cif(&thirds).unwrap()[0];
+    let lattice = Lattice::new(s.cell.unwrap()).unwrap();
+    let chlorine = lattice.to_fractional(&s.positions[4]);
+    assert!((chlorine[0] - 1.0 / 3.0).abs() < 1e-15 && (chlorine[1] - 2.0 / 3.0).abs() < 1e-15, "{chlorine:?}");
+    assert!((chlorine[2] - 0.3334).abs() < 1e-15, "{chlorine:?}");
+    let Some(Property::Str(warnings)) = s.properties.get("cif_warnings") else { panic!("{:?}", s.properties) };
+    assert_eq!(
+        warnings,
+        "line 15: 2 fractional coordinates within 1e-4 (relative) of 1/3 or 2/3 read as exactly 1/3 or 2/3, as \
+         pymatgen does (sites Cl1)"
+    );
+    // ReadOptions::fraction_tolerance 0 reads them as written; a negative one is an error.
+    let as_written = CifOptions::default().with_fraction_tolerance(0.0);
+    let s = &parse_cif(&thirds, "t.cif", &as_written).unwrap()[0];
+    assert!((lattice.to_fractional(&s.positions[4])[0] - 0.3333).abs() < 1e-15);
+    assert!(!s.properties.contains_key("cif_warnings"));
+    let e = parse_cif(&thirds, "t.cif", &as_written.with_fraction_tolerance(-1e-4)).unwrap_err().to_string();
+    assert!(e.contains("ReadOptions::fraction_tolerance must be finite and non-negative"), "{e}");
+}
+
+#[test]
 fn cif_errors_name_file_line_and_problem() {
     let nacl = NACL_BLOCKS.split("data_cscl").next().unwrap();
     // Missing cell parameter: the block's line.
@@ -398,10 +440,10 @@ fn cif_errors_name_file_line_and_problem() {
         "test.cif:13:",
         &["5 tags", "9 values", "not a multiple of 5"],
     );
-    // Syntax: unterminated string and text field, values without tags.
-    assert_error(cif("data_x\n_a 'open\n"), "test.cif:2:", &["unterminated"]);
+    // Syntax: an unterminated text field, a value before the first block (pymatgen's quirks are
+    // warnings: `cif_reads_pymatgens_quirks_with_warnings`).
     assert_error(cif("data_x\n_a\n;\nnever closed\n"), "test.cif:3:", &["unterminated text field"]);
-    assert_error(cif("data_x\n_a 1 2\n"), "test.cif:2:", &["value '2' without a tag"]);
+    assert_error(cif("1\ndata_x\n"), "test.cif:1:", &["value '1' before the first data_ block"]);
     // A file without structures.
     assert_error(cif("# only a comment\n"), "test.cif:", &["no data_ block"]);
     assert_error(cif("data_meta\n_journal_year 2001\n"), "test.cif:", &["no data_ block with a cell and atom sites"]);
@@ -863,7 +905,8 @@ mod round_trips {
 
         #[test]
         fn cif_and_poscar_round_trip(s in crystal()) {
-            let options = ReadOptions::default().with_min_distance(0.0);
+            // Read as written: coordinates close to 1/3 and 2/3 are not snapped.
+            let options = ReadOptions::default().with_min_distance(0.0).with_fraction_tolerance(0.0);
             let back = parse_cif(&cif_string(&s).unwrap(), "p.cif", &options).unwrap().remove(0);
             prop_assert_eq!(&back.numbers, &s.numbers);
             // Standard orientation on both sides: positions agree after wrapping.

@@ -1,7 +1,9 @@
 //! coGN and coNGN imported from kgcnn 3.1.0 reproduce kgcnn's predictions (fixtures written by
 //! `tests/reference/kgcnn_cogn.py`, described in `tests/fixtures/kgcnn/README.md`): from kgcnn's own
 //! graph tensors, and from the graphs chemgnn builds itself (kNN-24 and Voronoi, full cells and
-//! asymmetric units). Tolerance: 1e-5 of the largest prediction (f32).
+//! asymmetric units), also of hexagonal crystals read from their CIF files as written
+//! (`tests/reference/kgcnn_hexagonal.py`, `tests/fixtures/kgcnn/README_hexagonal.md`). Tolerance:
+//! 1e-5 of the largest prediction (f32).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -86,6 +88,71 @@ fn congn_reproduces_kgcnn_from_its_graph_files_and_its_own_graphs() {
     assert_close(&values(model.predict_batch(&asu, false).unwrap()), &expected, "our asymmetric units");
     let full = gnn_graph_batch(model_graphs(config, &crystals).unwrap());
     assert_close(&values(model.predict_batch(&full, false).unwrap()), &expected, "our full cells");
+}
+
+/// Hexagonal and trigonal crystals as their CIF files write them (`0.3333`, `0.66666667`, ICSD's
+/// `.`, repeated tags, unterminated quotes): read by chemgnn's CIF reader, their full-cell kNN-24
+/// graphs have kgcnn's `KNNUnitCell(24)` edges of pymatgen's `CifParser` reading (the same edge
+/// lengths to 1e-5 Å and in-degrees), and the coGN kgcnn's predictions. Reading the coordinates as
+/// written (`fraction_tolerance` 0, chemgnn before issue #32) changes graphs and predictions.
+#[test]
+fn cogn_reproduces_kgcnn_on_hexagonal_cifs_as_written() {
+    let model = loaded("cogn");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let list: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("hexagonal.json")).unwrap()).unwrap();
+    let read = |options: &chem_crystal::ReadOptions| -> Vec<chem_crystal::Structure> {
+        let mut out: Vec<chem_crystal::Structure> = Vec::new();
+        for entry in list["crystals"].as_array().unwrap() {
+            let file = entry["file"].as_str().unwrap();
+            let blocks = chem_crystal::io::read_cif_with(root.join(file), options).unwrap();
+            let block = chem_graph::Property::Str(entry["block"].as_str().unwrap().into());
+            let s = blocks.into_iter().find(|s| s.properties["cif_block"] == block).unwrap();
+            assert_eq!(s.len() as u64, entry["atoms"].as_u64().unwrap(), "{file}");
+            out.push(s);
+        }
+        out
+    };
+    let crystals = read(&chem_crystal::ReadOptions::default());
+    let config = &model.config().model;
+    let graphs = build_graph_list(config, &crystals).unwrap();
+
+    // The graphs: per crystal the sorted edge lengths and in-degrees of kgcnn's graphs.
+    let tensors = gnn_layers::candle::safetensors::load(fixture("hexagonal.safetensors"), &Device::Cpu).unwrap();
+    let rows = |name: &str| -> Vec<usize> {
+        tensors[&format!("{name}.row_lengths")].to_vec1::<i64>().unwrap().iter().map(|&n| n as usize).collect()
+    };
+    let distances = tensors["distance"].to_vec1::<f32>().unwrap();
+    let degrees = tensors["in_degree"].to_vec1::<i64>().unwrap();
+    let (mut d0, mut n0) = (0, 0);
+    for (k, ((g, n_edges), n_atoms)) in graphs.iter().zip(rows("distance")).zip(rows("in_degree")).enumerate() {
+        let name = list["crystals"][k]["name"].as_str().unwrap();
+        assert_eq!(g.num_edges(), n_edges, "{name}: kNN-24 edges");
+        let mut ours = g.edges.distance.clone();
+        ours.sort_by(f64::total_cmp);
+        let theirs = &distances[d0..d0 + n_edges];
+        let worst = ours.iter().zip(theirs).map(|(a, &b)| (a - f64::from(b)).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-5, "{name}: edge lengths differ by {worst} Å");
+        let mut in_degrees: Vec<i64> = g.edges.in_degrees(g.num_nodes()).iter().map(|&d| d as i64).collect();
+        in_degrees.sort_unstable();
+        assert_eq!(in_degrees, degrees[n0..n0 + n_atoms], "{name}: in-degrees");
+        (d0, n0) = (d0 + n_edges, n0 + n_atoms);
+    }
+
+    // The predictions, and (not vacuous) those of the coordinates as written.
+    let column = |key: &str| -> Vec<f64> {
+        tensors[key].to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+    };
+    let expected = column("unit_cell");
+    let predict =
+        |graphs: Vec<chem_graph::Graph>| values(model.predict_batch(&gnn_graph_batch(graphs), false).unwrap());
+    assert_close(&predict(graphs), &expected, "hexagonal CIFs");
+    let as_written = read(&chem_crystal::ReadOptions::default().with_fraction_tolerance(0.0));
+    let unsnapped = predict(build_graph_list(config, &as_written).unwrap());
+    let scale = expected.iter().fold(0.0f64, |m, y| m.max(y.abs()));
+    let changed = unsnapped.iter().zip(&expected).filter(|(a, b)| (*a - *b).abs() > 1e-3 * scale).count();
+    assert!(changed >= 5, "only {changed} crystals change when read as written");
+    assert_close(&unsnapped, &column("as_written"), "hexagonal CIFs, coordinates as written");
 }
 
 fn gnn_graph_batch(graphs: Vec<chem_graph::Graph>) -> chem_graph::GraphBatch {

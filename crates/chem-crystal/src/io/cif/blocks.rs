@@ -3,10 +3,16 @@
 //! Tags are compared in lower case with `.` read as `_`, so the DDLm spellings
 //! (`_atom_site.fract_x`) find the same columns as the CIF 1.1 ones (`_atom_site_fract_x`).
 //! `global_` blocks and `save_` frames are read and ignored.
+//!
+//! Three quirks pymatgen's `CifBlock` accepts are read as it reads them, with a warning: a tag
+//! given twice in one block (the last value wins, a whole loop column included), values without a
+//! tag (ignored; e.g. the rest of an unterminated quoted string, see `tokens`), and a tag without a
+//! value at the end of a block (ignored; e.g. Crystallographica's `_eof`).
 
 use std::collections::HashMap;
 
 use super::tokens::{Kind, Token};
+use super::Warning;
 
 /// A data block: its name, line, and where each tag's values are.
 #[derive(Debug, Default)]
@@ -81,16 +87,17 @@ impl<'a> Block<'a> {
         self.index.keys().any(|k| k.starts_with(&prefix))
     }
 
-    fn insert(&mut self, tag: &Token<'a>, column: Column) -> Result<(), (usize, String)> {
-        match self.index.insert(normalize(tag.text), column) {
-            Some(old) => Err((
+    /// Adds `tag`'s column; a tag the block already has is replaced, with a warning.
+    fn insert(&mut self, tag: &Token<'a>, column: Column, warnings: &mut Vec<Warning>) {
+        if let Some(old) = self.index.insert(normalize(tag.text), column) {
+            warnings.push((
                 tag.line,
                 format!(
-                    "tag {} appears twice in data block '{}' (lines {} and {})",
+                    "tag {} appears twice in data block '{}' (lines {} and {}): the last value is used, as pymatgen \
+                     does",
                     tag.text, self.name, old.line, tag.line
                 ),
-            )),
-            None => Ok(()),
+            ));
         }
     }
 }
@@ -101,9 +108,9 @@ fn normalize(tag: &str) -> String {
 }
 
 /// Groups `tokens` into data blocks (`global_` blocks left out); `Err((line, message))` for items
-/// outside a block, tags without values, values without tags, and loops whose value count is not
-/// a multiple of their tag count.
-pub(super) fn blocks<'a>(tokens: &[Token<'a>]) -> Result<Vec<Block<'a>>, (usize, String)> {
+/// before the first block, tags without values, and loops whose value count is not a multiple of
+/// their tag count. The quirks of the module docs add to `warnings`.
+pub(super) fn blocks<'a>(tokens: &[Token<'a>], warnings: &mut Vec<Warning>) -> Result<Vec<Block<'a>>, (usize, String)> {
     let mut out: Vec<Block<'a>> = Vec::new();
     let mut current: Option<Block<'a>> = None;
     let mut save: Option<Block<'a>> = None;
@@ -129,7 +136,15 @@ pub(super) fn blocks<'a>(tokens: &[Token<'a>]) -> Result<Vec<Block<'a>>, (usize,
             }
             Kind::Stop => {}
             Kind::Value => {
-                return Err((t.line, format!("value '{}' without a tag before it", super::shown(t.text))));
+                // In a block pymatgen warns ("Possible issue in CIF file at line") and reads on.
+                if current.is_none() {
+                    return Err((t.line, format!("value '{}' before the first data_ block", super::shown(t.text))));
+                }
+                let stray: Vec<&str> = std::iter::once(t.text)
+                    .chain(tokens[k..].iter().take_while(|t| t.kind == Kind::Value).map(|t| t.text))
+                    .collect();
+                k += stray.len() - 1;
+                warnings.push((t.line, stray_message(&stray)));
             }
             Kind::Tag | Kind::Loop => {
                 let block = match (save.as_mut(), current.as_mut()) {
@@ -142,12 +157,22 @@ pub(super) fn blocks<'a>(tokens: &[Token<'a>]) -> Result<Vec<Block<'a>>, (usize,
                 if t.kind == Kind::Tag {
                     let value = match tokens.get(k) {
                         Some(v) if v.kind == Kind::Value => *v,
+                        // The block's last token (e.g. Crystallographica's `_eof`): pymatgen gives it
+                        // an empty value.
+                        None | Some(Token { kind: Kind::Data | Kind::Global, .. }) => {
+                            let m = format!(
+                                "tag {} ends the data block without a value: ignored, as pymatgen does",
+                                t.text
+                            );
+                            warnings.push((t.line, m));
+                            continue;
+                        }
                         _ => return Err((t.line, format!("tag {} has no value", t.text))),
                     };
                     k += 1;
                     let column = Column { start: block.values.len(), stride: 1, count: 1, line: t.line, table: 0 };
                     block.values.push(value);
-                    block.insert(&t, column)?;
+                    block.insert(&t, column, warnings);
                 } else {
                     loops += 1;
                     let tags: Vec<Token<'a>> =
@@ -178,7 +203,7 @@ pub(super) fn blocks<'a>(tokens: &[Token<'a>]) -> Result<Vec<Block<'a>>, (usize,
                     for (c, tag) in tags.iter().enumerate() {
                         let column =
                             Column { start: start + c, stride: tags.len(), count: rows, line: tag.line, table: loops };
-                        block.insert(tag, column)?;
+                        block.insert(tag, column, warnings);
                     }
                 }
             }
@@ -188,16 +213,36 @@ pub(super) fn blocks<'a>(tokens: &[Token<'a>]) -> Result<Vec<Block<'a>>, (usize,
     Ok(out.into_iter().filter(|b| !b.global).collect())
 }
 
+/// The warning for values without a tag: the first few, quoted.
+fn stray_message(values: &[&str]) -> String {
+    const SHOWN: usize = 6;
+    let mut quoted: Vec<String> = values.iter().take(SHOWN).map(|v| format!("'{}'", super::shown(v))).collect();
+    if values.len() > SHOWN {
+        quoted.push(format!("… ({} in all)", values.len()));
+    }
+    format!("values without a tag ignored, as pymatgen does: {}", quoted.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tokens::tokenize;
     use super::*;
 
+    type Blocks<'a> = Result<Vec<Block<'a>>, (usize, String)>;
+
+    /// The blocks of `text` and the warnings.
+    fn read(text: &str) -> (Blocks<'_>, Vec<Warning>) {
+        let mut warnings = vec![];
+        let tokens = tokenize(text, &mut warnings).unwrap();
+        (blocks(&tokens, &mut warnings), warnings)
+    }
+
     #[test]
     fn items_and_loops() {
         let text = "data_a\n_cell.length_a 5.0\nloop_\n_x _Y\n1 2\n3 4\ndata_b\n_z ?\n";
-        let tokens = tokenize(text).unwrap();
-        let b = blocks(&tokens).unwrap();
+        let (b, warnings) = read(text);
+        let b = b.unwrap();
+        assert!(warnings.is_empty());
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].get("_cell_length_a").unwrap().get(0).text, "5.0");
         let y = b[0].get("_y").unwrap();
@@ -209,26 +254,52 @@ mod tests {
 
     #[test]
     fn save_frames_and_global_blocks_are_ignored() {
-        let text = "global_\n_g 1\ndata_a\nsave_frame\n_s 1\nsave_\n_t 2\n";
-        let tokens = tokenize(text).unwrap();
-        let b = blocks(&tokens).unwrap();
+        let b = read("global_\n_g 1\ndata_a\nsave_frame\n_s 1\nsave_\n_t 2\n").0.unwrap();
         assert_eq!(b.len(), 1);
         assert!(b[0].get("_s").is_none());
         assert!(b[0].get("_t").is_some());
     }
 
     #[test]
+    fn repeated_tags_keep_the_last_value_with_a_warning() {
+        let (b, warnings) = read("data_x\n_a 1\n_A 2\nloop_\n_b\n3\nloop_\n_c _b\n4 5\n6 7\n");
+        let b = b.unwrap();
+        assert_eq!(b[0].get("_a").unwrap().get(0).text, "2");
+        let column = b[0].get("_b").unwrap();
+        assert_eq!(column.iter().map(|t| t.text).collect::<Vec<_>>(), ["5", "7"]);
+        assert_eq!(warnings.iter().map(|w| w.0).collect::<Vec<_>>(), [3, 8]);
+        assert!(warnings[0].1.contains("tag _A appears twice in data block 'x' (lines 2 and 3)"), "{}", warnings[0].1);
+    }
+
+    #[test]
+    fn values_without_tags_are_ignored_with_a_warning() {
+        let (b, warnings) = read("data_x\n_a 1 2\n3\n_b 4\n");
+        let b = b.unwrap();
+        assert_eq!((b[0].get("_a").unwrap().get(0).text, b[0].get("_b").unwrap().get(0).text), ("1", "4"));
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].0, 2);
+        assert!(
+            warnings[0].1.ends_with("values without a tag ignored, as pymatgen does: '2' '3'"),
+            "{}",
+            warnings[0].1
+        );
+        let many = read("data_x\n_a 1 2 3 4 5 6 7 8\n").1;
+        assert!(many[0].1.ends_with("'2' '3' '4' '5' '6' '7' … (7 in all)"), "{}", many[0].1);
+    }
+
+    #[test]
     fn malformed_structure_is_located() {
-        let err = |t: &str| blocks(&tokenize(t).unwrap()).unwrap_err();
+        let err = |t: &str| read(t).0.unwrap_err();
         assert_eq!(err("_a 1\n").0, 1);
+        assert!(err("1\ndata_x\n").1.contains("value '1' before the first data_ block"));
         assert!(err("data_x\n_a\n_b 2").1.contains("tag _a has no value"));
-        assert!(err("data_x\n_a 1 2").1.contains("value '2' without a tag"));
+        let (b, warnings) = read("data_x\n_a 1\n_eof\ndata_y\n_b 2\n_c\n");
+        assert_eq!(b.unwrap().len(), 2);
+        assert_eq!(warnings.iter().map(|w| w.0).collect::<Vec<_>>(), [3, 6]);
+        assert!(warnings[0].1.contains("tag _eof ends the data block without a value"), "{}", warnings[0].1);
         let (line, m) = err("data_x\nloop_\n_a _b\n1 2\n3\n");
         assert_eq!(line, 2);
         assert!(m.contains("2 tags (_a …) has 3 values (up to line 5)"), "{m}");
-        let (line, m) = err("data_x\n_a 1\n_A 2\n");
-        assert_eq!(line, 3);
-        assert!(m.contains("appears twice"), "{m}");
         assert!(err("data_x\nloop_\n1\n").1.contains("loop_ without tags"));
     }
 }

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use chem_graph::{AtomArray, Property, Structure};
 
 use super::blocks::{Block, Values};
+use super::coordinates::Coordinates;
 use super::spacegroup;
 use super::symop::parse_symop;
 use super::tokens::Token;
+use super::Warning;
 use crate::error::{Error, Result};
 use crate::io::check::{close_pairs, overlap_message};
 use crate::io::occupancy::{check_occupancy, is_partial, resolve, Member};
@@ -28,6 +30,8 @@ const HM_TAGS: [&str; 3] = ["_symmetry_space_group_name_h-m", "_space_group_name
 const HALL_TAGS: [&str; 2] = ["_symmetry_space_group_name_hall", "_space_group_name_hall"];
 /// Tags of the space-group number.
 const NUMBER_TAGS: [&str; 2] = ["_symmetry_int_tables_number", "_space_group_it_number"];
+/// The property listing a block's warnings.
+const WARNINGS: &str = "cif_warnings";
 
 /// One row of the `_atom_site_` loop.
 #[derive(Debug, Clone)]
@@ -60,7 +64,9 @@ impl Builder<'_, '_> {
     }
 
     /// The structure of the block, or `None` for a block without cell and sites (metadata only).
-    pub fn build(&self, name: String) -> Result<Option<Structure>> {
+    /// `warnings` (the tokenizer's and the block's) and the block's own go into the property
+    /// `"cif_warnings"`, one `line N: …` per line, in line order.
+    pub fn build(&self, name: String, mut warnings: Vec<Warning>) -> Result<Option<Structure>> {
         let block = self.block;
         if !block.has_prefix("_cell_") && !block.has_prefix("_atom_site_") {
             return Ok(None);
@@ -68,7 +74,7 @@ impl Builder<'_, '_> {
         let (lattice, cell_line) = self.lattice()?;
         let mut properties = BTreeMap::new();
         properties.insert("cif_block".to_owned(), Property::Str(block.name.to_owned()));
-        let sites = self.sites()?;
+        let sites = self.sites(&mut warnings)?;
         let operations = self.operations(&mut properties, &lattice)?;
         let atoms = self.expand(&lattice, &sites, &operations);
         let positions: Vec<[f64; 3]> = atoms.iter().map(|a| lattice.to_cartesian(&a.fractional)).collect();
@@ -135,6 +141,11 @@ impl Builder<'_, '_> {
             properties.insert("disorder".to_owned(), Property::Str(resolved.disorder));
         }
 
+        if !warnings.is_empty() {
+            warnings.sort_by_key(|w| w.0);
+            let lines: Vec<String> = warnings.iter().map(|(line, m)| format!("line {line}: {m}")).collect();
+            properties.insert(WARNINGS.to_owned(), Property::Str(lines.join("\n")));
+        }
         let mut atom_arrays = BTreeMap::new();
         if sites.iter().any(|s| s.oxidation.is_some()) {
             let data = keep.iter().map(|&i| sites[atoms[i].site].oxidation.unwrap_or(f64::NAN)).collect();
@@ -315,8 +326,9 @@ impl Builder<'_, '_> {
         Ok(entry.map_or_else(|| vec![SymOp::IDENTITY], |e| spacegroup::operations(&e)))
     }
 
-    /// The rows of the `_atom_site_` loop.
-    fn sites(&self) -> Result<Vec<Site>> {
+    /// The rows of the `_atom_site_` loop. Coordinates are read as pymatgen reads them, with a
+    /// warning: `.` is 0, and values close to 1/3 or 2/3 are exactly that ([`Coordinates`]).
+    fn sites(&self, warnings: &mut Vec<Warning>) -> Result<Vec<Site>> {
         let b = self.block;
         let fract: Vec<Option<Values<'_, '_>>> =
             ["_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z"].iter().map(|t| b.get(t)).collect();
@@ -346,6 +358,7 @@ impl Builder<'_, '_> {
         }
         let oxidation_numbers = self.oxidation_numbers()?;
         let mut sites = Vec::with_capacity(x.len());
+        let mut coordinates = Coordinates::new(self.options.fraction_tolerance);
         for row in 0..x.len() {
             let line = columns.iter().flatten().map(|c| c.get(row).line).min().unwrap_or(x.get(row).line);
             let label_text = label.as_ref().map(|c| c.get(row)).filter(|t| !t.is_missing()).map(|t| t.text);
@@ -370,12 +383,13 @@ impl Builder<'_, '_> {
                 let key = type_symbol.map(|t| t.text).or(label_text).unwrap_or_default().to_ascii_lowercase();
                 oxidation = oxidation_numbers.get(&key).copied();
             }
-            let coordinate = |c: &Values<'_, '_>, axis: &str| -> Result<f64> {
-                let v = c.get(row);
-                self.required_number(&format!("site {name}: _atom_site_fract_{axis}"), v)
-            };
+            let mut fractional = [0.0; 3];
+            for (k, (c, axis)) in [(&x, "x"), (&y, "y"), (&zc, "z")].into_iter().enumerate() {
+                let tag = format!("site {name}: _atom_site_fract_{axis}");
+                fractional[k] = coordinates.read(c.get(row), &name, |v| self.required_number(&tag, v))?;
+            }
             // Wrapped first, so that huge coordinates cannot overflow under the operations.
-            let fractional = [coordinate(&x, "x")?, coordinate(&y, "y")?, coordinate(&zc, "z")?].map(wrap);
+            let fractional = fractional.map(wrap);
             let occupancy = match occupancy.as_ref().map(|c| c.get(row)).filter(|t| !t.is_missing()) {
                 None => 1.0,
                 Some(t) => {
@@ -386,6 +400,7 @@ impl Builder<'_, '_> {
             };
             sites.push(Site { label: name, line, z, oxidation, fractional, occupancy });
         }
+        warnings.extend(coordinates.warnings());
         Ok(sites)
     }
 

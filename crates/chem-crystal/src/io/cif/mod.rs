@@ -6,13 +6,20 @@
 //!   `global_` blocks and `save_` frames are ignored. Tags are case-insensitive and `.` reads as
 //!   `_` (`_atom_site.fract_x`). Numbers may carry a standard uncertainty (`5.0356(1)` → 5.0356);
 //!   bare `?` and `.` are missing values.
+//! * **pymatgen's quirks**: what pymatgen's `CifParser` reads through is read as it reads it, with a
+//!   warning (below): a quoted string not closed on its line (the quote is dropped, the rest of
+//!   the line is bare words), values without a tag (ignored), a tag without a value at the end of
+//!   a block (Crystallographica's `_eof`, ignored), and a tag given twice in a block (the last
+//!   value wins, loop columns included).
 //! * **Cell**: `_cell_length_a/b/c` (Å) and `_cell_angle_alpha/beta/gamma` (°), all required,
 //!   built by [`Lattice::from_parameters`](crate::Lattice::from_parameters) (a along x, b in the
 //!   xy-plane).
 //! * **Sites**: the `_atom_site_` loop. The element comes from `_atom_site_type_symbol` (oxidation
 //!   suffixes `Fe3+`, `O2-`, `Fe+3` stripped) or, without one, the letters of `_atom_site_label`
 //!   as pymatgen reads them (`CO(1)` is cobalt, `OW1` oxygen; `D` is hydrogen).
-//!   Coordinates must be fractional (`_atom_site_fract_x/y/z`); `_atom_site_occupancy` defaults to 1.
+//!   Coordinates must be fractional (`_atom_site_fract_x/y/z`); as in pymatgen, a coordinate `.`
+//!   is 0 and one within 10⁻⁴ (relative, [`ReadOptions::fraction_tolerance`](crate::io::ReadOptions::fraction_tolerance)) of 1/3 or 2/3 is
+//!   exactly that (`0.3333`, `0.66667`), both with a warning. `_atom_site_occupancy` defaults to 1.
 //!   Oxidation states (from the type symbol or the `_atom_type_oxidation_number` loop) go into the
 //!   per-atom real array `"oxidation_state"` when any site has one (NaN for sites without).
 //! * **Symmetry**: every site is mapped by every operation of `_symmetry_equiv_pos_as_xyz` or
@@ -37,19 +44,23 @@
 //!   [`PartialOccupancy::Majority`](crate::io::PartialOccupancy::Majority)). Blocks with neither cell nor site tags (e.g. publication data)
 //!   are skipped; a file without any structure is an error.
 //!
-//! Every problem is an [`Error::Parse`] naming the file and the 1-based line.
+//! Every problem is an [`Error::Parse`] naming the file and the 1-based line. Warnings go into the
+//! string property `"cif_warnings"` of the block's structure, one `line N: …` per line (absent
+//! when there are none).
 //!
 //! # Writing
 //! [`write_cif`] writes one `data_` block in P 1: the cell parameters, the identity operation, and
 //! per atom a label (`Fe1`, `Fe2`, … per element), the type symbol (with the oxidation state from
 //! `"oxidation_state"`, if present), fractional coordinates wrapped into [0, 1) and the occupancy
 //! (from `"occupancy"`, default 1). Numbers use Rust's shortest round-trip formatting, so reading
-//! the file back gives the same cell parameters and fractional coordinates to rounding (~10⁻¹⁵).
+//! the file back gives the same cell parameters and fractional coordinates to rounding (~10⁻¹⁵),
+//! except coordinates within 10⁻⁴ (relative) of 1/3 or 2/3, which the reader snaps by default.
 //! The cell itself comes back in the standard orientation: a structure whose cell is not already
 //! in it is rotated. Other arrays and properties are not written.
 
 mod blocks;
 mod build;
+mod coordinates;
 mod spacegroup;
 mod symop;
 mod tokens;
@@ -82,13 +93,18 @@ pub fn read_cif_with(path: impl AsRef<Path>, options: &CifOptions) -> Result<Vec
 /// structure names.
 pub fn parse_cif(text: &str, file_name: &str, options: &CifOptions) -> Result<Vec<Structure>> {
     options.check()?;
-    let tokens = tokens::tokenize(text).map_err(|(line, m)| Error::parse(file_name, line, m))?;
-    let blocks = blocks::blocks(&tokens).map_err(|(line, m)| Error::parse(file_name, line, m))?;
+    let mut warnings = Vec::new();
+    let tokens = tokens::tokenize(text, &mut warnings).map_err(|(line, m)| Error::parse(file_name, line, m))?;
+    let blocks = blocks::blocks(&tokens, &mut warnings).map_err(|(line, m)| Error::parse(file_name, line, m))?;
     let stem = Path::new(file_name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut out = Vec::new();
-    for block in &blocks {
+    for (k, block) in blocks.iter().enumerate() {
         let name = if stem.is_empty() { block.name.to_owned() } else { format!("{stem}:{}", block.name) };
-        if let Some(s) = (Builder { block, file: file_name, options }).build(name)? {
+        // A block's warnings: those from its header to the next block's (the first block's also
+        // those before it).
+        let end = blocks.get(k + 1).map_or(usize::MAX, |b| b.line);
+        let own = warnings.iter().filter(|(line, _)| (k == 0 || *line >= block.line) && *line < end).cloned().collect();
+        if let Some(s) = (Builder { block, file: file_name, options }).build(name, own)? {
             out.push(s);
         }
     }
@@ -98,6 +114,9 @@ pub fn parse_cif(text: &str, file_name: &str, options: &CifOptions) -> Result<Ve
     }
     Ok(out)
 }
+
+/// A warning about a quirk read as pymatgen reads it: the 1-based line and the message.
+type Warning = (usize, String);
 
 /// Writes `structure` as a P 1 CIF to `w` (see the [module docs](self)). Errors unless the
 /// structure is a crystal with a right-handed cell and at least one atom.

@@ -1,5 +1,11 @@
 //! The CIF 1.1 tokenizer: comments, bare words, `'…'`/`"…"` strings, `;`-delimited text fields and
 //! the reserved words `data_`, `loop_`, `global_`, `save_`, `stop_`.
+//!
+//! A quote that no quote followed by whitespace closes on its line is not CIF 1.1; pymatgen's
+//! tokenizer skips the quote and reads the rest of the line as bare words, and so does this one,
+//! with a warning.
+
+use super::Warning;
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +46,9 @@ impl Token<'_> {
     }
 }
 
-/// Splits `text` into tokens; `Err((line, message))` for an unterminated string or text field.
-pub(super) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
+/// Splits `text` into tokens; `Err((line, message))` for an unterminated text field. An
+/// unterminated quoted string adds a warning to `warnings` (see the module docs).
+pub(super) fn tokenize<'a>(text: &'a str, warnings: &mut Vec<Warning>) -> Result<Vec<Token<'a>>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
@@ -81,18 +88,28 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
                 // A quote closes the string only when followed by whitespace or the end of the text.
                 let start = pos + 1;
                 let mut end = start;
-                loop {
+                let closed = loop {
                     match bytes.get(end) {
-                        None | Some(b'\n') => {
-                            let q = c as char;
-                            return Err((line, format!("unterminated {q}…{q} string: the closing quote must be followed by a space or the end of the line")));
-                        }
-                        Some(&b) if b == c && bytes.get(end + 1).is_none_or(|n| n.is_ascii_whitespace()) => break,
+                        None | Some(b'\n') => break false,
+                        Some(&b) if b == c && bytes.get(end + 1).is_none_or(|n| n.is_ascii_whitespace()) => break true,
                         Some(_) => end += 1,
                     }
+                };
+                if closed {
+                    tokens.push(Token { kind: Kind::Value, text: &text[start..end], line, quoted: true });
+                    pos = end + 1;
+                } else {
+                    let q = c as char;
+                    warnings.push((
+                        line,
+                        format!(
+                            "unterminated {q}…{q} string (a closing quote must be followed by a space or the end of \
+                             the line): the quote is ignored and the rest of the line read as bare words, as pymatgen \
+                             does"
+                        ),
+                    ));
+                    pos = start;
                 }
-                tokens.push(Token { kind: Kind::Value, text: &text[start..end], line, quoted: true });
-                pos = end + 1;
             }
             _ => {
                 let start = pos;
@@ -135,7 +152,7 @@ mod tests {
     #[test]
     fn tokens_of_every_kind() {
         let text = "#c\ndata_x # note\n_a 'it''s ok' _b \"q\"\nloop_ _c\n;line 1\nline 2\n;\n? . 5.0(1)\nsave_f save_ stop_ global_";
-        let t = tokenize(text).unwrap();
+        let t = tokenize(text, &mut vec![]).unwrap();
         let kinds: Vec<(Kind, &str, usize)> = t.iter().map(|t| (t.kind, t.text, t.line)).collect();
         assert_eq!(
             kinds,
@@ -158,21 +175,41 @@ mod tests {
             ]
         );
         assert!(t[8].is_missing() && t[9].is_missing() && !t[10].is_missing());
-        assert!(!tokenize("_a '?'").unwrap()[1].is_missing());
+        assert!(!tokenize("_a '?'", &mut vec![]).unwrap()[1].is_missing());
     }
 
     #[test]
     fn form_feeds_separate_tokens() {
         // Fuzzing regression: a form feed after a word used to stop the tokenizer from advancing.
-        let t = tokenize("data_x\n_a Na\x0c1+ 2\x0c").unwrap();
+        let t = tokenize("data_x\n_a Na\x0c1+ 2\x0c", &mut vec![]).unwrap();
         assert_eq!(t.iter().map(|t| t.text).collect::<Vec<_>>(), vec!["x", "_a", "Na", "1+", "2"]);
     }
 
     #[test]
-    fn unterminated_strings_name_their_line() {
-        assert_eq!(tokenize("data_x\n_a 'abc\n").unwrap_err().0, 2);
-        assert_eq!(tokenize("data_x\n\n_a\n;text\n").unwrap_err().0, 4);
-        // A quote inside a word does not close the string.
-        assert_eq!(tokenize("_a 'O'Brien'").unwrap()[1].text, "O'Brien");
+    fn unterminated_text_fields_name_their_line() {
+        assert_eq!(tokenize("data_x\n\n_a\n;text\n", &mut vec![]).unwrap_err().0, 4);
+    }
+
+    #[test]
+    fn unterminated_quotes_are_dropped_with_a_warning_as_pymatgen_does() {
+        fn words(text: &str) -> (Vec<(&str, usize, bool)>, Vec<Warning>) {
+            let mut warnings = vec![];
+            let t = tokenize(text, &mut warnings).unwrap();
+            (t.iter().map(|t| (t.text, t.line, t.quoted)).collect(), warnings)
+        }
+        // The quote is skipped; the rest of the line is bare words (quotes inside words kept).
+        let (t, w) = words("data_x\n_a 'O'Brien, J.\n_b 'ok'\n");
+        assert_eq!(t[2..5], [("O'Brien,", 2, false), ("J.", 2, false), ("_b", 3, false)]);
+        assert_eq!(t[5], ("ok", 3, true));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].0, 2);
+        assert!(w[0].1.contains("unterminated '…' string") && w[0].1.contains("pymatgen"), "{}", w[0].1);
+        // A string running over two lines: its second line is bare words, a lone quote nothing.
+        let (t, w) = words("_a \"two\nlines\n\"\n");
+        assert_eq!(t.iter().map(|t| t.0).collect::<Vec<_>>(), ["_a", "two", "lines"]);
+        assert_eq!(w.iter().map(|w| w.0).collect::<Vec<_>>(), [1, 3]);
+        // A quote inside a word does not close the string; one followed by a space does.
+        assert_eq!(words("_a 'O'Brien'").0[1], ("O'Brien", 1, true));
+        assert_eq!(words("_a 'it's' x").0[1], ("it's", 1, true));
     }
 }
