@@ -175,3 +175,16 @@ fn predict_stress_of_crystals_with_forces_in_json_and_csv() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("periodic cell"));
 }
+
+#[test]
+fn cif_quirks_pymatgen_accepts_are_read_with_warnings() {
+    let file = fixture_file("cif_corpus/chemgnn_icsd-dot-coordinate.cif");
+    let out = chemgnn(&["crystal", "info", &file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warnings.contains("given as '.' read as 0") && warnings.contains("read as exactly 1/3 or 2/3"),
+        "{warnings}"
+    );
+    assert!(warnings.lines().all(|l| l.starts_with(&format!("warning: {file}: line "))), "{warnings}");
+}

@@ -141,6 +141,7 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
             };
             anyhow::anyhow!("{e}{hint}")
         })?;
+        super::data::print_read_warnings(file, &structures);
         for s in &structures {
             let info = describe(file, s, &symmetry_options, args).with_context(|| format!("{file}: {}", s.name))?;
             if !args.json {

@@ -176,10 +176,26 @@ pub fn load_structures(file: &str) -> anyhow::Result<Vec<Structure>> {
             let path = Path::new(file);
             match CrystalFormat::from_path(path) {
                 Some(CrystalFormat::Xyz) | None => io::read_structures(path)?,
-                Some(_) => chem_crystal::read_crystals(path)?,
+                Some(_) => {
+                    let crystals = chem_crystal::read_crystals(path)?;
+                    print_read_warnings(file, &crystals);
+                    crystals
+                }
             }
         }
     })
+}
+
+/// Prints the warnings a reader attached to `structures` (a CIF's `cif_warnings`: coordinates
+/// snapped to 1/3 and 2/3 as pymatgen does, tolerated quirks) to standard error.
+pub fn print_read_warnings(file: &str, structures: &[Structure]) {
+    for s in structures {
+        if let Some(chem_graph::Property::Str(warnings)) = s.properties.get("cif_warnings") {
+            for line in warnings.lines() {
+                eprintln!("warning: {file}: {line}");
+            }
+        }
+    }
 }
 
 fn summarise(file: &str, structures: &[Structure], cutoff: f64) -> anyhow::Result<Summary> {

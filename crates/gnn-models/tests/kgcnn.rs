@@ -115,7 +115,7 @@ fn cogn_reproduces_kgcnn_on_hexagonal_cifs_as_written() {
     };
     let crystals = read(&chem_crystal::ReadOptions::default());
     let config = &model.config().model;
-    let graphs = build_graph_list(config, &crystals).unwrap();
+    let graphs = model_graphs(config, &crystals).unwrap();
 
     // The graphs: per crystal the sorted edge lengths and in-degrees of kgcnn's graphs.
     let tensors = gnn_layers::candle::safetensors::load(fixture("hexagonal.safetensors"), &Device::Cpu).unwrap();
@@ -148,7 +148,7 @@ fn cogn_reproduces_kgcnn_on_hexagonal_cifs_as_written() {
         |graphs: Vec<chem_graph::Graph>| values(model.predict_batch(&gnn_graph_batch(graphs), false).unwrap());
     assert_close(&predict(graphs), &expected, "hexagonal CIFs");
     let as_written = read(&chem_crystal::ReadOptions::default().with_fraction_tolerance(0.0));
-    let unsnapped = predict(build_graph_list(config, &as_written).unwrap());
+    let unsnapped = predict(model_graphs(config, &as_written).unwrap());
     let scale = expected.iter().fold(0.0f64, |m, y| m.max(y.abs()));
     let changed = unsnapped.iter().zip(&expected).filter(|(a, b)| (*a - *b).abs() > 1e-3 * scale).count();
     assert!(changed >= 5, "only {changed} crystals change when read as written");
