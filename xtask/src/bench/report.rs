@@ -353,7 +353,7 @@ fn note(suite: &str) -> Option<&'static str> {
              `spglib.get_symmetry_dataset`, both with symprec 1e-3; *same output*: the same space group and \
              crystallographic orbits for every crystal. *Reduction*: `AsymmetricUnitGraph::new` on the full \
              graph, the symmetry given. *SchNet*: the model of gnn-train's default configuration with seeded \
-             weights (`initial_weights(config, 0)`), on its own graphs (`build_graph_list`) of 32 fixture \
+             weights (`initial_weights(config, 0)`), on its own graphs (`inputs::pipeline::model_graphs`) of 32 fixture \
              crystals (every 4th) and of all 138, batched as full cells and as asymmetric units; the training \
              step is forward, MSE loss and backward to the weights (no optimiser update). Both passes in f32; \
              throughput in crystals/s.\n\n\

@@ -306,7 +306,7 @@ impl GraphNetwork {
         Ok((nodes, globals))
     }
 
-    /// Whether [`message_and_aggregate`](Self::message_and_aggregate) may replace message →
+    /// Whether `message_and_aggregate` (one fused kernel) may replace message →
     /// aggregate: the messages are only summed at their target (no nested blocks, no edge gate, sum
     /// aggregation, no global update reading them).
     pub fn can_fuse(&self) -> bool {
