@@ -73,6 +73,12 @@ fn help_lists_every_model_and_importer() {
             );
         }
     }
+    for command in ["predict", "eval", "serve"] {
+        let help = text(&[command, "--help"]);
+        for kind in gnn_models::models::KINDS {
+            assert!(help.contains(kind.name) && help.contains(kind.help), "{command} --help lacks {}", kind.name);
+        }
+    }
     for importer in gnn_models::checkpoint::import::IMPORTERS {
         let row = format!("--from {:<11} --model {:<17} {}", importer.source, importer.kind, importer.reads);
         assert!(import.contains(&row), "import --help lacks `{row}`: {import}");

@@ -13,6 +13,7 @@ use gnn_train::Split;
 use gnn_models::{DeviceSpec, Precision};
 
 #[derive(Args)]
+#[command(after_help = super::model_kinds_help())]
 pub struct EvalArgs {
     /// Checkpoint directory, or a run directory (its `best/` checkpoint is used).
     #[arg(long)]

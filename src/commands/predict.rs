@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::data::load_structures;
 
 #[derive(Args)]
+#[command(after_help = super::model_kinds_help())]
 pub struct PredictArgs {
     /// Checkpoint directory (config.json + model.safetensors), from `chemgnn import` or training.
     #[arg(long)]

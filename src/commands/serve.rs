@@ -25,6 +25,7 @@ const BOHR: f64 = 0.529_177_210_563_841_1;
 const HARTREE: f64 = 27.211_386_024_367_243;
 
 #[derive(Args)]
+#[command(after_help = super::model_kinds_help())]
 pub struct ServeArgs {
     /// Checkpoint directory (an energy model in eV, with forces: SchNet, L0Net/L1Net, gate_points).
     #[arg(long)]
