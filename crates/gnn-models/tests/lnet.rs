@@ -11,6 +11,7 @@ use chem_graph::{GraphBatch, Structure};
 use gnn_layers::o3::SoftOneHotBasis;
 use gnn_layers::GraphTensors;
 use gnn_models::models::schnet::Readout;
+use gnn_models::GraphModel;
 use gnn_models::{LNet, LNetConfig, LNetHead};
 
 fn config(features: &str, lmax_filter: u32) -> LNetConfig {

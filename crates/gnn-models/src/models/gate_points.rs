@@ -280,11 +280,13 @@ impl GatePointsModel {
         config.check()?;
         Ok(Self { network: GatePoints::new(&config.network, vb)?, elements: config.elements.clone() })
     }
+}
 
+impl GraphModel for GatePointsModel {
     /// Predictions `[graphs, outputs]` for the radius graphs of `g`, differentiable in `positions`.
     /// Node inputs/attributes are `g`'s node features when it has them (`x` then `z`, an
     /// [`E3nnBatch`](crate::E3nnBatch)), else the one-hot encoding of the elements.
-    pub fn forward(&self, g: &gnn_layers::GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
+    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
         let c = &self.network.config;
         let nodes = g.num_nodes();
         let (din, dattr) =
@@ -332,12 +334,6 @@ impl GatePointsModel {
         let x = c.irreps_in.as_ref().and(features.as_ref());
         let z = c.irreps_node_attr.as_ref().and(features.as_ref());
         Ok(self.network.forward(&g.edge_vectors(positions)?, nodes, x, z, &g.source, &g.target, &g.node_graph)?)
-    }
-}
-
-impl GraphModel for GatePointsModel {
-    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
-        GatePointsModel::forward(self, g, positions)
     }
 }
 

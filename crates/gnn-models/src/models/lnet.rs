@@ -228,18 +228,6 @@ impl LNet {
         &self.config
     }
 
-    /// One value per graph of `g` (`[graphs, 1]`), differentiable in `positions`: the target, or
-    /// |μ| with the dipole head.
-    pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
-        let c = &self.config;
-        if c.head == LNetHead::Dipole {
-            // √(|μ|² + ε): the magnitude stays differentiable at μ = 0 (ε = 1e-12, in the target's unit²).
-            return Ok(self.dipole(g, positions)?.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()?);
-        }
-        let out = self.atom_outputs(g, positions)?;
-        self.head.forward(g, &out)
-    }
-
     /// The dipole moment of each graph (`[graphs, 3]`, in the target's unit per Å of `positions`)
     /// from the dipole head's charges and atomic dipoles (module docs); an error for a scalar head.
     pub fn dipole(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
@@ -293,8 +281,16 @@ impl LNet {
 }
 
 impl GraphModel for LNet {
+    /// One value per graph of `g` (`[graphs, 1]`), differentiable in `positions`: the target, or
+    /// |μ| with the dipole head.
     fn forward(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
-        LNet::forward(self, g, positions)
+        let c = &self.config;
+        if c.head == LNetHead::Dipole {
+            // √(|μ|² + ε): the magnitude stays differentiable at μ = 0 (ε = 1e-12, in the target's unit²).
+            return Ok(self.dipole(g, positions)?.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()?);
+        }
+        let out = self.atom_outputs(g, positions)?;
+        self.head.forward(g, &out)
     }
 }
 

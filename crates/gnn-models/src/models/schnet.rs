@@ -226,32 +226,6 @@ impl SchNet {
         &self.config
     }
 
-    /// Predictions `[graphs, 1]` for the graphs `g` with atoms at `positions [nodes, 3]` (pass the
-    /// variable that forces are taken with respect to; usually `g.positions`).
-    pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
-        let distance = GraphTensors::edge_lengths(&g.edge_vectors(positions)?)?;
-        // Filters depend on the distance only: one per pair of opposite edges when the graph has them.
-        let (distance, row_of_edge) = match &g.pairs {
-            Some(pairs) => (gather(&distance, &pairs.representative)?, Some(&pairs.pair_of_edge)),
-            None => (distance, None),
-        };
-        let rbf = self.distance_expansion.forward(&distance)?;
-        let mut h = self.embedding.lookup(&g.elements)?;
-        for block in &self.interactions {
-            h = h.add(&block.forward_shared(&h, &rbf, &distance, &g.source, &g.target, row_of_edge)?)?;
-        }
-        let hidden = linear_activation(&self.lin1, &h, self.readout_activation)?;
-        let y = linear_activation(&self.lin2, &hidden, Activation::Identity)?;
-        let out = match &self.atomic_mass {
-            Some(masses) => self.dipole_norm(g, positions, &y, masses)?,
-            None => self.head.forward(g, &y)?,
-        };
-        Ok(match self.config.scale {
-            Some(s) => out.affine(s, 0.0)?,
-            None => out,
-        })
-    }
-
     /// PyG's dipole variant: charges `y_i` times positions relative to the centre of mass, summed,
     /// and the norm taken.
     fn dipole_norm(&self, g: &GraphTensors, positions: &Tensor, y: &Tensor, masses: &Tensor) -> Result<Tensor> {
@@ -281,8 +255,30 @@ fn atomic_masses(vb: &VarBuilder) -> Result<Tensor> {
 }
 
 impl GraphModel for SchNet {
+    /// Predictions `[graphs, 1]` for the graphs `g` with atoms at `positions [nodes, 3]` (pass the
+    /// variable that forces are taken with respect to; usually `g.positions`).
     fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
-        SchNet::forward(self, g, positions)
+        let distance = GraphTensors::edge_lengths(&g.edge_vectors(positions)?)?;
+        // Filters depend on the distance only: one per pair of opposite edges when the graph has them.
+        let (distance, row_of_edge) = match &g.pairs {
+            Some(pairs) => (gather(&distance, &pairs.representative)?, Some(&pairs.pair_of_edge)),
+            None => (distance, None),
+        };
+        let rbf = self.distance_expansion.forward(&distance)?;
+        let mut h = self.embedding.lookup(&g.elements)?;
+        for block in &self.interactions {
+            h = h.add(&block.forward_shared(&h, &rbf, &distance, &g.source, &g.target, row_of_edge)?)?;
+        }
+        let hidden = linear_activation(&self.lin1, &h, self.readout_activation)?;
+        let y = linear_activation(&self.lin2, &hidden, Activation::Identity)?;
+        let out = match &self.atomic_mass {
+            Some(masses) => self.dipole_norm(g, positions, &y, masses)?,
+            None => self.head.forward(g, &y)?,
+        };
+        Ok(match self.config.scale {
+            Some(s) => out.affine(s, 0.0)?,
+            None => out,
+        })
     }
 }
 

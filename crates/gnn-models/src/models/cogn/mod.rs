@@ -214,9 +214,11 @@ impl CoGn {
     pub fn config(&self) -> &CoGnConfig {
         &self.config
     }
+}
 
+impl GraphModel for CoGn {
     /// Predictions `[graphs, outputs]`; edge lengths are taken from `positions` (differentiable).
-    pub fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
+    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
         let distances = GraphTensors::edge_lengths(&g.edge_vectors(positions)?)?;
         let edges = self.input.edges(g, &distances)?;
         let mut nodes = self.input.nodes(g)?;
@@ -241,12 +243,6 @@ impl CoGn {
             _ => g.mean_nodes(&nodes)?,
         };
         self.head.forward(g, &self.output.forward(&pooled)?)
-    }
-}
-
-impl GraphModel for CoGn {
-    fn forward(&self, g: &GraphTensors, positions: &Tensor) -> Result<Tensor> {
-        CoGn::forward(self, g, positions)
     }
 }
 
