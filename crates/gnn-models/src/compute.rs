@@ -3,13 +3,29 @@
 
 use crate::error::{Error, Result};
 use candle_core::{DType, Device};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
+/// Serialises a type as its `Display` text and reads it back with its `FromStr`.
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 /// Float precision of a computation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Precision {
     /// 32-bit floats.
     #[default]
@@ -55,23 +71,10 @@ impl fmt::Display for Precision {
     }
 }
 
-impl TryFrom<String> for Precision {
-    type Error = Error;
-
-    fn try_from(text: String) -> Result<Self> {
-        text.parse()
-    }
-}
-
-impl From<Precision> for String {
-    fn from(p: Precision) -> String {
-        p.to_string()
-    }
-}
+string_serde!(Precision);
 
 /// The device a model runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeviceSpec {
     /// The CPU.
     #[default]
@@ -116,19 +119,7 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
-impl TryFrom<String> for DeviceSpec {
-    type Error = Error;
-
-    fn try_from(text: String) -> Result<Self> {
-        text.parse()
-    }
-}
-
-impl From<DeviceSpec> for String {
-    fn from(d: DeviceSpec) -> String {
-        d.to_string()
-    }
-}
+string_serde!(DeviceSpec);
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //!
 //! A model is a configuration type implementing [`Architecture`] (how to build the network from a
 //! `VarBuilder`, which graphs it reads, what it can compute, how fitted target statistics enter it)
-//! and a network type implementing [`GraphModel`] (its forward pass, written there: no inherent twin). `registry!` turns one line
+//! and a network type implementing [`GraphModel`] (its forward pass). `registry!` turns one line
 //! per model kind into everything that enumerates the kinds: [`ModelConfig`] (the `kind`-tagged
 //! JSON of `config.json`), [`Network`], [`ModelConfig::kind`], the presets and help texts of
 //! [`KINDS`] that the command line lists. Adding a model is its file plus one line in the
