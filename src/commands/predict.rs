@@ -89,10 +89,10 @@ struct Record {
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let model = Model::load_on(&args.model, args.precision.dtype(), &args.device.device()?)?;
-    let options = graph_options(&model, &args);
+    let (options, symmetrized_by_default) = graph_options(&model, &args);
     let mut records = Vec::new();
     for input in &args.inputs {
-        let (names, predictions) = predict_input(&model, input, &args, &options)?;
+        let (names, predictions) = predict_input(&model, input, &args, &options, symmetrized_by_default)?;
         records.extend(names.into_iter().zip(predictions).map(|(name, p)| record(&model, name, p)));
     }
     let csv = args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
@@ -105,17 +105,18 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
 }
 
 /// The input pipeline's options: the flags given, else the model's defaults (symmetrised crystals
-/// for a model trained on them, unless derivatives are asked for).
-fn graph_options(model: &Model, args: &PredictArgs) -> GraphOptions {
+/// for a model trained on them, unless derivatives are asked for); and whether the model's default
+/// is what symmetrises full cells (a note tells the user).
+fn graph_options(model: &Model, args: &PredictArgs) -> (GraphOptions, bool) {
     let defaults = model.default_graph_options();
     let derivatives = args.forces || args.stress;
-    let positions = match (args.positions, args.symmetrize) {
-        (Some(positions), _) => positions,
-        (None, true) => Positions::Symmetrized,
-        (None, false) if derivatives => Positions::Original,
-        (None, false) => defaults.positions,
+    let (positions, by_default) = match (args.positions, args.symmetrize) {
+        (Some(positions), _) => (positions, false),
+        (None, true) => (Positions::Symmetrized, false),
+        (None, false) if derivatives => (Positions::Original, false),
+        (None, false) => (defaults.positions, !args.asu && defaults.positions == Positions::Symmetrized),
     };
-    GraphOptions { positions, asu: args.asu, symprec: args.symprec.unwrap_or(defaults.symprec) }
+    (GraphOptions { positions, asu: args.asu, symprec: args.symprec.unwrap_or(defaults.symprec) }, by_default)
 }
 
 /// Names and predictions of the structures in one input.
@@ -124,6 +125,7 @@ fn predict_input(
     input: &str,
     args: &PredictArgs,
     options: &GraphOptions,
+    symmetrized_by_default: bool,
 ) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
     let path = Path::new(input);
     let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
@@ -143,12 +145,7 @@ fn predict_input(
         .map(|(k, s)| if s.name.is_empty() { format!("{input}#{k}") } else { s.name.clone() })
         .collect();
     let symmetrized = options.asu || options.positions == Positions::Symmetrized;
-    if symmetrized
-        && args.positions.is_none()
-        && !args.symmetrize
-        && !args.asu
-        && structures.iter().any(|s| s.is_periodic())
-    {
+    if symmetrized_by_default && structures.iter().any(|s| s.is_periodic()) {
         eprintln!(
             "note: the model was trained on symmetrised crystals: predicting on crystals symmetrised at symprec {} Å \
              (--positions original predicts on the positions as given)",
