@@ -65,23 +65,28 @@ pub fn read_structures(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
     }
 }
 
-/// Runs `$PYTHON -m pip download --no-deps <requirement> -d dir` (`python3` without `$PYTHON`) and
-/// returns the downloaded file whose name `wanted` accepts; `log` hears the command.
+/// Runs `$PYTHON -m pip download --no-deps <requirement> <options…> -d dir` (`python3` without
+/// `$PYTHON`; `options` e.g. pin a platform's wheel) and returns the downloaded file whose name
+/// `wanted` accepts; `log` hears the command.
 pub fn pip_download(
     dir: &Path,
     requirement: &str,
+    options: &[&str],
     wanted: impl Fn(&str) -> bool,
     log: &mut dyn FnMut(&str),
 ) -> Result<std::path::PathBuf> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    log(&format!("running {python} -m pip download --no-deps {requirement}"));
+    let shown = [&[requirement], options].concat().join(" ");
+    log(&format!("running {python} -m pip download --no-deps {shown}"));
     let status = std::process::Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", requirement, "-d"])
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", requirement])
+        .args(options)
+        .arg("-d")
         .arg(dir)
         .status()
         .map_err(|e| Error::invalid(format!("could not run {python} -m pip: {e}")))?;
     if !status.success() {
-        return Err(Error::invalid(format!("'{python} -m pip download --no-deps {requirement}' failed ({status})")));
+        return Err(Error::invalid(format!("'{python} -m pip download --no-deps {shown}' failed ({status})")));
     }
     std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?

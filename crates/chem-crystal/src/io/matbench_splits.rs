@@ -156,7 +156,7 @@ pub fn fetch_matbench_splits(
             Some(path) => (std::fs::read(path).map_err(|e| Error::io(path, e))?, path.display().to_string()),
             None => {
                 std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-                let wheel = pip_download(&work, "matbench==0.6", |n| n == WHEEL_NAME, log)?;
+                let wheel = pip_download(&work, "matbench==0.6", &[], |n| n == WHEEL_NAME, log)?;
                 (from_wheel(&wheel)?, wheel.display().to_string())
             }
         };

@@ -45,6 +45,7 @@ pub fn fetch_qm9(source: Option<&str>, out: &Path, force: bool, log: &mut dyn Fn
                     Qm9Dataset::read_source(&pip_download(
                         &scratch()?,
                         "qm9pack",
+                        &[],
                         |n| n.starts_with("qm9pack") && n.ends_with(".whl"),
                         log,
                     )?)?

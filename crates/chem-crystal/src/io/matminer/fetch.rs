@@ -62,7 +62,7 @@ pub fn fetch_matminer(
             Some(path) => read_sdist(path)?,
             None => {
                 std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-                read_sdist(&pip_download(&work, "matminer==0.4.0", |n| n == SDIST_NAME, log)?)?
+                read_sdist(&pip_download(&work, "matminer==0.4.0", &[], |n| n == SDIST_NAME, log)?)?
             }
         };
         convert(&csvs, out, log)

@@ -16,6 +16,7 @@ mod args;
 mod e3nn;
 mod kgcnn_config;
 mod kgcnn_weights;
+pub mod pretrained;
 pub mod torch_pickle;
 
 use crate::checkpoint::state_dict::StateDict;
