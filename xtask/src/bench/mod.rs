@@ -9,6 +9,7 @@ mod e3nn;
 mod inputs;
 mod models;
 mod ops;
+mod potentials;
 mod python;
 mod real_crystals;
 pub mod report;
@@ -20,7 +21,7 @@ use std::time::Instant;
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, crystal-models, real-crystals, e3nn, cli.
+    /// Suites to run, comma-separated [default: all]: qm9-parse, neighbors-qm9, neighbors-periodic, ops, models, crystals, crystal-models, real-crystals, e3nn, cli, potentials.
     #[arg(long, value_delimiter = ',')]
     suites: Vec<String>,
     /// Python with the reference packages (ase/vesin/matscipy, torch/torch_geometric/e3nn, pymatgen/spglib/scipy) [default: $CHEMGNN_REF_PYTHON, ~/.cache/chemgnn-ref/bin/python, python3].
@@ -102,6 +103,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "real-crystals",
         "e3nn",
         "cli",
+        "potentials",
     ];
     let suites: Vec<&str> =
         if args.suites.is_empty() { all.to_vec() } else { args.suites.iter().map(String::as_str).collect() };
@@ -121,16 +123,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for suite in &suites {
         eprintln!("== {suite}");
         let (mut cases, mut suite_tables) = suites::run(suite, &work_dir, args.quick, budget, args.qm9pack.as_deref())?;
-        let reference = if *suite == "crystal-models" { python::kgcnn() } else { python.clone() };
+        let reference = match *suite {
+            "crystal-models" => python::kgcnn(),
+            "potentials" => python::potentials(),
+            _ => python.clone(),
+        };
         match &reference {
             Some(py) => cases.extend(python::run(py, suite, &work_dir, budget)?),
             None if *suite == "crystal-models" => {
                 eprintln!("no kgcnn 3.1.0 environment (../shared/reference/setup-kgcnn.sh): timing chemgnn only")
             }
+            None if *suite == "potentials" => {
+                eprintln!("no sevenn/chgnet environment (../shared/reference/setup-potentials.sh): timing chemgnn only")
+            }
             None => {}
         }
         if *suite == "models" {
             suite_tables.extend(models::roofline_table(&cases));
+        }
+        if *suite == "potentials" {
+            suite_tables.extend(potentials::memory_table(&work_dir)?);
         }
         for m in &cases {
             eprintln!(

@@ -3,7 +3,8 @@
 //! PyG), for the `crystals` suite `benches/reference/chem_crystal.py` (pymatgen, ASE, vesin, scipy, spglib).
 //! for `e3nn` `benches/reference/e3nn_models.py` (e3nn 0.6, PyTorch),
 //! for `crystal-models` `benches/reference/kgcnn_models.py` (kgcnn 3.1.0, TensorFlow; its own
-//! environment, see [`kgcnn`]). The `real-crystals` suite has no reference run (kgcnn's figure is quoted from the notes).
+//! environment, see [`kgcnn`]), for `potentials` `benches/reference/potentials.py` (sevenn, chgnet;
+//! its own environment, see [`potentials`]). The `real-crystals` suite has no reference run (kgcnn's figure is quoted from the notes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,7 @@ fn script(suite: &str) -> Option<&'static str> {
         "cli" => "benches/reference/cli_pyg.py",
         "crystal-models" => "benches/reference/kgcnn_models.py",
         "e3nn" => "benches/reference/e3nn_models.py",
+        "potentials" => "benches/reference/potentials.py",
         "real-crystals" => return None,
         _ => "benches/reference/chem_graph.py",
     })
@@ -48,6 +50,18 @@ pub fn kgcnn() -> Option<PathBuf> {
         .into_iter()
         .chain(home)
         .find(|p| Command::new(p).args(["-c", "import kgcnn"]).output().is_ok_and(|o| o.status.success()))
+}
+
+/// The Python of the pretrained-potentials environment: `$CHEMGNN_POT_PYTHON`, else
+/// `~/.cache/chemgnn-potentials/bin/python` (made by `shared/reference/setup-potentials.sh`), if it
+/// imports sevenn and chgnet.
+pub fn potentials() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/chemgnn-potentials/bin/python"));
+    std::env::var_os("CHEMGNN_POT_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(home)
+        .find(|p| Command::new(p).args(["-c", "import sevenn, chgnet"]).output().is_ok_and(|o| o.status.success()))
 }
 
 /// Times the reference implementations on `suite`'s manifest (neighbour-list edge sets are

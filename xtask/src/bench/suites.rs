@@ -129,6 +129,11 @@ pub fn run(
             out.extend(measurements);
             manifest.push(entry);
         }
+        "potentials" => {
+            let run = super::potentials::run(work, quick, budget)?;
+            out.extend(run.measurements);
+            manifest.extend(run.manifest);
+        }
         "crystals" => {
             let run = super::crystals::run(work, quick, budget)?;
             out.extend(run.measurements);
