@@ -439,6 +439,20 @@ mod tests {
     }
 
     #[test]
+    fn fine_tuning_table_and_loss_weights() {
+        let c: TrainConfig = toml::from_str(
+            "[finetune]\ninit = \"runs/a/best\"\nfreeze = [\"interactions.0.\"]\n[loss]\nstress_weight = 0.1\n\
+             [data]\nstress = \"stress\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.finetune.init.as_deref(), Some("runs/a/best"));
+        assert_eq!((c.finetune.refit_shifts, c.finetune.freeze.len()), (None, 1));
+        assert_eq!((c.loss.stress_weight, c.data.stress.as_deref()), (0.1, Some("stress")));
+        let negative = TrainConfig { loss: LossConfig { forces_weight: -1.0, ..Default::default() }, ..c };
+        assert!(negative.validate().unwrap_err().contains("loss weights"));
+    }
+
+    #[test]
     fn json_round_trip() {
         let c = TrainConfig::default();
         assert_eq!(serde_json::from_str::<TrainConfig>(&serde_json::to_string_pretty(&c).unwrap()).unwrap(), c);

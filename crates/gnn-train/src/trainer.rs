@@ -1,9 +1,10 @@
 //! The training loop: [`train`] starts a run, [`resume`] continues one exactly where it stopped.
 //!
 //! Per step: batch → forward → loss over scaled residuals (plus forces and stress) → backward →
-//! gradient clipping → Adam(W) of the parameters not frozen → EMA. A run may start from a
-//! checkpoint (fine-tuning, [`crate::config::FinetuneConfig`]). Per epoch: validation, schedule, best checkpoint, `last/` state,
-//! metrics line. At the end: test metrics with the best weights, plots and `summary.json`.
+//! gradient clipping → Adam(W) of the parameters not frozen → EMA. Per epoch: validation,
+//! schedule, best checkpoint, `last/` state, metrics line. At the end: test metrics with the best
+//! weights, plots and `summary.json`. A run may start from a checkpoint (fine-tuning,
+//! [`crate::config::FinetuneConfig`]).
 
 use crate::config::TrainConfig;
 use crate::dataset::{open_dataset, read_samples, Dataset, TargetInfo};
@@ -104,6 +105,8 @@ pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Su
             weights
         }
     };
+    // Bad freeze patterns are reported before the run directory is made.
+    frozen_parameters(&config.finetune.freeze, gnn_models::expected_tensors(&config.model)?.0.keys())?;
     if config.finetune.refit_shifts.unwrap_or(refit_default) {
         let (dtype, device) = (config.precision.dtype(), config.device.device()?);
         let graph_options = config.data.graph_options();

@@ -356,3 +356,30 @@ fn missing_forces_or_stress_name_the_file_and_frame() {
     let err = gnn_train::train(qm9, &dir.path().join("qm9"), &silent()).unwrap_err().to_string();
     assert!(err.contains("qm9-sample: the dataset has no forces"), "{err}");
 }
+
+#[test]
+fn an_l1net_fine_tunes_with_frozen_layers_and_unknown_patterns_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a.extxyz");
+    write_labelled(&data, &teacher(1.0), structures(32, 5), [0.0; 3]);
+    let mut pre = config(&data, 1);
+    (pre.model, pre.data.forces) = (ModelConfig::preset("l1net").unwrap(), None);
+    let pretrained = dir.path().join("pre");
+    gnn_train::train(pre.clone(), &pretrained, &silent()).unwrap();
+
+    let mut tune = pre;
+    tune.epochs = 2;
+    tune.finetune.init = Some(pretrained.join("best").display().to_string());
+    tune.finetune.freeze = vec!["embedding.".into(), "layers.0.*".into()];
+    let run = dir.path().join("tuned");
+    gnn_train::train(tune.clone(), &run, &silent()).unwrap();
+    let (start, last) = (tensors(&pretrained.join("best")), tensors(&run.join("last")));
+    for (name, values) in &start {
+        let frozen = name.starts_with("embedding.") || name.starts_with("layers.0.");
+        assert_eq!(frozen, values == &last[name], "{name}");
+    }
+
+    tune.finetune.freeze = vec!["layers.0.".into(), "interactions.".into()];
+    let err = gnn_train::train(tune, &dir.path().join("bad"), &silent()).unwrap_err().to_string();
+    assert!(err.contains("`interactions.` matches no parameter"), "{err}");
+}
