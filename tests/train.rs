@@ -213,14 +213,15 @@ fn fine_tunes_from_a_checkpoint_and_rejects_data_without_forces() {
     let conflict = chemgnn(&["train", "--init", init, "--model", "schnet"]);
     assert_eq!(conflict.status.code(), Some(2));
 
-    // A force weight on data without forces: exit 2, naming the file and the frame.
+    // A force weight on data without forces (from a run directory: its best checkpoint): exit 2,
+    // naming the file and the frame.
     let data = dir.path().join("energies.extxyz");
     std::fs::write(&data, "2\nProperties=species:S:1:pos:R:3 energy=-1.0\nH 0 0 0\nH 0.74 0 0\n".repeat(4)).unwrap();
     let run = dir.path().join("no-forces");
     let out = chemgnn(&[
         "train",
         "--init",
-        init,
+        pre.to_str().unwrap(),
         "--dataset",
         data.to_str().unwrap(),
         "--target",

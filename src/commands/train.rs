@@ -33,8 +33,9 @@ pub struct TrainArgs {
     /// kind).
     #[arg(long, value_parser = trainable_kinds())]
     model: Option<String>,
-    /// Fine-tune: start from this checkpoint directory (a run's `best/`, an imported potential);
-    /// the model and its weights come from it, with its own target scaling.
+    /// Fine-tune: start from this checkpoint directory (an imported potential, a run's `best/`, or
+    /// a run directory: its best checkpoint); the model and its weights come from it, with its own
+    /// target scaling.
     #[arg(long, value_name = "DIR", conflicts_with = "model")]
     init: Option<PathBuf>,
     /// Refit the per-element energy shifts by least squares on the training split first (default:
@@ -177,7 +178,7 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     }
     if let Some(dir) = &c.finetune.init {
         // The model is the checkpoint's (the trainer takes it from there too).
-        c.model = gnn_models::Checkpoint::read(dir)?.config.model;
+        c.model = gnn_train::finetune::read_init(Path::new(dir))?.config.model;
     }
     if args.refit_shifts.is_some() {
         c.finetune.refit_shifts = args.refit_shifts;

@@ -263,7 +263,8 @@ impl Default for LossConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FinetuneConfig {
-    /// Start from this checkpoint directory (a run's `best/`, an imported potential): its model
+    /// Start from this checkpoint directory (an imported potential, a run's `best/`, or a run
+    /// directory: its best checkpoint): its model
     /// replaces `model`, its weights the initial ones. The model keeps its own target scaling
     /// (`normalization` only sets the loss scales); see `refit_shifts` for its energy shifts.
     pub init: Option<String>,

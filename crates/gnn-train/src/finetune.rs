@@ -1,14 +1,23 @@
-//! Fine-tuning helpers: which parameters are frozen ([`frozen_parameters`]) and the least-squares
-//! refit of a model's per-element energy shifts on new data ([`refit_species_shifts`]).
+//! Fine-tuning helpers: the checkpoint to start from ([`read_init`]), which parameters are frozen
+//! ([`frozen_parameters`]) and the least-squares refit of a model's per-element energy shifts on
+//! new data ([`refit_species_shifts`]).
 
 use crate::dataset::Sample;
 use crate::error::{Error, Result};
 use crate::normalization::fit_per_element;
+use crate::run_dir::{RunDir, BEST};
 use candle_core::{DType, Device, Tensor};
 use chem_graph::Structure;
 use gnn_models::checkpoint::CheckpointConfig;
 use gnn_models::{Checkpoint, GraphOptions, Model, ModelConfig, StateDict, Target};
 use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The checkpoint fine-tuning starts from: `dir` itself, or the best checkpoint of a run directory.
+pub fn read_init(dir: &Path) -> Result<Checkpoint> {
+    let best = RunDir::open_read_only(dir).ok().and_then(|run| run.checkpoint_dir(BEST));
+    Ok(Checkpoint::read(best.as_deref().unwrap_or(dir))?)
+}
 
 /// Whether `name` matches `pattern`: a glob (`*` any run of characters, `?` one character) matched
 /// against the whole name when the pattern has a wildcard, a name prefix otherwise.

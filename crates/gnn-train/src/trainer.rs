@@ -10,7 +10,7 @@ use crate::config::TrainConfig;
 use crate::dataset::{open_dataset, read_samples, Dataset, TargetInfo};
 use crate::ema::Ema;
 use crate::error::{Error, Result};
-use crate::finetune::{frozen_parameters, refit_species_shifts};
+use crate::finetune::{frozen_parameters, read_init, refit_species_shifts};
 use crate::loader::{epoch_order, GraphSource, Prepared};
 use crate::loss::residual_loss;
 use crate::memory;
@@ -64,7 +64,7 @@ pub enum StopReason {
 pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
     gnn_layers::runtime::init();
     let mut config = config;
-    let init = config.finetune.init.as_ref().map(Checkpoint::read).transpose()?;
+    let init = config.finetune.init.as_ref().map(|dir| read_init(Path::new(dir))).transpose()?;
     if let Some(init) = &init {
         config.model = init.config.model.clone();
     }

@@ -4,7 +4,7 @@
 //! compression; returned in Voigt order `xx, yy, zz, yz, xz, xy`.
 //!
 //! The strain is a zero [`Var`] per graph through which the model's inputs are computed
-//! ([`strain`]), so one backward pass gives forces (∂E/∂r) and stress (∂E/∂ε) together
+//! (`strain`), so one backward pass gives forces (∂E/∂r) and stress (∂E/∂ε) together
 //! ([`derivatives`]); with higher-order gradients both stay differentiable in the parameters, for
 //! training on forces and stress.
 
