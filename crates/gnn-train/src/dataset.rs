@@ -437,6 +437,39 @@ mod tests {
     }
 
     #[test]
+    fn stress_as_ase_writes_it_or_voigt_and_bad_stress_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stress.extxyz");
+        let frame = |stress: &str, lattice: &str| {
+            format!("1\n{lattice}Properties=species:S:1:pos:R:3 energy=-1.0 stress=\"{stress}\"\nCu 0 0 0\n")
+        };
+        let cell = "Lattice=\"3 0 0 0 3 0 0 0 3\" pbc=\"T T T\" ";
+        let config = |text: String| {
+            std::fs::write(&path, text).unwrap();
+            DataConfig {
+                dataset: path.display().to_string(),
+                targets: vec!["energy".into()],
+                stress: Some("stress".into()),
+                ..Default::default()
+            }
+        };
+        // 3 × 3 (xx xy xz / yx yy yz / zx zy zz) and Voigt (xx yy zz yz xz xy).
+        let data = open_dataset(&config(frame("1 6 5 6 2 4 5 4 3", cell) + &frame("1 2 3 4 5 6", cell))).unwrap();
+        assert!(data.has_stress());
+        for i in 0..2 {
+            assert_eq!(data.sample(i).unwrap().stress, Some([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        }
+        for (text, expected) in [
+            (frame("1 2 3 4", cell), "has 4 values"),
+            (frame("1 2 3 4 5 6", ""), "periodic in all three directions"),
+            (frame("1 2 3 4 5 nan", cell), "value 6 is NaN"),
+        ] {
+            let err = open_dataset(&config(frame("1 2 3 4 5 6", cell) + &text)).err().unwrap().to_string();
+            assert!(err.contains("stress.extxyz frame 2") && err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
     fn graph_batch_file_with_y_columns() {
         use candle_core::{Device, Tensor};
         let dir = tempfile::tempdir().unwrap();
