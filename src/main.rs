@@ -40,7 +40,7 @@ enum Command {
     /// Drive a model from an i-PI server (i-PI, ASE's SocketIOCalculator): MD and optimisation.
     Serve(commands::serve::ServeArgs),
     #[command(about = commands::train::about())]
-    Train(commands::train::TrainArgs),
+    Train(Box<commands::train::TrainArgs>),
     /// Errors of a checkpoint or run on a dataset (MAE, RMSE, chemical-accuracy ratio).
     Eval(commands::eval::EvalArgs),
 }
@@ -57,7 +57,7 @@ fn main() -> std::process::ExitCode {
         Command::Import(c) => commands::import::run(c),
         Command::Predict(c) => commands::predict::run(c),
         Command::Serve(c) => commands::serve::run(c),
-        Command::Train(c) => commands::train::run(c),
+        Command::Train(c) => commands::train::run(*c),
         Command::Eval(c) => commands::eval::run(c),
     };
     match result {

@@ -175,3 +175,64 @@ fn trains_on_energies_and_forces_from_extended_xyz() {
     assert!(loss(&epochs[3]) < loss(&epochs[0]), "{epochs:?}");
     assert!(epochs[3]["val"]["forces"]["mae"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn fine_tunes_from_a_checkpoint_and_rejects_data_without_forces() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, TINY_SCHNET.replace("epochs = 8", "epochs = 1")).unwrap();
+    let (pre, tuned) = (dir.path().join("pre"), dir.path().join("tuned"));
+    ok(chemgnn(&["train", "--config", config.to_str().unwrap(), "--out", pre.to_str().unwrap(), "-q"]));
+    let init = pre.join("best");
+    let init = init.to_str().unwrap();
+    let out = chemgnn(&[
+        "train",
+        "--init",
+        init,
+        "--dataset",
+        "qm9-sample",
+        "--target",
+        "U0",
+        "--epochs",
+        "1",
+        "--freeze",
+        "interactions.0.",
+        "--freeze",
+        "*.bias",
+        "--out",
+        tuned.to_str().unwrap(),
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out);
+    assert!(stderr.contains("trainable") && stderr.contains("frozen"), "{stderr}");
+    assert!(stderr.contains("energy shifts refitted"), "{stderr}");
+    assert!(tuned.join("best/model.safetensors").is_file());
+
+    // --init takes the model from the checkpoint: --model conflicts.
+    let conflict = chemgnn(&["train", "--init", init, "--model", "schnet"]);
+    assert_eq!(conflict.status.code(), Some(2));
+
+    // A force weight on data without forces (from a run directory: its best checkpoint): exit 2,
+    // naming the file and the frame.
+    let data = dir.path().join("energies.extxyz");
+    std::fs::write(&data, "2\nProperties=species:S:1:pos:R:3 energy=-1.0\nH 0 0 0\nH 0.74 0 0\n".repeat(4)).unwrap();
+    let run = dir.path().join("no-forces");
+    let out = chemgnn(&[
+        "train",
+        "--init",
+        pre.to_str().unwrap(),
+        "--dataset",
+        data.to_str().unwrap(),
+        "--target",
+        "energy",
+        "--force-weight",
+        "1",
+        "--out",
+        run.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = failure(out);
+    assert!(err.contains("energies.extxyz frame 1") && err.contains("`forces`"), "{err}");
+}

@@ -70,6 +70,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         dataset: args.dataset.clone(),
         targets: model.config().targets.iter().map(|t| t.name.clone()).collect(),
         forces: args.forces.clone(),
+        stress: None,
         units: model.config().targets.iter().map(|t| t.unit.clone()).collect(),
         lazy: false,
         asu: args.asu,

@@ -33,6 +33,19 @@ pub struct TrainArgs {
     /// kind).
     #[arg(long, value_parser = trainable_kinds())]
     model: Option<String>,
+    /// Fine-tune: start from this checkpoint directory (an imported potential, a run's `best/`, or
+    /// a run directory: its best checkpoint); the model and its weights come from it, with its own
+    /// target scaling.
+    #[arg(long, value_name = "DIR", conflicts_with = "model")]
+    init: Option<PathBuf>,
+    /// Refit the per-element energy shifts by least squares on the training split first (default:
+    /// on with --init for an energy target and a model with shifts).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    refit_shifts: Option<bool>,
+    /// Freeze parameters (no updates): a name prefix (`interactions.0.`) or a glob (`*.bias`);
+    /// repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    freeze: Vec<String>,
     /// `qm9-sample` (built in), `qm9` (after `chemgnn data fetch qm9`), an extended-xyz file, a
     /// QM9 / graph-batch `.safetensors` file, or crystals: `crystal-sample` (built in),
     /// `matminer:<set>[:<target>]` (after `chemgnn data fetch matminer`), a MatBench `.json.gz`.
@@ -54,6 +67,19 @@ pub struct TrainArgs {
     /// Per-atom force array of an extended-xyz dataset to train on (e.g. `forces`).
     #[arg(long)]
     forces: Option<String>,
+    /// Per-structure stress of an extended-xyz dataset to train on (e.g. `stress`; 3 × 3 or Voigt,
+    /// eV/Å³, ASE's sign).
+    #[arg(long)]
+    stress: Option<String>,
+    /// Weight of the energy (target) loss term.
+    #[arg(long)]
+    energy_weight: Option<f64>,
+    /// Weight of the force loss term (forces are read from `forces` unless --forces names them).
+    #[arg(long)]
+    force_weight: Option<f64>,
+    /// Weight of the stress loss term (stress is read from `stress` unless --stress names it).
+    #[arg(long)]
+    stress_weight: Option<f64>,
     /// Number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -73,7 +99,7 @@ pub struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this directory exactly where it stopped (other options are ignored).
-    #[arg(long, conflicts_with_all = ["config", "model", "dataset", "target", "epochs", "out"])]
+    #[arg(long, conflicts_with_all = ["config", "model", "init", "dataset", "target", "epochs", "out"])]
     resume: Option<PathBuf>,
     /// One line per epoch instead of progress bars (for logs).
     #[arg(long, short)]
@@ -107,8 +133,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             let config = resolve(&args)?;
             let out = args.out.clone().unwrap_or_else(|| default_out(&config));
             eprintln!(
-                "training {} on {} ({}) → {}",
+                "training {}{} on {} ({}) → {}",
                 config.model.kind(),
+                config.finetune.init.as_ref().map_or(String::new(), |d| format!(" from {d}")),
                 config.data.dataset,
                 config.data.targets.join(", "),
                 out.display()
@@ -146,9 +173,31 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
             c.data.targets = vec![table.targets[0].name.clone()];
         }
     }
+    if let Some(init) = &args.init {
+        c.finetune.init = Some(init.display().to_string());
+    }
+    if let Some(dir) = &c.finetune.init {
+        // The model is the checkpoint's (the trainer takes it from there too).
+        c.model = gnn_train::finetune::read_init(Path::new(dir))?.config.model;
+    }
+    if args.refit_shifts.is_some() {
+        c.finetune.refit_shifts = args.refit_shifts;
+    }
+    c.finetune.freeze.extend(args.freeze.iter().cloned());
+    // A force (stress) weight asks for the force (stress) loss, on ASE's array names by default.
     if args.forces.is_some() {
         c.data.forces = args.forces.clone();
+    } else if args.force_weight.is_some_and(|w| w > 0.0) && c.data.forces.is_none() {
+        c.data.forces = Some("forces".into());
     }
+    if args.stress.is_some() {
+        c.data.stress = args.stress.clone();
+    } else if args.stress_weight.is_some_and(|w| w > 0.0) && c.data.stress.is_none() {
+        c.data.stress = Some("stress".into());
+    }
+    c.loss.energy_weight = args.energy_weight.unwrap_or(c.loss.energy_weight);
+    c.loss.forces_weight = args.force_weight.unwrap_or(c.loss.forces_weight);
+    c.loss.stress_weight = args.stress_weight.unwrap_or(c.loss.stress_weight);
     c.epochs = args.epochs.unwrap_or(c.epochs);
     c.batch_size = args.batch_size.unwrap_or(c.batch_size);
     c.optimizer.lr = args.lr.unwrap_or(c.optimizer.lr);

@@ -7,10 +7,9 @@ use crate::inputs::batch_file::{read_batch, BatchInput};
 use crate::inputs::pipeline::{graph_list, verlet_graph, GraphOptions, ModelGraphs};
 use crate::models::{ModelConfig, Network};
 use crate::potential::stress;
-use candle_core::{DType, Device, Var};
+use candle_core::{DType, Device};
 use chem_crystal::Positions;
 use chem_graph::{Graph, GraphBatch, Structure, VerletList};
-use gnn_layers::autograd::forces;
 use gnn_layers::GraphTensors;
 use std::path::Path;
 
@@ -184,20 +183,9 @@ impl Model {
             batch
         };
         let g = GraphTensors::new(batch, self.dtype, &self.device)?;
-        let positions = Var::from_tensor(&g.positions)?;
-        let (y, forces, stress) = if with_stress {
-            let strained = stress::strain(batch, &g, positions.as_tensor())?;
-            let y = self.network.forward(&strained.graphs, &strained.positions)?;
-            let grads = y.sum_all()?.backward()?;
-            let gradient = |v: &Var| grads.get(v.as_tensor()).map_or_else(|| v.zeros_like(), |g| Ok(g.clone()));
-            let forces = gradient(&positions)?.neg()?;
-            let stress = stress::voigt_stress(&gradient(&strained.strain)?, &strained.volumes)?;
-            (y, Some(forces), Some(stress))
-        } else {
-            let y = self.network.forward(&g, positions.as_tensor())?;
-            let forces = if with_forces { Some(forces(&y, &positions, false)?) } else { None };
-            (y, forces, None)
-        };
+        let d = stress::derivatives(&self.network, batch, &g, with_forces, with_stress, false)?;
+        let (y, forces) = (d.energy, d.forces);
+        let stress = d.stress.map(|s| s.to_vec2::<f64>()).transpose()?;
         let values = y.to_dtype(DType::F64)?.to_vec2::<f64>()?;
         let forces = forces.map(|f| f.to_dtype(DType::F64)?.to_vec2::<f64>()).transpose()?;
         Ok(values
@@ -208,7 +196,7 @@ impl Model {
                 forces: forces.as_ref().map(|f| {
                     (batch.node_offsets[k]..batch.node_offsets[k + 1]).map(|a| [f[a][0], f[a][1], f[a][2]]).collect()
                 }),
-                stress: stress.as_ref().map(|s| s[k]),
+                stress: stress.as_ref().map(|s| [s[k][0], s[k][1], s[k][2], s[k][3], s[k][4], s[k][5]]),
             })
             .collect())
     }

@@ -25,6 +25,8 @@ pub struct TrainConfig {
     pub normalization: NormalizationConfig,
     /// The loss.
     pub loss: LossConfig,
+    /// Fine-tuning: start from a checkpoint, refit its energy shifts, freeze parameters.
+    pub finetune: FinetuneConfig,
     /// The optimiser.
     pub optimizer: OptimizerConfig,
     /// The learning-rate schedule.
@@ -70,6 +72,7 @@ impl Default for TrainConfig {
             }),
             normalization: NormalizationConfig::default(),
             loss: LossConfig::default(),
+            finetune: FinetuneConfig::default(),
             optimizer: OptimizerConfig::default(),
             schedule: ScheduleConfig::default(),
             epochs: 30,
@@ -100,6 +103,10 @@ pub struct DataConfig {
     pub targets: Vec<String>,
     /// Per-atom force array of an extended-xyz file to train on (e.g. `forces`).
     pub forces: Option<String>,
+    /// Per-structure stress of an extended-xyz file to train on (e.g. `stress`): 9 values (3 × 3,
+    /// row-major, as ASE writes it) or 6 (Voigt order `xx yy zz yz xz xy`), in target unit per Å³
+    /// (eV/Å³), ASE's sign convention `σ = (1/V) ∂E/∂ε`.
+    pub stress: Option<String>,
     /// Unit of each target when the dataset does not say (extended-xyz, graph-batch files).
     pub units: Vec<String>,
     /// Read extended-xyz frames from disk when needed instead of all at once.
@@ -129,6 +136,7 @@ impl Default for DataConfig {
             dataset: "qm9-sample".into(),
             targets: vec!["U0".into()],
             forces: None,
+            stress: None,
             units: vec![],
             lazy: false,
             asu: false,
@@ -226,8 +234,10 @@ pub enum LossKind {
     Huber,
 }
 
-/// The training loss: `energy_weight · L(targets) + forces_weight · L(forces)`, each residual divided
-/// by its training-split scale so the weights are unit-free.
+/// The training loss: `energy_weight · L(targets) + forces_weight · L(forces) + stress_weight ·
+/// L(stress)`, each residual divided by its training-split scale (targets: spread around the
+/// per-atom baseline; forces and stress: root mean square of the components) so the weights are
+/// unit-free.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LossConfig {
@@ -239,12 +249,34 @@ pub struct LossConfig {
     pub energy_weight: f64,
     /// Weight of the force term (used when the dataset has forces).
     pub forces_weight: f64,
+    /// Weight of the stress term (used when `data.stress` is set; Voigt components).
+    pub stress_weight: f64,
 }
 
 impl Default for LossConfig {
     fn default() -> Self {
-        Self { kind: LossKind::Mse, huber_delta: 1.0, energy_weight: 1.0, forces_weight: 1.0 }
+        Self { kind: LossKind::Mse, huber_delta: 1.0, energy_weight: 1.0, forces_weight: 1.0, stress_weight: 1.0 }
     }
+}
+
+/// Fine-tuning a pretrained model (docs/training.md, "Fine-tuning").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Start from this checkpoint directory (an imported potential, a run's `best/`, or a run
+    /// directory: its best checkpoint): its model
+    /// replaces `model`, its weights the initial ones. The model keeps its own target scaling
+    /// (`normalization` only sets the loss scales); see `refit_shifts` for its energy shifts.
+    pub init: Option<String>,
+    /// Refit the model's per-element energy shifts ([`gnn_models::models::SpeciesShifts`]) by
+    /// least squares on the training split before training: `δ = argmin Σ_s (E_s − pred_s −
+    /// Σ_z n_sz δ_z)²` over the elements present, added to the shifts. Default: on with `init`
+    /// when the first target is extensive and the model has shifts, off otherwise; `true` for a
+    /// model without shifts is an error.
+    pub refit_shifts: Option<bool>,
+    /// Parameters that get no updates: name prefixes (`interactions.0.`) or globs with `*` and `?`
+    /// matched against whole names (`*.bias`). A pattern matching nothing is an error.
+    pub freeze: Vec<String>,
 }
 
 /// Adam-family optimisers.
@@ -353,17 +385,21 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.schedule.factor) {
             return Err(format!("schedule.factor must be in [0, 1), not {}", self.schedule.factor));
         }
-        if self.data.forces.is_some() && !self.model.capabilities().force_training {
+        if (self.data.forces.is_some() || self.data.stress.is_some()) && !self.model.capabilities().force_training {
             let trainable: Vec<&str> = gnn_models::models::KINDS
                 .iter()
                 .filter(|k| ModelConfig::preset(k.name).is_some_and(|c| c.capabilities().force_training))
                 .map(|k| k.name)
                 .collect();
             return Err(format!(
-                "training on forces needs a model that trains on forces ({}), not {}",
+                "training on forces or stress needs a model that trains on forces ({}), not {}",
                 trainable.join(", "),
                 self.model.kind()
             ));
+        }
+        let weights = [self.loss.energy_weight, self.loss.forces_weight, self.loss.stress_weight];
+        if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(format!("loss weights must be finite and non-negative, not {weights:?}"));
         }
         for size in [Some(self.split.train), Some(self.split.val), self.split.test].into_iter().flatten() {
             if let SplitSize::Fraction(f) = size {
@@ -401,6 +437,20 @@ mod tests {
         assert!(err.contains("epoch"), "{err}");
         let c = TrainConfig { ema_decay: Some(1.5), ..Default::default() };
         assert!(c.validate().unwrap_err().contains("ema_decay"));
+    }
+
+    #[test]
+    fn fine_tuning_table_and_loss_weights() {
+        let c: TrainConfig = toml::from_str(
+            "[finetune]\ninit = \"runs/a/best\"\nfreeze = [\"interactions.0.\"]\n[loss]\nstress_weight = 0.1\n\
+             [data]\nstress = \"stress\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.finetune.init.as_deref(), Some("runs/a/best"));
+        assert_eq!((c.finetune.refit_shifts, c.finetune.freeze.len()), (None, 1));
+        assert_eq!((c.loss.stress_weight, c.data.stress.as_deref()), (0.1, Some("stress")));
+        let negative = TrainConfig { loss: LossConfig { forces_weight: -1.0, ..Default::default() }, ..c };
+        assert!(negative.validate().unwrap_err().contains("loss weights"));
     }
 
     #[test]

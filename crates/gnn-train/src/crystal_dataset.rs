@@ -103,7 +103,7 @@ pub fn crystal_dataset(path: &Path, targets: &[String]) -> Result<InMemoryDatase
         .structures
         .into_iter()
         .zip(values)
-        .map(|(structure, y)| Sample { structure, targets: vec![y], forces: None })
+        .map(|(structure, y)| Sample { structure, targets: vec![y], forces: None, stress: None })
         .collect();
     Ok(InMemoryDataset { name, targets: vec![target], samples })
 }

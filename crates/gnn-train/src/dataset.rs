@@ -22,6 +22,9 @@ pub struct Sample {
     pub targets: Vec<f64>,
     /// Reference forces per atom (target unit per Å), when the dataset has them.
     pub forces: Option<Vec<[f64; 3]>>,
+    /// Reference stress in Voigt order `xx yy zz yz xz xy` (target unit per Å³, ASE's sign), when
+    /// the dataset has it.
+    pub stress: Option<[f64; 6]>,
 }
 
 /// A predicted quantity and how to judge it.
@@ -70,6 +73,10 @@ pub trait Dataset: Send + Sync {
     fn targets(&self) -> &[TargetInfo];
     /// Whether samples carry forces.
     fn has_forces(&self) -> bool;
+    /// Whether samples carry a stress.
+    fn has_stress(&self) -> bool {
+        false
+    }
 }
 
 /// Samples held in memory.
@@ -99,6 +106,9 @@ impl Dataset for InMemoryDataset {
     fn has_forces(&self) -> bool {
         self.samples.first().is_some_and(|s| s.forces.is_some())
     }
+    fn has_stress(&self) -> bool {
+        self.samples.first().is_some_and(|s| s.stress.is_some())
+    }
 }
 
 impl InMemoryDataset {
@@ -113,6 +123,7 @@ impl InMemoryDataset {
                 structure: data.structure(m),
                 targets: targets.iter().map(|t| data.target(m, t.qm9.expect("QM9 target"))).collect(),
                 forces: None,
+                stress: None,
             })
             .collect();
         Ok(Self { name: name.to_string(), targets, samples })
@@ -192,6 +203,7 @@ fn safetensors_dataset(path: &Path, config: &DataConfig) -> Result<Box<dyn Datas
             structure,
             targets: targets.iter().map(|(c, _)| row[*c]).collect(),
             forces: None,
+            stress: None,
         })
         .collect();
     Ok(Box::new(InMemoryDataset { name, targets: targets.into_iter().map(|(_, t)| t).collect(), samples }))
@@ -208,18 +220,19 @@ fn generic_target(name: &str, unit: Option<&String>) -> TargetInfo {
     }
 }
 
-/// How to read targets and forces from extended-xyz frames.
+/// How to read targets, forces and stress from extended-xyz frames.
 #[derive(Clone, Debug)]
 struct XyzSpec {
     path: PathBuf,
     targets: Vec<TargetInfo>,
     forces: Option<String>,
+    stress: Option<String>,
 }
 
 impl XyzSpec {
     fn new(path: &Path, config: &DataConfig) -> Result<Self> {
         let targets = config.targets.iter().enumerate().map(|(k, t)| generic_target(t, config.units.get(k))).collect();
-        Ok(Self { path: path.to_path_buf(), targets, forces: config.forces.clone() })
+        Ok(Self { path: path.to_path_buf(), targets, forces: config.forces.clone(), stress: config.stress.clone() })
     }
 
     /// Frame `i`'s sample, naming the frame when a property or array is missing.
@@ -260,7 +273,40 @@ impl XyzSpec {
                 Some(values.chunks_exact(3).map(|f| [f[0], f[1], f[2]]).collect())
             }
         };
-        Ok(Sample { structure, targets, forces })
+        let stress = self.stress.as_ref().map(|key| read_stress(&structure, key, &whence)).transpose()?;
+        Ok(Sample { structure, targets, forces, stress })
+    }
+}
+
+/// The stress property `key` of a frame in Voigt order: 9 values (a 3 × 3 tensor, row-major, as
+/// ASE writes it; symmetrised) or 6 (Voigt); the frame must be periodic in all directions.
+fn read_stress(structure: &Structure, key: &str, whence: &dyn Fn() -> String) -> Result<[f64; 6]> {
+    use chem_graph::Property;
+    let values: Vec<f64> = match structure.properties.get(key) {
+        Some(Property::FloatArray(v)) => v.clone(),
+        Some(Property::IntArray(v)) => v.iter().map(|&x| x as f64).collect(),
+        Some(_) => return Err(Error::Data(format!("{}: stress `{key}` is not an array of numbers", whence()))),
+        None => return Err(Error::Data(format!("{}: no stress `{key}` (needed for the stress loss)", whence()))),
+    };
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Data(format!(
+            "{}: stress `{key}` value {} is {}, not a finite number",
+            whence(),
+            k + 1,
+            values[k]
+        )));
+    }
+    if structure.cell.is_none() || structure.pbc != [true; 3] {
+        return Err(Error::Data(format!("{}: a stress needs a cell periodic in all three directions", whence())));
+    }
+    match values.as_slice() {
+        &[xx, yy, zz, yz, xz, xy] => Ok([xx, yy, zz, yz, xz, xy]),
+        &[a, b, c, d, e, f, g, h, i] => Ok([a, e, i, 0.5 * (f + h), 0.5 * (c + g), 0.5 * (b + d)]),
+        other => Err(Error::Data(format!(
+            "{}: stress `{key}` has {} values, expected 9 (3 × 3) or 6 (Voigt)",
+            whence(),
+            other.len()
+        ))),
     }
 }
 
@@ -336,6 +382,9 @@ impl Dataset for LazyXyzDataset {
     fn has_forces(&self) -> bool {
         self.spec.forces.is_some()
     }
+    fn has_stress(&self) -> bool {
+        self.spec.stress.is_some()
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +434,39 @@ mod tests {
         };
         let err = open_dataset(&config).err().unwrap().to_string();
         assert!(err.contains("frame 1") && err.contains("free_energy"), "{err}");
+    }
+
+    #[test]
+    fn stress_as_ase_writes_it_or_voigt_and_bad_stress_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stress.extxyz");
+        let frame = |stress: &str, lattice: &str| {
+            format!("1\n{lattice}Properties=species:S:1:pos:R:3 energy=-1.0 stress=\"{stress}\"\nCu 0 0 0\n")
+        };
+        let cell = "Lattice=\"3 0 0 0 3 0 0 0 3\" pbc=\"T T T\" ";
+        let config = |text: String| {
+            std::fs::write(&path, text).unwrap();
+            DataConfig {
+                dataset: path.display().to_string(),
+                targets: vec!["energy".into()],
+                stress: Some("stress".into()),
+                ..Default::default()
+            }
+        };
+        // 3 × 3 (xx xy xz / yx yy yz / zx zy zz) and Voigt (xx yy zz yz xz xy).
+        let data = open_dataset(&config(frame("1 6 5 6 2 4 5 4 3", cell) + &frame("1 2 3 4 5 6", cell))).unwrap();
+        assert!(data.has_stress());
+        for i in 0..2 {
+            assert_eq!(data.sample(i).unwrap().stress, Some([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        }
+        for (text, expected) in [
+            (frame("1 2 3 4", cell), "has 4 values"),
+            (frame("1 2 3 4 5 6", ""), "periodic in all three directions"),
+            (frame("1 2 3 4 5 nan", cell), "value 6 is NaN"),
+        ] {
+            let err = open_dataset(&config(frame("1 2 3 4 5 6", cell) + &text)).err().unwrap().to_string();
+            assert!(err.contains("stress.extxyz frame 2") && err.contains(expected), "{err}");
+        }
     }
 
     #[test]

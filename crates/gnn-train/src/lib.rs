@@ -7,7 +7,8 @@
 //!   [`Split`]s by seed, sizes or file;
 //! - [`Normalization`]: per-atom target statistics and atom reference energies fitted on the
 //!   training split and built into the model, so checkpoints predict physical units;
-//! - [`loss`], [`optim::Adam`] (Adam / AdamW), [`schedule`] (plateau, cosine, linear, warm-up),
+//! - [`finetune`]: starting from a checkpoint, refitting energy shifts, freezing parameters;
+//! - [`loss`] on targets, forces and stress, [`optim::Adam`] (Adam / AdamW), [`schedule`] (plateau, cosine, linear, warm-up),
 //!   gradient clipping, [`ema`], early stopping;
 //! - [`metrics`] in physical units with the chemical-accuracy ratio of QM9 targets;
 //! - [`train`] / [`resume`]: reproducible runs that write a [`run_dir`] (config, split, metrics
@@ -20,6 +21,7 @@ pub mod dataset;
 pub mod ema;
 mod error;
 mod evaluate;
+pub mod finetune;
 pub mod loader;
 pub mod loss;
 pub mod memory;

@@ -26,6 +26,8 @@ pub struct Prepared {
     pub targets: Vec<Vec<f64>>,
     /// Reference forces, flattened `[atoms · 3]`, when the dataset has them.
     pub forces: Option<Vec<f64>>,
+    /// Reference stress, flattened `[structures · 6]` (Voigt), when the dataset has it.
+    pub stress: Option<Vec<f64>>,
     /// The graphs already as tensors of the training dtype on the host, when
     /// [`GraphSource::prefetch`] was asked to build them (GPU training: the host-side work
     /// overlaps the GPU's; the copy to the GPU is made where the GPU is used).
@@ -38,6 +40,7 @@ struct Entry {
     graph: Graph,
     targets: Vec<f64>,
     forces: Option<Vec<[f64; 3]>>,
+    stress: Option<[f64; 6]>,
 }
 
 /// Where batches come from: the dataset and the model's graph construction, with graphs built
@@ -164,12 +167,13 @@ impl GraphSource {
             .map(|e| e.forces.as_ref().map(|f| f.iter().flatten().copied().collect::<Vec<_>>()))
             .collect::<Option<Vec<_>>>()
             .map(|f| f.concat());
+        let stress = entries.iter().map(|e| e.stress).collect::<Option<Vec<_>>>().map(|s| s.concat());
         let mut batch = GraphBatch::from_graphs(&graphs)?;
         if self.model.inputs().line_graph() {
             batch = batch.with_line_graph()?;
         }
         let targets = entries.into_iter().map(|e| e.targets).collect();
-        Ok(Prepared { graphs: batch, targets, forces, tensors: None })
+        Ok(Prepared { graphs: batch, targets, forces, stress, tensors: None })
     }
 
     /// Prepares `batches` in order on a background thread (two ahead) and hands each to `train`,
@@ -231,7 +235,7 @@ fn build_entries(
                     )));
                 }
             }
-            Ok(Entry { graph, targets: s.targets, forces: s.forces })
+            Ok(Entry { graph, targets: s.targets, forces: s.forces, stress: s.stress })
         })
         .collect::<Result<_>>()?;
     Ok((entries, fallbacks))

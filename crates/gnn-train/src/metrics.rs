@@ -32,6 +32,9 @@ pub struct Metrics {
     /// Force-component errors, when the dataset has forces.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub forces: Option<ErrorStats>,
+    /// Stress-component (Voigt) errors, when training on stress.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stress: Option<ErrorStats>,
     /// Number of structures.
     pub structures: usize,
 }
@@ -57,8 +60,10 @@ impl Metrics {
                 format!("  {name}: MAE {}  RMSE {}{ratio}", human_error(e.mae, &e.unit), human_error(e.rmse, &e.unit))
             })
             .collect();
-        if let Some(f) = &self.forces {
-            out.push(format!("  forces: MAE {:.4} {}  RMSE {:.4} {}", f.mae, f.unit, f.rmse, f.unit));
+        for (name, e) in [("forces", &self.forces), ("stress", &self.stress)] {
+            if let Some(f) = e {
+                out.push(format!("  {name}: MAE {:.4} {}  RMSE {:.4} {}", f.mae, f.unit, f.rmse, f.unit));
+            }
         }
         out
     }
@@ -74,6 +79,9 @@ pub struct Accumulator {
     force_abs: f64,
     force_sq: f64,
     force_components: usize,
+    stress_abs: f64,
+    stress_sq: f64,
+    stress_components: usize,
     /// `(predicted, true)` of the first target for every structure seen, in order.
     pub pairs: Vec<(f64, f64)>,
 }
@@ -105,6 +113,15 @@ impl Accumulator {
         }
     }
 
+    /// Adds a batch's flattened predicted and reference stress components.
+    pub fn add_stress(&mut self, predicted: &[f64], actual: &[f64]) {
+        for (p, a) in predicted.iter().zip(actual) {
+            self.stress_abs += (p - a).abs();
+            self.stress_sq += (p - a).powi(2);
+        }
+        self.stress_components += predicted.len();
+    }
+
     /// The metrics of everything added.
     pub fn finish(&self, targets: &[TargetInfo]) -> Metrics {
         let n = self.structures.max(1) as f64;
@@ -128,6 +145,10 @@ impl Accumulator {
                 let unit = format!("{}/Å", targets.first().map_or("eV", |t| t.unit.as_str()));
                 stats(self.force_abs, self.force_sq, self.force_components as f64, unit, None)
             }),
+            stress: (self.stress_components > 0).then(|| {
+                let unit = format!("{}/Å³", targets.first().map_or("eV", |t| t.unit.as_str()));
+                stats(self.stress_abs, self.stress_sq, self.stress_components as f64, unit, None)
+            }),
             structures: self.structures,
         }
     }
@@ -150,6 +171,9 @@ mod tests {
         assert!((u0.chemical_accuracy_ratio.unwrap() - 0.4 / 3.0 / 0.043).abs() < 1e-12);
         assert!((m.loss - 1.0).abs() < 1e-12);
         assert_eq!(m.forces.unwrap().mae, 0.25);
+        assert!(m.stress.is_none());
+        acc.add_stress(&[1.0, -1.0], &[0.5, -1.0]);
+        assert_eq!(acc.finish(&[TargetInfo::qm9(Qm9Target::U0)]).stress.unwrap().mae, 0.25);
         assert_eq!(acc.pairs.len(), 3);
     }
 }

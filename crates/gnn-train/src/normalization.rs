@@ -17,6 +17,7 @@ use crate::config::{AtomrefMode, NormalizationConfig};
 use crate::dataset::{Sample, TargetInfo};
 use crate::error::{Error, Result};
 use chem_graph::qm9::{Qm9Target, ATOMREF_ELEMENTS, ATOMREF_HARTREE, HARTREE_TO_EV};
+use chem_graph::Structure;
 use gnn_models::models::Scaling;
 use gnn_models::{ModelConfig, TargetScaling};
 use nalgebra::{DMatrix, DVector};
@@ -48,6 +49,9 @@ pub struct Normalization {
     pub targets: Vec<TargetStats>,
     /// Root-mean-square force component of the training split (the force residual scale).
     pub forces_scale: Option<f64>,
+    /// Root-mean-square stress component (Voigt) of the training split (the stress residual scale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress_scale: Option<f64>,
 }
 
 impl Normalization {
@@ -75,14 +79,16 @@ impl Normalization {
                 Ok(target_stats(t, train, &y, atomref, per_atom, config.standardize))
             })
             .collect::<Result<Vec<_>>>()?;
-        let forces_scale = train.first().and_then(|s| s.forces.as_ref()).map(|_| {
-            let (sum, n) = train
-                .iter()
-                .flat_map(|s| s.forces.iter().flatten().flatten())
-                .fold((0.0, 0usize), |(s, n), f| (s + f * f, n + 1));
-            positive_or_one((sum / n.max(1) as f64).sqrt())
-        });
-        Ok(Self { targets: stats, forces_scale })
+        let rms = |values: Vec<f64>| positive_or_one(root_mean_square(&values));
+        let forces_scale = train
+            .first()
+            .and_then(|s| s.forces.as_ref())
+            .map(|_| rms(train.iter().flat_map(|s| s.forces.iter().flatten().flatten().copied()).collect()));
+        let stress_scale = train
+            .first()
+            .and_then(|s| s.stress.as_ref())
+            .map(|_| rms(train.iter().flat_map(|s| s.stress.iter().flatten().copied()).collect()));
+        Ok(Self { targets: stats, forces_scale, stress_scale })
     }
 
     /// Writes the statistics into `model`'s configuration, each model in its own terms
@@ -132,7 +138,15 @@ fn resolve_atomref(
         AtomrefMode::Qm9 => table.ok_or_else(|| {
             Error::config("normalization.atomref", format!("QM9 has no atom references for `{}`", target.name))
         })?,
-        _ => fit_atomref(train, y)?,
+        _ => {
+            let structures: Vec<&Structure> = train.iter().map(|s| &s.structure).collect();
+            let (elements, values) = fit_per_element(&structures, y, false)?;
+            let mut out = vec![0.0; elements.last().map_or(0, |&z| z as usize + 1)];
+            for (z, v) in elements.into_iter().zip(values) {
+                out[z as usize] = v;
+            }
+            out
+        }
     };
     let mut out = vec![0.0; num_elements];
     for (z, v) in values.into_iter().enumerate().filter(|(_, v)| *v != 0.0) {
@@ -153,23 +167,26 @@ fn qm9_atomref(t: Qm9Target) -> Option<Vec<f64>> {
     Some(out)
 }
 
-/// Least-squares reference values: `y ≈ Σ_z count_z · ref[z]` over the training split.
-fn fit_atomref(train: &[Sample], y: &[f64]) -> Result<Vec<f64>> {
-    let mut elements: Vec<u8> = train.iter().flat_map(|s| s.structure.numbers.iter().copied()).collect();
+/// Least-squares values per element: `y_s ≈ Σ_z c_sz · v_z` with `c_sz` the count of element `z`
+/// in structure `s` (its fraction when `fractions`); returns the elements present (ascending) and
+/// their values (minimum-norm solution where the counts are degenerate).
+pub(crate) fn fit_per_element(structures: &[&Structure], y: &[f64], fractions: bool) -> Result<(Vec<u8>, Vec<f64>)> {
+    let mut elements: Vec<u8> = structures.iter().flat_map(|s| s.numbers.iter().copied()).collect();
     elements.sort_unstable();
     elements.dedup();
-    let counts = DMatrix::from_fn(train.len(), elements.len(), |i, k| {
-        train[i].structure.numbers.iter().filter(|&&z| z == elements[k]).count() as f64
+    let counts = DMatrix::from_fn(structures.len(), elements.len(), |i, k| {
+        let n = structures[i].numbers.iter().filter(|&&z| z == elements[k]).count() as f64;
+        if fractions {
+            n / structures[i].len().max(1) as f64
+        } else {
+            n
+        }
     });
     let solution = counts
         .svd(true, true)
         .solve(&DVector::from_column_slice(y), 1e-10)
-        .map_err(|e| Error::Data(format!("fitting atom references: {e}")))?;
-    let mut out = vec![0.0; elements.last().map_or(0, |&z| z as usize + 1)];
-    for (k, &z) in elements.iter().enumerate() {
-        out[z as usize] = solution[k];
-    }
-    Ok(out)
+        .map_err(|e| Error::Data(format!("least squares per element: {e}")))?;
+    Ok((elements, solution.iter().copied().collect()))
 }
 
 fn target_stats(
@@ -221,12 +238,16 @@ fn positive_or_one(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chem_graph::Structure;
     use gnn_models::{MpnnConfig, Readout, SchNetConfig};
 
     fn sample(numbers: Vec<u8>, y: f64) -> Sample {
         let positions = (0..numbers.len()).map(|i| [i as f64, 0.0, 0.0]).collect();
-        Sample { structure: Structure::molecule(numbers, positions).unwrap(), targets: vec![y], forces: None }
+        Sample {
+            structure: Structure::molecule(numbers, positions).unwrap(),
+            targets: vec![y],
+            forces: None,
+            stress: None,
+        }
     }
 
     fn energy() -> TargetInfo {

@@ -1,13 +1,16 @@
 //! The training loop: [`train`] starts a run, [`resume`] continues one exactly where it stopped.
 //!
-//! Per step: batch → forward → loss over scaled residuals (plus forces) → backward → gradient
-//! clipping → Adam(W) → EMA. Per epoch: validation, schedule, best checkpoint, `last/` state,
-//! metrics line. At the end: test metrics with the best weights, plots and `summary.json`.
+//! Per step: batch → forward → loss over scaled residuals (plus forces and stress) → backward →
+//! gradient clipping → Adam(W) of the parameters not frozen → EMA. Per epoch: validation,
+//! schedule, best checkpoint, `last/` state, metrics line. At the end: test metrics with the best
+//! weights, plots and `summary.json`. A run may start from a checkpoint (fine-tuning,
+//! [`crate::config::FinetuneConfig`]).
 
 use crate::config::TrainConfig;
 use crate::dataset::{open_dataset, read_samples, Dataset, TargetInfo};
 use crate::ema::Ema;
 use crate::error::{Error, Result};
+use crate::finetune::{frozen_parameters, read_init, refit_species_shifts};
 use crate::loader::{epoch_order, GraphSource, Prepared};
 use crate::loss::residual_loss;
 use crate::memory;
@@ -22,9 +25,10 @@ use crate::{plot, Summary};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use chem_crystal::io::matbench_splits::{default_splits_path, MatbenchSplits};
-use gnn_layers::autograd::{enable_higher_order_gradients, forces};
+use gnn_layers::autograd::enable_higher_order_gradients;
 use gnn_layers::GraphTensors;
 use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
+use gnn_models::potential::stress::derivatives;
 use gnn_models::{initial_weights, Checkpoint, Network, StateDict, Target};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -59,11 +63,23 @@ pub enum StopReason {
 /// [`gnn_layers::runtime::init`]).
 pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Summary> {
     gnn_layers::runtime::init();
+    let mut config = config;
+    let init = config.finetune.init.as_ref().map(|dir| read_init(Path::new(dir))).transpose()?;
+    if let Some(init) = &init {
+        config.model = init.config.model.clone();
+    }
     config.validate().map_err(|e| Error::config("configuration", e))?;
     let bytes_per_value = config.precision.bytes();
     let needed = memory::training_state_bytes(&config.model, bytes_per_value, config.ema_decay.is_some())?;
     memory::check_fits(needed, memory::available_memory())?;
     let dataset: Arc<dyn Dataset> = open_dataset(&config.data)?.into();
+    for (key, present, what) in
+        [(&config.data.forces, dataset.has_forces(), "forces"), (&config.data.stress, dataset.has_stress(), "stress")]
+    {
+        if let Some(key) = key.as_ref().filter(|_| !present) {
+            return Err(Error::Data(format!("{}: the dataset has no {what} (`{key}`) to train on", dataset.name())));
+        }
+    }
     let split = match config.split.matbench_fold {
         Some(fold) => {
             let ids = (0..dataset.len()).map(|i| Ok(dataset.sample(i)?.structure.name)).collect::<Result<Vec<_>>>()?;
@@ -76,13 +92,31 @@ pub fn train(config: TrainConfig, out: &Path, options: &RunOptions) -> Result<Su
     };
     let train_samples = read_samples(dataset.as_ref(), &split.train)?;
     let norm = Normalization::fit(&config.normalization, &config.model, dataset.targets(), &train_samples)?;
-    drop(train_samples);
-    let mut config = config;
-    norm.configure(&mut config.model, config.normalization.standardize)?;
-    let mut weights = initial_weights(&config.model, config.seed)?;
-    if let (Some(r), Some(w)) = (&norm.targets[0].atomref, weights.tensors.get_mut("atomref.weight")) {
-        *w = Tensor::from_vec(r.iter().map(|&v| v as f32).collect(), (r.len(), 1), &Device::Cpu)?;
+    // A model from a checkpoint keeps its own scaling: the statistics only set the loss scales.
+    let refit_default = init.is_some() && dataset.targets()[0].extensive && config.model.species_shifts().is_some();
+    let mut weights = match init {
+        Some(init) => init.weights,
+        None => {
+            norm.configure(&mut config.model, config.normalization.standardize)?;
+            let mut weights = initial_weights(&config.model, config.seed)?;
+            if let (Some(r), Some(w)) = (&norm.targets[0].atomref, weights.tensors.get_mut("atomref.weight")) {
+                *w = Tensor::from_vec(r.iter().map(|&v| v as f32).collect(), (r.len(), 1), &Device::Cpu)?;
+            }
+            weights
+        }
+    };
+    // Bad freeze patterns are reported before the run directory is made.
+    frozen_parameters(&config.finetune.freeze, gnn_models::expected_tensors(&config.model)?.0.keys())?;
+    if config.finetune.refit_shifts.unwrap_or(refit_default) {
+        let (dtype, device) = (config.precision.dtype(), config.device.device()?);
+        let graph_options = config.data.graph_options();
+        let shifts = refit_species_shifts(&config.model, &mut weights, &train_samples, &graph_options, dtype, &device)?;
+        if options.verbosity != Verbosity::Silent {
+            let shown: Vec<String> = shifts.iter().map(|(z, d)| format!("Z={z} {d:+.6}")).collect();
+            eprintln!("energy shifts refitted on the training split: {}", shown.join(", "));
+        }
     }
+    drop(train_samples);
     let run = RunDir::create(out)?;
     run.write_json(run_dir::CONFIG, &config)?;
     run.write(run_dir::SPLIT, &split.to_json())?;
@@ -120,7 +154,10 @@ struct Session<'o> {
     dataset: Arc<dyn Dataset>,
     split: Split,
     norm: Normalization,
+    /// The trained parameters.
     vars: Vec<(String, Var)>,
+    /// Frozen parameters and buffers: never updated.
+    frozen: BTreeMap<String, Tensor>,
     network: Network,
     optimizer: Adam,
     ema: Option<Ema>,
@@ -137,6 +174,7 @@ struct BatchResult {
     loss: Tensor,
     predicted: Vec<Vec<f64>>,
     forces: Option<Vec<f64>>,
+    stress: Option<Vec<f64>>,
 }
 
 impl<'o> Session<'o> {
@@ -151,17 +189,29 @@ impl<'o> Session<'o> {
     ) -> Result<Self> {
         let device = config.device.device()?;
         let dtype = config.precision.dtype();
-        if dataset.has_forces() || config.data.forces.is_some() {
+        if dataset.has_forces() || config.data.forces.is_some() || config.data.stress.is_some() {
             enable_higher_order_gradients();
         }
-        let (required, _) = gnn_models::expected_tensors(&config.model)?;
-        weights.check(&required, &Default::default())?;
-        let vars = weights
-            .tensors
-            .iter()
-            .map(|(name, t)| Ok((name.clone(), Var::from_tensor(&t.to_dtype(dtype)?.to_device(&device)?)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let tensors = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let (required, buffers) = gnn_models::expected_tensors(&config.model)?;
+        weights.check(&required, &buffers)?;
+        let frozen_names = frozen_parameters(&config.finetune.freeze, required.keys())?;
+        let (mut vars, mut frozen) = (Vec::new(), BTreeMap::new());
+        for (name, t) in &weights.tensors {
+            let t = t.to_dtype(dtype)?.to_device(&device)?;
+            if required.contains_key(name) && !frozen_names.contains(name) {
+                vars.push((name.clone(), Var::from_tensor(&t)?));
+            } else {
+                frozen.insert(name.clone(), t);
+            }
+        }
+        if options.verbosity != Verbosity::Silent {
+            let count = |ts: &mut dyn Iterator<Item = &Tensor>| ts.map(Tensor::elem_count).sum::<usize>();
+            let trained = count(&mut vars.iter().map(|(_, v)| v.as_tensor()));
+            let fixed = count(&mut frozen.iter().filter(|(n, _)| required.contains_key(*n)).map(|(_, t)| t));
+            eprintln!("parameters: {trained} trainable, {fixed} frozen");
+        }
+        let mut tensors: BTreeMap<String, Tensor> = frozen.clone();
+        tensors.extend(vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())));
         let network = build_network(&config, tensors, dtype, &device)?;
         let optimizer = Adam::new(&config.optimizer, vars.clone())?;
         let ema = config.ema_decay.map(|d| Ema::new(d, &vars)).transpose()?;
@@ -185,6 +235,7 @@ impl<'o> Session<'o> {
             split,
             norm,
             vars,
+            frozen,
             network,
             optimizer,
             ema,
@@ -341,37 +392,46 @@ impl<'o> Session<'o> {
         named.join(", ") + &if more > 0 { format!(" and {more} more") } else { String::new() }
     }
 
-    /// The loss of `batch` under `network`; forces are taken when the dataset has them (with a
-    /// differentiable graph when `training`).
+    /// The loss of `batch` under `network`; forces and stress are taken when the dataset has them
+    /// (differentiable in the parameters when `training`).
     fn forward(&self, network: &Network, batch: &Prepared, training: bool) -> Result<BatchResult> {
         let g = &match &batch.tensors {
             Some(host) => host.to_device(&self.device)?,
             None => GraphTensors::new(&batch.graphs, self.dtype, &self.device)?,
         };
-        // Positions are a variable only when forces are needed (no position gradients otherwise).
-        let positions = batch.forces.as_ref().map(|_| Var::from_tensor(&g.positions)).transpose()?;
-        let predicted = network.forward(g, positions.as_ref().map_or(&g.positions, |p| p.as_tensor()))?;
+        let with_forces = batch.forces.is_some() && self.norm.forces_scale.is_some();
+        let with_stress = batch.stress.is_some() && self.norm.stress_scale.is_some();
+        let d = derivatives(network, &batch.graphs, g, with_forces, with_stress, training)?;
         let (n, t) = (batch.targets.len(), self.norm.targets.len());
         let tensor = |v: Vec<f64>, shape: (usize, usize)| -> candle_core::Result<Tensor> {
             Tensor::from_vec(v, shape, &self.device)?.to_dtype(self.dtype)
         };
         let y = tensor(batch.targets.concat(), (n, t))?;
         let scales = tensor(self.norm.scales(), (1, t))?;
-        let residual = predicted.sub(&y)?.broadcast_div(&scales)?;
+        let residual = d.energy.sub(&y)?.broadcast_div(&scales)?;
         let loss_cfg = &self.config.loss;
+        let term = |predicted: &Tensor, reference: &[f64], scale: f64, weight: f64| -> Result<(Tensor, Vec<f64>)> {
+            let predicted = predicted.to_dtype(self.dtype)?;
+            let r = predicted.sub(&tensor(reference.to_vec(), predicted.dims2()?)?)?.affine(1.0 / scale, 0.0)?;
+            let loss = residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &r)?.affine(weight, 0.0)?;
+            Ok((loss, predicted.detach().to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?))
+        };
         let mut loss =
             residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &residual)?.affine(loss_cfg.energy_weight, 0.0)?;
         let mut predicted_forces = None;
-        if let (Some(reference), Some(scale), Some(positions)) = (&batch.forces, self.norm.forces_scale, &positions) {
-            let f = forces(&predicted, positions, training)?;
-            let atoms = reference.len() / 3;
-            let r = f.sub(&tensor(reference.clone(), (atoms, 3))?)?.affine(1.0 / scale, 0.0)?;
-            let term = residual_loss(loss_cfg.kind, loss_cfg.huber_delta, &r)?;
-            loss = (loss + term.affine(loss_cfg.forces_weight, 0.0)?)?;
-            predicted_forces = Some(f.detach().to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
+        if let (Some(reference), Some(scale), Some(f)) = (&batch.forces, self.norm.forces_scale, &d.forces) {
+            let (term, values) = term(f, reference, scale, loss_cfg.forces_weight)?;
+            loss = (loss + term)?;
+            predicted_forces = Some(values);
         }
-        let predicted = predicted.detach().to_dtype(DType::F64)?.to_vec2::<f64>()?;
-        Ok(BatchResult { loss, predicted, forces: predicted_forces })
+        let mut predicted_stress = None;
+        if let (Some(reference), Some(scale), Some(s)) = (&batch.stress, self.norm.stress_scale, &d.stress) {
+            let (term, values) = term(s, reference, scale, loss_cfg.stress_weight)?;
+            loss = (loss + term)?;
+            predicted_stress = Some(values);
+        }
+        let predicted = d.energy.detach().to_dtype(DType::F64)?.to_vec2::<f64>()?;
+        Ok(BatchResult { loss, predicted, forces: predicted_forces, stress: predicted_stress })
     }
 
     /// The network with the weights used for evaluation (EMA averages when enabled), detached
@@ -380,20 +440,18 @@ impl<'o> Session<'o> {
         build_network(&self.config, self.weights(true), self.dtype, &self.device)
     }
 
-    /// The current weights, detached from autograd, on the training device; the EMA averages
-    /// instead when `averaged` and enabled.
+    /// The current weights (frozen ones included), detached from autograd, on the training
+    /// device; the EMA averages of the trained ones instead when `averaged` and enabled.
     fn weights(&self, averaged: bool) -> BTreeMap<String, Tensor> {
-        self.vars
-            .iter()
-            .enumerate()
-            .map(|(k, (name, var))| {
-                let t = match (&self.ema, averaged) {
-                    (Some(ema), true) => ema.shadow[k].clone(),
-                    _ => var.as_tensor().detach(),
-                };
-                (name.clone(), t)
-            })
-            .collect()
+        let mut out = self.frozen.clone();
+        out.extend(self.vars.iter().enumerate().map(|(k, (name, var))| {
+            let t = match (&self.ema, averaged) {
+                (Some(ema), true) => ema.shadow[k].clone(),
+                _ => var.as_tensor().detach(),
+            };
+            (name.clone(), t)
+        }));
+        out
     }
 
     /// Loss and errors of `network` on `indices`.
@@ -405,6 +463,9 @@ impl<'o> Session<'o> {
             let loss = r.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             let forces = r.forces.as_deref().zip(batch.forces.as_deref());
             acc.add(&r.predicted, &batch.targets, loss, forces);
+            if let (Some(p), Some(a)) = (&r.stress, &batch.stress) {
+                acc.add_stress(p, a);
+            }
             Ok(true)
         })?;
         Ok((acc.finish(self.dataset.targets()), acc))

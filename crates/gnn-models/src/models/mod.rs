@@ -103,6 +103,28 @@ pub trait Architecture {
     /// Writes target statistics fitted on training data into the configuration (a model whose
     /// [`Capabilities::scaling`] is [`Scaling::None`] refuses).
     fn set_target_scaling(&mut self, scaling: &TargetScaling) -> Result<()>;
+
+    /// The parameter tensor of per-element energy shifts, when the model has one that enters its
+    /// (first) output additively ([`SpeciesShifts`]); fine-tuning refits it on new data.
+    fn species_shifts(&self) -> Option<SpeciesShifts> {
+        None
+    }
+}
+
+/// Per-element energy shifts held in one parameter tensor (SchNet's `atomref.weight`, SevenNet's
+/// per-species shift, CHGNet's AtomRef): adding `δ` to the row of element `z` adds `δ` to the
+/// energy of every atom of element `z`, so a structure's output changes by `Σ_z n_z·δ_z`, or by
+/// `Σ_z n_z·δ_z / n` when `mean` (a mean readout).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeciesShifts {
+    /// The tensor's name; it holds one value per row, any shape of that many elements (`[rows]`,
+    /// `[rows, 1]`, `[1, rows]`).
+    pub tensor: String,
+    /// The atomic number of each row (row `k` is element `elements[k]`), e.g. `0..n` for a table
+    /// indexed by atomic number, `1..=94` for one indexed by `Z − 1`, a model's species order.
+    pub elements: Vec<u8>,
+    /// Whether the output is the mean over atoms (intensive) rather than the sum.
+    pub mean: bool,
 }
 
 /// The graphs a model reads for a structure.

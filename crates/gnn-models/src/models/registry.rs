@@ -64,6 +64,11 @@ macro_rules! registry {
                 match self { $( ModelConfig::$variant(c) => c.output_irreps(), )* }
             }
 
+            /// The per-element energy shift tensor, if the model has one.
+            pub fn species_shifts(&self) -> Option<SpeciesShifts> {
+                match self { $( ModelConfig::$variant(c) => c.species_shifts(), )* }
+            }
+
             /// Writes fitted target statistics into the configuration.
             pub fn set_target_scaling(&mut self, scaling: &TargetScaling) -> Result<()> {
                 match self { $( ModelConfig::$variant(c) => c.set_target_scaling(scaling), )* }

@@ -19,7 +19,9 @@
 use crate::checkpoint::state_dict::Shapes;
 use crate::error::{Error, Result};
 use crate::models::output_head::{AtomRef, OutputHead};
-use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
+use crate::models::{
+    Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, SpeciesShifts, TargetScaling,
+};
 use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 use chem_graph::RadiusOptions;
@@ -330,5 +332,15 @@ impl Architecture for SchNetConfig {
             self.readout = Readout::Mean;
         }
         Ok(())
+    }
+
+    /// `atomref.weight` (`[num_elements, 1]`, row = atomic number), unless a dipole head or a
+    /// final `scale` keeps the table from entering the energy as is.
+    fn species_shifts(&self) -> Option<SpeciesShifts> {
+        (self.atomref && !self.dipole && self.scale.is_none()).then(|| SpeciesShifts {
+            tensor: "atomref.weight".into(),
+            elements: (0..self.num_elements.min(256)).map(|z| z as u8).collect(),
+            mean: self.readout == Readout::Mean,
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! A model as an interatomic potential: per-atom energies and pair forces on an MD engine's own
-//! neighbour lists ([`pair_potential`]), and the stress of periodic structures (`stress`, through [`crate::Model::predict_with_stress`]).
+//! neighbour lists ([`pair_potential`]), and predictions with forces and the stress of periodic
+//! structures, differentiable for training ([`stress`]).
 
 pub mod pair_potential;
-pub(crate) mod stress;
+pub mod stress;

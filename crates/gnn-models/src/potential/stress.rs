@@ -4,14 +4,64 @@
 //! compression; returned in Voigt order `xx, yy, zz, yz, xz, xy`.
 //!
 //! The strain is a zero [`Var`] per graph through which the model's inputs are computed
-//! ([`strain`]), so one backward pass gives forces (∂E/∂r) and stress (∂E/∂ε) together.
+//! (`strain`), so one backward pass gives forces (∂E/∂r) and stress (∂E/∂ε) together
+//! ([`derivatives`]); with higher-order gradients both stay differentiable in the parameters, for
+//! training on forces and stress.
 
 use crate::error::{Error, Result};
-use candle_core::{Tensor, Var};
+use crate::models::Network;
+use candle_core::{DType, Tensor, Var};
 use chem_graph::structure::determinant;
 use chem_graph::GraphBatch;
+use gnn_layers::autograd::{forces, gradients_with_graph};
 use gnn_layers::ops::{row_matvec_indexed, SegmentIndex};
 use gnn_layers::GraphTensors;
+
+/// A network's predictions with their derivatives ([`derivatives`]).
+#[derive(Clone, Debug)]
+pub struct Derivatives {
+    /// Predictions `[graphs, outputs]`.
+    pub energy: Tensor,
+    /// Forces `−∂E/∂r`, `[atoms, 3]`, when asked for.
+    pub forces: Option<Tensor>,
+    /// Stress `(1/V) ∂E/∂ε`, `[graphs, 6]` in Voigt order, when asked for.
+    pub stress: Option<Tensor>,
+}
+
+/// `network`'s predictions for `batch` (as tensors `g`), with forces when `with_forces` and the
+/// stress of periodic graphs when `with_stress` (which implies forces: one backward pass gives
+/// both). With `create_graph`, forces and stress stay differentiable in the parameters, so a loss
+/// on them can be trained (higher-order gradients, [`gnn_layers::autograd`]); otherwise they are
+/// detached (and the stress is computed in f64).
+pub fn derivatives(
+    network: &Network,
+    batch: &GraphBatch,
+    g: &GraphTensors,
+    with_forces: bool,
+    with_stress: bool,
+    create_graph: bool,
+) -> Result<Derivatives> {
+    if !with_forces && !with_stress {
+        return Ok(Derivatives { energy: network.forward(g, &g.positions)?, forces: None, stress: None });
+    }
+    let positions = Var::from_tensor(&g.positions)?;
+    if !with_stress {
+        let energy = network.forward(g, positions.as_tensor())?;
+        let forces = forces(&energy, &positions, create_graph)?;
+        return Ok(Derivatives { energy, forces: Some(forces), stress: None });
+    }
+    let strained = strain(batch, g, positions.as_tensor())?;
+    let energy = network.forward(&strained.graphs, &strained.positions)?;
+    let total = energy.sum_all()?;
+    let grads = if create_graph { gradients_with_graph(&total)? } else { total.backward()? };
+    let gradient = |v: &Var| -> Result<Tensor> {
+        let g = grads.get(v.as_tensor()).map_or_else(|| v.zeros_like(), |g| Ok(g.clone()))?;
+        Ok(if create_graph { g } else { g.detach().to_dtype(DType::F64)? })
+    };
+    let forces = gradient(&positions)?.neg()?.to_dtype(energy.dtype())?;
+    let stress = voigt_stress(&gradient(&strained.strain)?, &strained.volumes)?;
+    Ok(Derivatives { energy, forces: Some(forces), stress: Some(stress) })
+}
 
 /// The model inputs under a zero strain per graph.
 pub(crate) struct Strained {
@@ -52,16 +102,15 @@ pub(crate) fn strain(batch: &GraphBatch, g: &GraphTensors, positions: &Tensor) -
     Ok(Strained { graphs: strained, positions, strain, volumes })
 }
 
-/// Stress per graph in Voigt order from `∂E/∂ε` (`[graphs, 9]`), symmetrised, divided by the
-/// graphs' `volumes`.
-pub(crate) fn voigt_stress(gradient: &Tensor, volumes: &[f64]) -> Result<Vec<[f64; 6]>> {
-    let gradient = gradient.to_dtype(candle_core::DType::F64)?.to_vec2::<f64>()?;
-    Ok(gradient
-        .iter()
-        .zip(volumes)
-        .map(|(d, volume)| {
-            let s = |i: usize, j: usize| 0.5 * (d[3 * i + j] + d[3 * j + i]) / *volume;
-            [s(0, 0), s(1, 1), s(2, 2), s(1, 2), s(0, 2), s(0, 1)]
-        })
-        .collect())
+/// Stress per graph, `[graphs, 6]` in Voigt order, from `∂E/∂ε` (`[graphs, 9]`): symmetrised and
+/// divided by the graphs' `volumes` (differentiable).
+fn voigt_stress(gradient: &Tensor, volumes: &[f64]) -> Result<Tensor> {
+    let device = gradient.device();
+    // Row-major 3 × 3 indices of xx, yy, zz, yz, xz, xy and of their transposes.
+    let upper = Tensor::new(&[0u32, 4, 8, 5, 2, 1], device)?;
+    let lower = Tensor::new(&[0u32, 4, 8, 7, 6, 3], device)?;
+    let sum = (gradient.index_select(&upper, 1)? + gradient.index_select(&lower, 1)?)?;
+    let scale: Vec<f64> = volumes.iter().map(|v| 0.5 / v).collect();
+    let scale = Tensor::from_vec(scale, (volumes.len(), 1), device)?.to_dtype(gradient.dtype())?;
+    Ok(sum.broadcast_mul(&scale)?)
 }
