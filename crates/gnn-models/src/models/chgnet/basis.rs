@@ -74,7 +74,8 @@ impl CustomOp1 for Acos {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let range = layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("acos: not contiguous".into()))?;
+        let range =
+            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("acos: not contiguous".into()))?;
         let out = match storage {
             CpuStorage::F32(v) => CpuStorage::F32(v[range.0..range.1].iter().map(|x| x.acos()).collect()),
             CpuStorage::F64(v) => CpuStorage::F64(v[range.0..range.1].iter().map(|x| x.acos()).collect()),

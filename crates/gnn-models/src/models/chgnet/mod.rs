@@ -161,7 +161,14 @@ struct Block {
 }
 
 impl Block {
-    fn new(input: usize, hidden: &[usize], output: usize, out_bias: Option<bool>, name: &str, vb: VarBuilder) -> Result<Self> {
+    fn new(
+        input: usize,
+        hidden: &[usize],
+        output: usize,
+        out_bias: Option<bool>,
+        name: &str,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let mlp = GatedMlp::new(input, hidden, output, vb.pp(name))?;
         let out = out_bias.map(|bias| linear(output, output, bias, vb.pp("mlp_out").pp("layers").pp(1))).transpose()?;
         Ok(Self { mlp, out })
@@ -226,15 +233,37 @@ impl Chgnet {
             })
             .collect::<Result<_>>()?;
         let angle_updates = (0..c.n_conv - 1)
-            .map(|k| Block::new(a + 2 * b + g, &c.angle_layer_hidden_dim, g, None, "twoBody_bond", vb.pp("angle_layers").pp(k)))
+            .map(|k| {
+                Block::new(
+                    a + 2 * b + g,
+                    &c.angle_layer_hidden_dim,
+                    g,
+                    None,
+                    "twoBody_bond",
+                    vb.pp("angle_layers").pp(k),
+                )
+            })
             .collect::<Result<_>>()?;
         Ok(Self {
             config: c.clone(),
             embedding: vb.pp("atom_embedding").pp("embedding").get((ELEMENTS, a), "weight")?,
             atom_ref: vb.pp("composition_model").pp("fc").get((1, ELEMENTS), "weight")?,
-            rbf_ag: basis::RadialBessel::new(c.num_radial, c.atom_graph_cutoff, c.cutoff_coeff, bases.pp("rbf_expansion_ag"))?,
-            rbf_bg: basis::RadialBessel::new(c.num_radial, c.bond_graph_cutoff, c.cutoff_coeff, bases.pp("rbf_expansion_bg"))?,
-            fourier: basis::Fourier::new((c.num_angular - 1) / 2, vb.pp("angle_basis_expansion").pp("fourier_expansion"))?,
+            rbf_ag: basis::RadialBessel::new(
+                c.num_radial,
+                c.atom_graph_cutoff,
+                c.cutoff_coeff,
+                bases.pp("rbf_expansion_ag"),
+            )?,
+            rbf_bg: basis::RadialBessel::new(
+                c.num_radial,
+                c.bond_graph_cutoff,
+                c.cutoff_coeff,
+                bases.pp("rbf_expansion_bg"),
+            )?,
+            fourier: basis::Fourier::new(
+                (c.num_angular - 1) / 2,
+                vb.pp("angle_basis_expansion").pp("fourier_expansion"),
+            )?,
             bond_embedding: linear(c.num_radial, b, false, vb.pp("bond_embedding"))?,
             bond_weights_ag: linear(c.num_radial, a, false, vb.pp("bond_weights_ag"))?,
             bond_weights_bg: linear(c.num_radial, b, false, vb.pp("bond_weights_bg"))?,
@@ -295,12 +324,14 @@ impl Chgnet {
         let weights_ag = gather(&self.bond_weights_ag.forward(&rbf_ag)?, &pairs.pair_of_edge)?;
         let weights_bg = self.bond_weights_bg.forward(&rbf_bg)?;
         let host_lengths = lengths.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-        let bond_graph = BondGraph::new(g.target.values(), g.num_nodes(), &host_lengths, c.bond_graph_cutoff, &pairs, device)?;
+        let bond_graph =
+            BondGraph::new(g.target.values(), g.num_nodes(), &host_lengths, c.bond_graph_cutoff, &pairs, device)?;
         let mut angles = if bond_graph.is_empty() {
             None
         } else {
             let units = vectors.broadcast_div(&lengths.unsqueeze(1)?)?;
-            let cosines = gather(&units, &bond_graph.first_edge)?.mul(&gather(&units, &bond_graph.second_edge)?)?.sum(1)?;
+            let cosines =
+                gather(&units, &bond_graph.first_edge)?.mul(&gather(&units, &bond_graph.second_edge)?)?.sum(1)?;
             let theta = basis::acos(&cosines.affine(1.0 - 1e-6, 0.0)?)?;
             let bond_weights =
                 gather(&weights_bg, &bond_graph.first_bond)?.mul(&gather(&weights_bg, &bond_graph.second_bond)?)?;
@@ -321,11 +352,21 @@ impl Chgnet {
                 let center = gather(&h, &bond_graph.center)?;
                 let input = |bonds: &Tensor, angle_feas: &Tensor| -> Result<Tensor> {
                     Tensor::cat(
-                        &[gather(bonds, &bond_graph.first_bond)?, gather(bonds, &bond_graph.second_bond)?, angle_feas.clone(), center.clone()],
+                        &[
+                            gather(bonds, &bond_graph.first_bond)?,
+                            gather(bonds, &bond_graph.second_bond)?,
+                            angle_feas.clone(),
+                            center.clone(),
+                        ],
                         1,
                     )
                 };
-                bonds = self.bond_convs[k].aggregate(&input(&bonds, angle_feas)?, bond_weights, &bond_graph.first_bond, &bonds)?;
+                bonds = self.bond_convs[k].aggregate(
+                    &input(&bonds, angle_feas)?,
+                    bond_weights,
+                    &bond_graph.first_bond,
+                    &bonds,
+                )?;
                 *angle_feas = self.angle_updates[k].mlp.forward(&input(&bonds, angle_feas)?)?.add(angle_feas)?;
             }
             if k + 2 == c.n_conv {
