@@ -99,7 +99,8 @@ fn chgnet_config(arguments: &serde_json::Value, origin: &str, weights: &StateDic
         return Err(args.invalid("`mlp_out_bias` disagrees with the weights (output-layer biases present or not)"));
     }
     args.finish()?;
-    if config.n_conv == 0 || config.num_angular % 2 == 0 || config.num_radial == 0 || config.cutoff_coeff == 0 {
+    if config.n_conv == 0 || config.num_angular.is_multiple_of(2) || config.num_radial == 0 || config.cutoff_coeff == 0
+    {
         return Err(Error::config(origin, "n_conv, num_radial and cutoff_coeff must be positive and num_angular odd"));
     }
     if !(config.bond_graph_cutoff > 0.0 && config.bond_graph_cutoff <= config.atom_graph_cutoff) {

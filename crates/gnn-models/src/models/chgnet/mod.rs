@@ -152,34 +152,25 @@ impl GatedMlp {
     }
 }
 
-/// An AtomConv, BondConv or AngleUpdate block: the gated MLP and (not for angles) the output
-/// Linear.
+/// An AtomConv or BondConv block: the gated MLP and the output Linear (an AngleUpdate is its
+/// gated MLP alone).
 #[derive(Clone, Debug)]
 struct Block {
     mlp: GatedMlp,
-    out: Option<Linear>,
+    out: Linear,
 }
 
 impl Block {
-    fn new(
-        input: usize,
-        hidden: &[usize],
-        output: usize,
-        out_bias: Option<bool>,
-        name: &str,
-        vb: VarBuilder,
-    ) -> Result<Self> {
+    fn new(input: usize, hidden: &[usize], output: usize, out_bias: bool, name: &str, vb: VarBuilder) -> Result<Self> {
         let mlp = GatedMlp::new(input, hidden, output, vb.pp(name))?;
-        let out = out_bias.map(|bias| linear(output, output, bias, vb.pp("mlp_out").pp("layers").pp(1))).transpose()?;
+        let out = linear(output, output, out_bias, vb.pp("mlp_out").pp("layers").pp(1))?;
         Ok(Self { mlp, out })
     }
 
     /// `residual + out(Σ_rows→segments mlp(input) · weight)`.
     fn aggregate(&self, input: &Tensor, weight: &Tensor, into: &SegmentIndex, residual: &Tensor) -> Result<Tensor> {
         let messages = self.mlp.forward(input)?.mul(weight)?;
-        let summed = scatter_sum(&messages, into)?;
-        let out = self.out.as_ref().expect("AtomConv and BondConv have an output Linear");
-        out.forward(&summed)?.add(residual)
+        self.out.forward(&scatter_sum(&messages, into)?)?.add(residual)
     }
 }
 
@@ -206,7 +197,7 @@ pub struct Chgnet {
     angle_embedding: Linear,
     atom_convs: Vec<Block>,
     bond_convs: Vec<Block>,
-    angle_updates: Vec<Block>,
+    angle_updates: Vec<GatedMlp>,
     site_wise: Linear,
     readout_norm: LayerNorm,
     mlp: ChgMlp,
@@ -223,25 +214,19 @@ impl Chgnet {
         let atom_convs = (0..c.n_conv)
             .map(|k| {
                 let vb = vb.pp("atom_conv_layers").pp(k);
-                Block::new(2 * a + b, &c.atom_conv_hidden_dim, a, Some(c.mlp_out_bias), "twoBody_atom", vb)
+                Block::new(2 * a + b, &c.atom_conv_hidden_dim, a, c.mlp_out_bias, "twoBody_atom", vb)
             })
             .collect::<Result<_>>()?;
         let bond_convs = (0..c.n_conv - 1)
             .map(|k| {
                 let vb = vb.pp("bond_conv_layers").pp(k);
-                Block::new(a + 2 * b + g, &c.bond_conv_hidden_dim, b, Some(c.mlp_out_bias), "twoBody_bond", vb)
+                Block::new(a + 2 * b + g, &c.bond_conv_hidden_dim, b, c.mlp_out_bias, "twoBody_bond", vb)
             })
             .collect::<Result<_>>()?;
         let angle_updates = (0..c.n_conv - 1)
             .map(|k| {
-                Block::new(
-                    a + 2 * b + g,
-                    &c.angle_layer_hidden_dim,
-                    g,
-                    None,
-                    "twoBody_bond",
-                    vb.pp("angle_layers").pp(k),
-                )
+                let vb = vb.pp("angle_layers").pp(k).pp("twoBody_bond");
+                GatedMlp::new(a + 2 * b + g, &c.angle_layer_hidden_dim, g, vb)
             })
             .collect::<Result<_>>()?;
         Ok(Self {
@@ -367,7 +352,7 @@ impl Chgnet {
                     &bond_graph.first_bond,
                     &bonds,
                 )?;
-                *angle_feas = self.angle_updates[k].mlp.forward(&input(&bonds, angle_feas)?)?.add(angle_feas)?;
+                *angle_feas = self.angle_updates[k].forward(&input(&bonds, angle_feas)?)?.add(angle_feas)?;
             }
             if k + 2 == c.n_conv {
                 magmoms = Some(self.site_wise.forward(&h)?.abs()?.squeeze(1)?);
