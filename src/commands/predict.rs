@@ -134,14 +134,17 @@ fn graph_options(model: &Model, args: &PredictArgs) -> (GraphOptions, bool) {
     (GraphOptions { positions, asu: args.asu, symprec: args.symprec.unwrap_or(defaults.symprec) }, by_default)
 }
 
-/// Names, predictions and (`--magmoms`) magnetic moments of the structures in one input.
+/// Names, predictions and (`--magmoms`) magnetic moments per atom of the structures of one input.
+type InputPredictions = (Vec<String>, Vec<Prediction>, Option<Vec<Vec<f64>>>);
+
+/// The [`InputPredictions`] of one input.
 fn predict_input(
     model: &Model,
     input: &str,
     args: &PredictArgs,
     options: &GraphOptions,
     symmetrized_by_default: bool,
-) -> anyhow::Result<(Vec<String>, Vec<Prediction>, Option<Vec<Vec<f64>>>)> {
+) -> anyhow::Result<InputPredictions> {
     let path = Path::new(input);
     let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
         match model.read_batch(path)? {
