@@ -29,7 +29,7 @@ mod graph;
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use gnn_layers::nn::{linear, linear_activation, Activation, LayerNorm, NORM_EPS};
-use gnn_layers::ops::{gather, scatter_sum, SegmentIndex};
+use gnn_layers::ops::{dense, gather, scatter_sum, SegmentIndex};
 use gnn_layers::{EdgePairs, GraphTensors};
 
 use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
@@ -117,14 +117,28 @@ impl ChgMlp {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_after_first(&self.layers[0].forward(x)?)
+    }
+
+    /// The output given the first Linear's output `first` (before its activation).
+    fn forward_after_first(&self, first: &Tensor) -> Result<Tensor> {
         let last = self.layers.len() - 1;
-        let mut h = x.clone();
-        for (k, layer) in self.layers.iter().enumerate() {
-            h = linear_activation(layer, &h, if k < last { Activation::Silu } else { Activation::Identity })?;
+        let activation = |k: usize| if k < last { Activation::Silu } else { Activation::Identity };
+        let mut h = activation(0).apply(first)?;
+        for (k, layer) in self.layers.iter().enumerate().skip(1) {
+            h = linear_activation(layer, &h, activation(k))?;
         }
         Ok(h)
     }
 }
+
+/// The input of BondConv and AngleUpdate per angle: `[b_first, b_second, a, h_center]`.
+fn angle_input<'a>(bonds: &'a Tensor, angles: &'a Tensor, h: &'a Tensor, graph: &'a BondGraph) -> [Part<'a>; 4] {
+    [(bonds, Some(&graph.first_bond)), (bonds, Some(&graph.second_bond)), (angles, None), (h, Some(&graph.center))]
+}
+
+/// One block of a gated MLP's input: rows of `features`, gathered by `index` when given.
+type Part<'a> = (&'a Tensor, Option<&'a SegmentIndex>);
 
 /// chgnet's `GatedMLP` with layer norms: `SiLU(bn1(core(x))) · σ(bn2(gate(x)))`.
 #[derive(Clone, Debug)]
@@ -145,9 +159,39 @@ impl GatedMlp {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let core = Activation::Silu.apply(&self.bn1.forward(&self.core.forward(x)?)?)?;
-        let gate = Activation::Sigmoid.apply(&self.bn2.forward(&self.gate.forward(x)?)?)?;
+    /// The output for the input `concat(parts)` (columns in order). The first Linears of core and
+    /// gate are applied to each part before it is gathered (`W·[x_1; x_2] = W_1·x_1 + W_2·x_2`), so
+    /// features shared by many rows (atoms, bonds) are multiplied once.
+    fn forward(&self, parts: &[Part]) -> Result<Tensor> {
+        let (core, gate) = (&self.core.layers[0], &self.gate.layers[0]);
+        let weight = Tensor::cat(&[core.weight(), gate.weight()], 0)?;
+        let mut first: Option<Tensor> = None;
+        let mut column = 0;
+        for (features, index) in parts {
+            let width = features.dim(1)?;
+            let slice = weight.narrow(1, column, width)?.contiguous()?;
+            column += width;
+            let projected = dense(features, &slice, None)?;
+            let projected = match index {
+                Some(index) => gather(&projected, index)?,
+                None => projected,
+            };
+            first = Some(match first {
+                Some(sum) => sum.add(&projected)?,
+                None => projected,
+            });
+        }
+        let first = first.ok_or_else(|| candle_core::Error::Msg("CHGNet: a gated MLP without input".into()))?;
+        let bias = match (core.bias(), gate.bias()) {
+            (Some(c), Some(g)) => Tensor::cat(&[c, g], 0)?,
+            _ => candle_core::bail!("CHGNet: gated MLPs have biases"),
+        };
+        let first = first.broadcast_add(&bias)?;
+        let width = core.weight().dim(0)?;
+        let core = self.core.forward_after_first(&first.narrow(1, 0, width)?)?;
+        let gate = self.gate.forward_after_first(&first.narrow(1, width, first.dim(1)? - width)?)?;
+        let core = Activation::Silu.apply(&self.bn1.forward(&core)?)?;
+        let gate = Activation::Sigmoid.apply(&self.bn2.forward(&gate)?)?;
         core.mul(&gate)
     }
 }
@@ -168,7 +212,7 @@ impl Block {
     }
 
     /// `residual + out(Σ_rows→segments mlp(input) · weight)`.
-    fn aggregate(&self, input: &Tensor, weight: &Tensor, into: &SegmentIndex, residual: &Tensor) -> Result<Tensor> {
+    fn aggregate(&self, input: &[Part], weight: &Tensor, into: &SegmentIndex, residual: &Tensor) -> Result<Tensor> {
         let messages = self.mlp.forward(input)?.mul(weight)?;
         self.out.forward(&scatter_sum(&messages, into)?)?.add(residual)
     }
@@ -325,34 +369,21 @@ impl Chgnet {
         let mut h = gather(&self.embedding.to_dtype(dtype)?, &rows)?;
         let mut magmoms = None;
         for k in 0..c.n_conv {
-            let messages = Tensor::cat(
-                &[gather(&h, &g.target)?, gather(&bonds, &pairs.pair_of_edge)?, gather(&h, &g.source)?],
-                1,
-            )?;
+            let messages = [(&h, Some(&g.target)), (&bonds, Some(&pairs.pair_of_edge)), (&h, Some(&g.source))];
             h = self.atom_convs[k].aggregate(&messages, &weights_ag, &g.target, &h)?;
             if k + 1 == c.n_conv {
                 break;
             }
             if let Some((angle_feas, bond_weights)) = &mut angles {
-                let center = gather(&h, &bond_graph.center)?;
-                let input = |bonds: &Tensor, angle_feas: &Tensor| -> Result<Tensor> {
-                    Tensor::cat(
-                        &[
-                            gather(bonds, &bond_graph.first_bond)?,
-                            gather(bonds, &bond_graph.second_bond)?,
-                            angle_feas.clone(),
-                            center.clone(),
-                        ],
-                        1,
-                    )
-                };
                 bonds = self.bond_convs[k].aggregate(
-                    &input(&bonds, angle_feas)?,
+                    &angle_input(&bonds, angle_feas, &h, &bond_graph),
                     bond_weights,
                     &bond_graph.first_bond,
                     &bonds,
                 )?;
-                *angle_feas = self.angle_updates[k].forward(&input(&bonds, angle_feas)?)?.add(angle_feas)?;
+                *angle_feas = self.angle_updates[k]
+                    .forward(&angle_input(&bonds, angle_feas, &h, &bond_graph))?
+                    .add(angle_feas)?;
             }
             if k + 2 == c.n_conv {
                 magmoms = Some(self.site_wise.forward(&h)?.abs()?.squeeze(1)?);
