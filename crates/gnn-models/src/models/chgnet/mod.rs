@@ -316,12 +316,6 @@ impl Chgnet {
         Ok(self.compute(g, positions)?.magmoms)
     }
 
-    /// Energy per atom (eV, `[atoms]`: the readout plus the AtomRef of its element; they sum to
-    /// the structure's energy).
-    pub fn atom_energies(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
-        Ok(self.compute(g, positions)?.energies)
-    }
-
     fn compute(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<AtomOutputs> {
         let c = &self.config;
         let (dtype, device) = (positions.dtype(), positions.device());
