@@ -33,6 +33,10 @@ pub struct PredictArgs {
     /// Structure files only (not graph batches).
     #[arg(long, conflicts_with = "asu")]
     stress: bool,
+    /// Also print magnetic moments per atom (μ_B) for models that predict them (CHGNet); JSON
+    /// output, structure files only.
+    #[arg(long, conflicts_with = "asu")]
+    magmoms: bool,
     /// Run crystals through their asymmetric-unit graphs (one node per symmetry orbit, weighted by
     /// its multiplicity): the same predictions from fewer atoms. The crystals are symmetrised first
     /// (as with --symmetrize), so that the asymmetric unit stands for the cell. SchNet, coGN and
@@ -85,17 +89,28 @@ struct Record {
     stress: Option<[f64; 6]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stress_unit: Option<String>,
+    /// Magnetic moments per atom in μ_B (`--magmoms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    magmoms: Option<Vec<f64>>,
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let model = Model::load_on(&args.model, args.precision.dtype(), &args.device.device()?)?;
     let (options, symmetrized_by_default) = graph_options(&model, &args);
+    let csv = args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
+    if args.magmoms && csv {
+        anyhow::bail!("--magmoms is written as JSON, not CSV");
+    }
     let mut records = Vec::new();
     for input in &args.inputs {
-        let (names, predictions) = predict_input(&model, input, &args, &options, symmetrized_by_default)?;
-        records.extend(names.into_iter().zip(predictions).map(|(name, p)| record(&model, name, p)));
+        let (names, predictions, magmoms) = predict_input(&model, input, &args, &options, symmetrized_by_default)?;
+        let mut magmoms = magmoms.map(Vec::into_iter);
+        records.extend(names.into_iter().zip(predictions).map(|(name, p)| {
+            let mut r = record(&model, name, p);
+            r.magmoms = magmoms.as_mut().and_then(Iterator::next);
+            r
+        }));
     }
-    let csv = args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
     let text = if csv { to_csv(&model, &records) } else { serde_json::to_string_pretty(&records)? + "\n" };
     match &args.output {
         Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
@@ -119,22 +134,25 @@ fn graph_options(model: &Model, args: &PredictArgs) -> (GraphOptions, bool) {
     (GraphOptions { positions, asu: args.asu, symprec: args.symprec.unwrap_or(defaults.symprec) }, by_default)
 }
 
-/// Names and predictions of the structures in one input.
+/// Names, predictions and (`--magmoms`) magnetic moments per atom of the structures of one input.
+type InputPredictions = (Vec<String>, Vec<Prediction>, Option<Vec<Vec<f64>>>);
+
+/// The [`InputPredictions`] of one input.
 fn predict_input(
     model: &Model,
     input: &str,
     args: &PredictArgs,
     options: &GraphOptions,
     symmetrized_by_default: bool,
-) -> anyhow::Result<(Vec<String>, Vec<Prediction>)> {
+) -> anyhow::Result<InputPredictions> {
     let path = Path::new(input);
     let structures: Vec<Structure> = if path.extension().is_some_and(|e| e == "safetensors") {
         match model.read_batch(path)? {
             BatchInput::Structures(structures) => structures,
-            BatchInput::Graphs { .. } if args.stress => {
-                anyhow::bail!("{input}: --stress needs structure files, not a graph batch")
+            BatchInput::Graphs { .. } if args.stress || args.magmoms => {
+                anyhow::bail!("{input}: --stress and --magmoms need structure files, not a graph batch")
             }
-            BatchInput::Graphs { names, batch } => return Ok((names, model.predict_batch(&batch, args.forces)?)),
+            BatchInput::Graphs { names, batch } => return Ok((names, model.predict_batch(&batch, args.forces)?, None)),
         }
     } else {
         load_structures(input)?
@@ -171,7 +189,12 @@ fn predict_input(
                 format!("predicting {input}")
             }
         })?;
-    Ok((names, predictions))
+    let magmoms = if args.magmoms {
+        Some(model.magmoms(&structures).with_context(|| format!("predicting {input}"))?)
+    } else {
+        None
+    };
+    Ok((names, predictions, magmoms))
 }
 
 fn record(model: &Model, name: String, p: Prediction) -> Record {
@@ -184,7 +207,17 @@ fn record(model: &Model, name: String, p: Prediction) -> Record {
     let forces_unit = p.forces.as_ref().map(|_| format!("{}/Å", targets[0].unit));
     let irreps = model.config().model.output_irreps();
     let stress_unit = p.stress.as_ref().map(|_| format!("{}/Å³", targets[0].unit));
-    Record { name, prediction, unit, irreps, forces: p.forces, forces_unit, stress: p.stress, stress_unit }
+    Record {
+        name,
+        prediction,
+        unit,
+        irreps,
+        forces: p.forces,
+        forces_unit,
+        stress: p.stress,
+        stress_unit,
+        magmoms: None,
+    }
 }
 
 /// One row per structure (`name`, then each target with its unit, then the stress when computed);

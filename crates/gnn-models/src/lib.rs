@@ -43,6 +43,7 @@ pub use inputs::kgcnn_graphs::KgcnnGraphs;
 pub use inputs::pipeline::{GraphOptions, ModelGraphs};
 pub use inputs::pyg_batch::PygBatch;
 pub use model::{expected_tensors, Model, Prediction};
+pub use models::chgnet::{Chgnet, ChgnetConfig};
 pub use models::cogn::{CoGn, CoGnConfig};
 pub use models::gate_points::{GatePoints, GatePointsConfig, GatePointsModel, GatePointsModelConfig};
 pub use models::lnet::{LNet, LNetConfig, LNetHead};

@@ -104,6 +104,22 @@ impl Model {
         }
     }
 
+    /// Magnetic moments per atom (μ_B) of each structure, for models that predict them (CHGNet);
+    /// an error for other models.
+    pub fn magmoms(&self, structures: &[Structure]) -> Result<Vec<Vec<f64>>> {
+        let Network::Chgnet(network) = &self.network else {
+            return Err(Error::Input(format!("{} models do not predict magnetic moments", self.config.model.kind())));
+        };
+        let graphs = self.graphs(structures, &GraphOptions::default())?.graphs;
+        let mut out = Vec::with_capacity(graphs.len());
+        for graph in &graphs {
+            let batch = GraphBatch::from_graphs(std::slice::from_ref(graph))?;
+            let g = GraphTensors::new(&batch, self.dtype, &self.device)?;
+            out.push(network.magmoms(&g, &g.positions)?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+        }
+        Ok(out)
+    }
+
     /// Reads a `.safetensors` batch file for this model ([`read_batch`]).
     pub fn read_batch(&self, path: impl AsRef<std::path::Path>) -> Result<BatchInput> {
         read_batch(path.as_ref(), &self.config.model)

@@ -223,3 +223,35 @@ fn models_without_per_atom_energies_are_refused() {
     let message = PairPotential::new(&mpnn).err().unwrap().to_string();
     assert!(message.contains("mpnn model cannot be used as an interatomic potential"), "{message}");
 }
+
+/// CHGNet imported from the chgnet 0.4.2 wheel (`CHEMGNN_PRETRAINED_DIR`, else
+/// data/cache/pretrained; see tests/chgnet.rs), in f64.
+fn chgnet_model() -> Model {
+    let dir = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/cache/pretrained"));
+    let file = dir.join("chgnet-0.4.2/chgnet/pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar");
+    let checkpoint = gnn_models::checkpoint::import::import_chgnet(&file).unwrap();
+    Model::from_checkpoint(&checkpoint, candle_core::DType::F64, &candle_core::Device::Cpu).unwrap()
+}
+
+/// CHGNet's ghost shell is 4 × 6 Å (its 3 Å bond graph reaches no further; 18 Å is not enough:
+/// the energy then differs by ~5e-8 eV).
+#[test]
+fn chgnet_on_engine_lists_with_its_ghost_shell_gives_its_periodic_energy_and_forces() {
+    let model = chgnet_model();
+    let potential = PairPotential::new(&model).unwrap();
+    assert_eq!((potential.cutoff(), potential.layers()), (6.0, 4));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/potentials/structures.extxyz");
+    let crystal = chem_graph::io::read_structures(path).unwrap().swap_remove(6);
+    let expected = model.predict_with_stress(std::slice::from_ref(&crystal), 1).unwrap().remove(0);
+    let view = EngineView::new(&crystal, potential.ghost_cutoff(), potential.cutoff() + 0.5);
+    let out = potential.compute(&view.input()).unwrap();
+    let energy = expected.values[0];
+    assert!(relative_error(&[out.energy], &[energy]) <= 1e-10, "energy {} vs {energy}", out.energy);
+    let forces: Vec<f64> = view.atom_forces(&out).into_iter().flatten().collect();
+    let expected_forces: Vec<f64> = expected.forces.unwrap().into_iter().flatten().collect();
+    let err = relative_error(&forces, &expected_forces);
+    assert!(err <= 1e-9, "forces differ by {err:e}");
+}

@@ -8,6 +8,7 @@
 //! [`KINDS`] that the command line lists. Adding a model is its file plus one line in the
 //! `registry!` call below (docs/architecture.md walks through it).
 
+pub mod chgnet;
 pub mod cogn;
 pub mod gate_points;
 pub mod lnet;
@@ -24,6 +25,7 @@ use candle_nn::VarBuilder;
 use chem_graph::{RadiusOptions, Structure};
 use gnn_layers::GraphTensors;
 
+use chgnet::ChgnetConfig;
 use cogn::CoGnConfig;
 use gate_points::GatePointsModelConfig;
 use lnet::LNetConfig;
@@ -52,6 +54,9 @@ registry! {
     /// L1Net: [`lnet`] with scalar and l = 1 features.
     L1net("l1net", LNetConfig) = Some(LNetConfig::l1net()),
         "L1Net (Miller et al. 2020): scalar and l = 1 features, 32x0e+10x1o";
+    /// CHGNet, chgnet's pretrained universal potential ([`chgnet`]); imported, not trained.
+    Chgnet("chgnet", ChgnetConfig) = None,
+        "CHGNet (Deng et al. 2023): chgnet 0.3.0's universal potential, atom + bond graphs (import only)";
 }
 
 /// A model kind of the registry: its name in `config.json` and on the command line, a one-line

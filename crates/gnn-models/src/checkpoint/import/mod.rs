@@ -7,12 +7,14 @@
 //! | schnetpack | `schnet` | `SchNet(n_atom_basis, n_interactions, n_filters, max_z)`, `GaussianRBF(n_rbf, cutoff)`, `Atomwise(n_out, n_layers, aggregation_mode)`, `AddOffsets(mean, atomref)` | a `NeuralNetworkPotential` state dict, renamed to PyG's layout |
 //! | PyG | `mpnn` | the QM9 example's `dim`, `num_features`, `num_edge_features`, `edge_hidden`, `steps`, `processing_steps`, `aggr`, and `mean`, `std` | as saved (old `conv.root` accepted) |
 //! | kgcnn 3.1.0 | `cogn`, `congn` | `make_model`'s keyword dictionary (`model_default`, `crystal_unit_graphs`, `model_default_nested`, as JSON) | `{w.name: w.numpy()}`, mapped by structure (see `kgcnn_weights`) |
+//! | chgnet 0.4.2 | `chgnet` | the file's `model_args` ([`import_chgnet`]) | the file's `state_dict` |
 //! | e3nn 0.6 | `gate-points-2101` | `gate_points_2101.Network(irreps_in, irreps_hidden, irreps_out, irreps_node_attr, irreps_edge_attr, layers, max_radius, number_of_basis, radial_layers, radial_neurons, num_neighbors, num_nodes, reduce_output)` ([`import_gate_points`]) | as saved; `output_mask` buffers dropped |
 //!
 //! Tensors of any float dtype are accepted; missing, unexpected and mis-shaped tensors are reported
 //! together, like PyTorch's strict `load_state_dict`.
 
 mod args;
+mod chgnet;
 mod e3nn;
 mod kgcnn_config;
 mod kgcnn_weights;
@@ -28,6 +30,7 @@ use crate::models::mpnn::MpnnConfig;
 use crate::models::schnet::{Readout, SchNetConfig, SchNetFlavor};
 pub use args::Arguments;
 use candle_core::{DType, Device, Tensor};
+pub use chgnet::import_chgnet;
 pub use e3nn::import_gate_points;
 use gnn_layers::ops::Reduce;
 use std::collections::BTreeSet;
@@ -83,6 +86,11 @@ pub const IMPORTERS: &[Importer] = &[
         source: "e3nn",
         kind: "gate-points-2101",
         reads: "e3nn 0.6 gate_points_2101.Network: state_dict + arguments",
+    },
+    Importer {
+        source: "chgnet",
+        kind: "chgnet",
+        reads: "chgnet's saved CHGNet (.pth.tar: model_args + state_dict), e.g. the wheel's 0.3.0",
     },
 ];
 
