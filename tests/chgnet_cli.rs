@@ -9,12 +9,12 @@ fn chemgnn(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_chemgnn")).args(args).output().expect("chemgnn runs")
 }
 
-/// A file of a pretrained package, `<package>-<version>/<path inside its wheel>`.
-fn pretrained(path: &str) -> PathBuf {
-    let dir = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
+/// The checkpoint file of the pretrained model `name`, fetched into the workspace's cache if needed.
+fn pretrained(name: &str) -> PathBuf {
+    let cache = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cache/pretrained"));
-    dir.join(path)
+    gnn_models::checkpoint::import::pretrained::find(name).unwrap().ensure_in(&cache, &mut |m| eprintln!("{m}")).unwrap()
 }
 
 fn numbers(v: &serde_json::Value) -> Vec<f64> {
@@ -28,7 +28,7 @@ fn numbers(v: &serde_json::Value) -> Vec<f64> {
 fn import_then_predict_energies_forces_and_magmoms() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("chgnet");
-    let file = pretrained("chgnet-0.4.2/chgnet/pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar");
+    let file = pretrained("chgnet-0.3.0");
     let out = chemgnn(&["import", "--from", "chgnet", file.to_str().unwrap(), "--out", model.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -57,8 +57,7 @@ fn import_then_predict_energies_forces_and_magmoms() {
             assert!(a.len() == b.len() && err <= 1e-4, "{}: {key} differ by {err:e}", f["name"]);
         }
     }
-    let sevennet =
-        pretrained("sevenn-0.13.0/sevenn/pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth");
+    let sevennet = pretrained("sevennet-0");
     let out = chemgnn(&[
         "import",
         "--from",

@@ -12,22 +12,12 @@ use gnn_models::checkpoint::import::import_chgnet;
 use gnn_models::{Model, PairPotential, Prediction};
 use std::path::PathBuf;
 
-const CHECKPOINT: &str = "chgnet-0.4.2/chgnet/pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar";
-
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A file of a pretrained package, `<package>-<version>/<path inside its wheel>`.
-fn pretrained(path: &str) -> PathBuf {
-    let dir = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("data/cache/pretrained"));
-    dir.join(path)
-}
-
 fn model(dtype: DType) -> Model {
-    let checkpoint = import_chgnet(&pretrained(CHECKPOINT)).unwrap();
+    let checkpoint = import_chgnet(&common::pretrained("chgnet-0.3.0")).unwrap();
     Model::from_checkpoint(&checkpoint, dtype, &Device::Cpu).unwrap()
 }
 
@@ -180,15 +170,14 @@ fn invariant_under_rotation_permutation_and_periodic_images() {
 #[test]
 fn bad_inputs_are_errors() {
     // A truncated checkpoint.
-    let bytes = std::fs::read(pretrained(CHECKPOINT)).unwrap();
+    let bytes = std::fs::read(common::pretrained("chgnet-0.3.0")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let truncated = dir.path().join("truncated.pth.tar");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let err = import_chgnet(&truncated).unwrap_err().to_string();
     assert!(err.contains("truncated.pth.tar"), "{err}");
     // A SevenNet checkpoint.
-    let sevennet =
-        pretrained("sevenn-0.13.0/sevenn/pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth");
+    let sevennet = common::pretrained("sevennet-0");
     let err = import_chgnet(&sevennet).unwrap_err().to_string();
     assert!(err.contains("model"), "{err}");
     // An element outside the table (Z = 95).
@@ -198,4 +187,27 @@ fn bad_inputs_are_errors() {
     let err = model.predict_with_stress(&[s], 1).unwrap_err().to_string();
     assert!(err.contains("95"), "{err}");
     assert!(model.magmoms(&structures()[..1]).is_ok());
+}
+
+/// The fine-tuning hook: δ added to an element's AtomRef moves the energy by (atoms of it) · δ.
+#[test]
+fn atomref_is_the_species_shift_table() {
+    let mut checkpoint = import_chgnet(&common::pretrained("chgnet-0.3.0")).unwrap();
+    let shifts = checkpoint.config.model.species_shifts().expect("CHGNet declares its AtomRef");
+    assert!(!shifts.mean && shifts.elements.len() == 94);
+    let structure = structures().into_iter().find(|s| s.numbers.contains(&14) || s.len() > 6).unwrap();
+    let z = structure.numbers[0];
+    let count = structure.numbers.iter().filter(|&&n| n == z).count() as f64;
+    let energy = |c: &gnn_models::Checkpoint| {
+        let model = Model::from_checkpoint(c, DType::F64, &Device::Cpu).unwrap();
+        model.predict_structures(std::slice::from_ref(&structure), false, 1).unwrap()[0].values[0]
+    };
+    let before = energy(&checkpoint);
+    let table = checkpoint.weights.tensors.get_mut(&shifts.tensor).unwrap();
+    let row = shifts.elements.iter().position(|&e| e == z).unwrap();
+    let mut values: Vec<f32> = table.flatten_all().unwrap().to_vec1().unwrap();
+    values[row] += 0.25;
+    *table = candle_core::Tensor::from_vec(values, table.shape(), &Device::Cpu).unwrap();
+    let after = energy(&checkpoint);
+    assert!((after - before - 0.25 * count).abs() < 1e-9, "{before} → {after}, expected + {}", 0.25 * count);
 }

@@ -127,3 +127,14 @@ pub fn model_of(model: ModelConfig) -> Model {
     };
     Model::from_checkpoint(&Checkpoint { config, weights }, DType::F64, &Device::Cpu).unwrap()
 }
+
+/// The checkpoint of the pretrained model `name` (`sevennet-0`, `chgnet-0.3.0`, …): in
+/// `$CHEMGNN_PRETRAINED_DIR`, else the workspace's `data/cache/pretrained`, fetched there with
+/// `pip download` of its pinned wheel when missing (as `chemgnn import` does).
+pub fn pretrained(name: &str) -> PathBuf {
+    let cache = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cache/pretrained"));
+    let entry = gnn_models::checkpoint::import::pretrained::find(name).unwrap();
+    entry.ensure_in(&cache, &mut |m| eprintln!("{m}")).unwrap()
+}

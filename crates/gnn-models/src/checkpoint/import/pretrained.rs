@@ -102,7 +102,10 @@ impl Pretrained {
             }
             log(&format!("{} does not have the pinned SHA-256; fetching it again", path.display()));
         }
-        let scratch = cache.join(format!(".download-{}", std::process::id()));
+        // One scratch directory per call: tests fetch from several threads of one process.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let scratch = cache.join(format!(".download-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
         let result = (|| {
             let package = self.requirement.split("==").next().unwrap_or(self.requirement);

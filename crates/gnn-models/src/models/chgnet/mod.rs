@@ -32,7 +32,9 @@ use gnn_layers::nn::{linear, linear_activation, Activation, LayerNorm, NORM_EPS}
 use gnn_layers::ops::{dense, gather, scatter_sum, SegmentIndex};
 use gnn_layers::{EdgePairs, GraphTensors};
 
-use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
+use crate::models::{
+    Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, SpeciesShifts, TargetScaling,
+};
 use chem_graph::RadiusOptions;
 pub use graph::BondGraph;
 
@@ -437,6 +439,16 @@ impl Architecture for ChgnetConfig {
             elements: Elements::UpTo(ELEMENTS as u8),
             scaling: Scaling::None,
         }
+    }
+
+    /// The AtomRef table `composition_model.fc.weight` (`[1, 94]`, column k = element k + 1): it
+    /// enters the total energy once per atom.
+    fn species_shifts(&self) -> Option<SpeciesShifts> {
+        Some(SpeciesShifts {
+            tensor: "composition_model.fc.weight".into(),
+            elements: (1..=ELEMENTS as u8).collect(),
+            mean: false,
+        })
     }
 
     fn set_target_scaling(&mut self, _scaling: &TargetScaling) -> crate::Result<()> {
