@@ -7,7 +7,7 @@ use anyhow::Context;
 use chem_graph::qm9::Qm9Target;
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use gnn_models::checkpoint::import::{default_target, import, import_gate_points, Source, IMPORTERS};
+use gnn_models::checkpoint::import::{default_target, import, import_gate_points, import_sevenn, Source, IMPORTERS};
 use gnn_models::{StateDict, Target};
 
 /// `--from` values: the frameworks of [`IMPORTERS`].
@@ -47,16 +47,17 @@ pub struct ImportArgs {
     /// The library the weights were trained with.
     #[arg(long, value_parser = sources())]
     from: String,
-    /// The architecture.
+    /// The architecture (required except for sevenn, whose files say what they hold).
     #[arg(long, value_parser = kinds())]
-    model: String,
+    model: Option<String>,
     /// JSON object of the Python constructor's keyword arguments (e.g. {"hidden_channels": 64,
     /// "cutoff": 6.0, "mean": …}); for schnetpack also `mean`/`atomref` if not in the weights; for
-    /// kgcnn the `make_model` keyword dictionary (e.g. `model_default` as JSON).
+    /// kgcnn the `make_model` keyword dictionary (e.g. `model_default` as JSON). Not for sevenn.
     #[arg(long, value_name = "ARGS.json")]
-    config: PathBuf,
+    config: Option<PathBuf>,
     /// The state_dict saved with safetensors (`save_file(model.state_dict(), …)` or `save_model`);
-    /// for kgcnn `{w.name: w.numpy() for w in model.weights}`.
+    /// for kgcnn `{w.name: w.numpy() for w in model.weights}`; for sevenn the checkpoint file
+    /// itself (`checkpoint_sevennet_0.pth`).
     #[arg(value_name = "STATE_DICT.safetensors")]
     state_dict: PathBuf,
     /// Output checkpoint directory.
@@ -78,20 +79,39 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.config).with_context(|| format!("reading {}", args.config.display()))?;
-    let arguments: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", args.config.display()))?;
-    let weights = StateDict::read(&args.state_dict)?;
-    if !IMPORTERS.iter().any(|i| i.source == args.from && i.kind == args.model) {
-        let from: Vec<&str> = IMPORTERS.iter().filter(|i| i.kind == args.model).map(|i| i.source).collect();
-        anyhow::bail!("no importer of {} models from {} (they come from: {})", args.model, args.from, from.join(", "));
-    }
     let source: Source = args.from.parse()?;
+    let model = match (&args.model, source) {
+        (Some(model), _) => model.as_str(),
+        (None, Source::Sevenn) => "sevennet",
+        (None, _) => anyhow::bail!("--model is required for --from {}", args.from),
+    };
+    if !IMPORTERS.iter().any(|i| i.source == args.from && i.kind == model) {
+        let from: Vec<&str> = IMPORTERS.iter().filter(|i| i.kind == model).map(|i| i.source).collect();
+        anyhow::bail!("no importer of {model} models from {} (they come from: {})", args.from, from.join(", "));
+    }
+    if source == Source::Sevenn {
+        if args.config.is_some() {
+            anyhow::bail!("--from sevenn reads the configuration from the checkpoint file: drop --config");
+        }
+        let checkpoint = import_sevenn(&args.state_dict)?;
+        checkpoint.save(&args.out)?;
+        let parameters: usize = checkpoint.weights.tensors.values().map(|t| t.elem_count()).sum();
+        println!(
+            "imported sevenn sevennet ({} tensors, {parameters} values) predicting energy [eV] → {}",
+            checkpoint.weights.tensors.len(),
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let config = args.config.as_ref().context("--config ARGS.json is required for this importer")?;
+    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let arguments: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", config.display()))?;
+    let weights = StateDict::read(&args.state_dict)?;
     if source == Source::E3nn {
         return import_e3nn(&args, &arguments, weights);
     }
-    let model = args.model.as_str();
-    let origin = args.config.display().to_string();
+    let origin = config.display().to_string();
     let mut checkpoint = import(source, model, &arguments, &origin, weights, vec![])?;
     let default_name = default_target(&checkpoint.config.model);
     checkpoint.config.targets = vec![target(args.target.as_deref().unwrap_or(default_name), args.unit)?];
@@ -123,7 +143,7 @@ fn import_e3nn(args: &ImportArgs, arguments: &serde_json::Value, weights: StateD
                 .with_context(|| format!("--elements: `{e}` is not an element symbol or atomic number"))
         })
         .collect::<anyhow::Result<Vec<u8>>>()?;
-    let origin = args.config.display().to_string();
+    let origin = args.config.as_ref().map(|c| c.display().to_string()).unwrap_or_default();
     let names = args.target.as_ref().map(|t| t.split(',').map(|n| n.trim().to_string()).collect());
     let unit = args.unit.as_deref().unwrap_or("1");
     let checkpoint = import_gate_points(arguments, &origin, weights, elements, names, unit)?;

@@ -16,6 +16,7 @@ pub mod output_head;
 #[macro_use]
 mod registry;
 pub mod schnet;
+pub mod sevennet;
 
 use crate::checkpoint::state_dict::Shapes;
 use crate::error::{Error, Result};
@@ -29,6 +30,7 @@ use gate_points::GatePointsModelConfig;
 use lnet::LNetConfig;
 use mpnn::MpnnConfig;
 use schnet::SchNetConfig;
+use sevennet::SevenNetConfig;
 
 registry! {
     /// SchNet: PyG's `SchNet` or schnetpack 2's SchNet + Atomwise ([`schnet`]).
@@ -52,6 +54,9 @@ registry! {
     /// L1Net: [`lnet`] with scalar and l = 1 features.
     L1net("l1net", LNetConfig) = Some(LNetConfig::l1net()),
         "L1Net (Miller et al. 2020): scalar and l = 1 features, 32x0e+10x1o";
+    /// SevenNet: sevenn 0.13's NequIP-type potential ([`sevennet`]); imported, not trained.
+    Sevennet("sevennet", SevenNetConfig) = None,
+        "SevenNet (Park et al. 2024): sevenn's NequIP-type universal potential (import only: SevenNet-0, -l3i5)";
 }
 
 /// A model kind of the registry: its name in `config.json` and on the command line, a one-line

@@ -7,6 +7,7 @@
 //! | schnetpack | `schnet` | `SchNet(n_atom_basis, n_interactions, n_filters, max_z)`, `GaussianRBF(n_rbf, cutoff)`, `Atomwise(n_out, n_layers, aggregation_mode)`, `AddOffsets(mean, atomref)` | a `NeuralNetworkPotential` state dict, renamed to PyG's layout |
 //! | PyG | `mpnn` | the QM9 example's `dim`, `num_features`, `num_edge_features`, `edge_hidden`, `steps`, `processing_steps`, `aggr`, and `mean`, `std` | as saved (old `conv.root` accepted) |
 //! | kgcnn 3.1.0 | `cogn`, `congn` | `make_model`'s keyword dictionary (`model_default`, `crystal_unit_graphs`, `model_default_nested`, as JSON) | `{w.name: w.numpy()}`, mapped by structure (see `kgcnn_weights`) |
+//! | sevenn 0.9–0.13 | `sevennet` | the checkpoint's `config` ([`import_sevenn`]) | its `model_state_dict`, patched as sevenn 0.13 loads old files |
 //! | e3nn 0.6 | `gate-points-2101` | `gate_points_2101.Network(irreps_in, irreps_hidden, irreps_out, irreps_node_attr, irreps_edge_attr, layers, max_radius, number_of_basis, radial_layers, radial_neurons, num_neighbors, num_nodes, reduce_output)` ([`import_gate_points`]) | as saved; `output_mask` buffers dropped |
 //!
 //! Tensors of any float dtype are accepted; missing, unexpected and mis-shaped tensors are reported
@@ -16,6 +17,7 @@ mod args;
 mod e3nn;
 mod kgcnn_config;
 mod kgcnn_weights;
+mod sevenn;
 pub mod torch_pickle;
 
 use crate::checkpoint::state_dict::StateDict;
@@ -28,6 +30,7 @@ use crate::models::schnet::{Readout, SchNetConfig, SchNetFlavor};
 pub use args::Arguments;
 use candle_core::{DType, Device, Tensor};
 pub use e3nn::import_gate_points;
+pub use sevenn::import_sevenn;
 use gnn_layers::ops::Reduce;
 use std::collections::BTreeSet;
 
@@ -42,6 +45,8 @@ pub enum Source {
     Kgcnn,
     /// e3nn 0.6 ([`import_gate_points`], which also takes the elements of the one-hot inputs).
     E3nn,
+    /// sevenn 0.9–0.13 checkpoint files ([`import_sevenn`], which reads the `.pth` file itself).
+    Sevenn,
 }
 
 /// One importer: a framework, the model kind it makes and what it reads.
@@ -83,6 +88,11 @@ pub const IMPORTERS: &[Importer] = &[
         kind: "gate-points-2101",
         reads: "e3nn 0.6 gate_points_2101.Network: state_dict + arguments",
     },
+    Importer {
+        source: "sevenn",
+        kind: "sevennet",
+        reads: "sevenn 0.9–0.13 checkpoint .pth (SevenNet-0, SevenNet-l3i5): config + model_state_dict",
+    },
 ];
 
 /// The target name an imported model predicts unless told otherwise: `energy` for SchNet,
@@ -90,6 +100,7 @@ pub const IMPORTERS: &[Importer] = &[
 pub fn default_target(config: &ModelConfig) -> &'static str {
     match config {
         ModelConfig::Schnet(c) if !c.dipole => "energy",
+        ModelConfig::Sevennet(_) => "energy",
         ModelConfig::Cogn(_) | ModelConfig::Congn(_) => "e_form",
         _ => "mu",
     }
@@ -103,7 +114,8 @@ impl std::str::FromStr for Source {
             "schnetpack" => Ok(Source::Schnetpack),
             "kgcnn" => Ok(Source::Kgcnn),
             "e3nn" => Ok(Source::E3nn),
-            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg, schnetpack, kgcnn or e3nn)"))),
+            "sevenn" => Ok(Source::Sevenn),
+            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg, schnetpack, kgcnn, e3nn or sevenn)"))),
         }
     }
 }
@@ -119,8 +131,14 @@ pub fn import(
     mut weights: StateDict,
     targets: Vec<Target>,
 ) -> Result<Checkpoint> {
-    if source == Source::E3nn {
-        return Err(Error::Input("e3nn networks are imported with their elements (import_gate_points)".into()));
+    match source {
+        Source::E3nn => {
+            return Err(Error::Input("e3nn networks are imported with their elements (import_gate_points)".into()))
+        }
+        Source::Sevenn => {
+            return Err(Error::Input("sevenn checkpoints are imported from their .pth file (import_sevenn)".into()))
+        }
+        _ => {}
     }
     let config = if source == Source::Kgcnn {
         let nested = match model {
