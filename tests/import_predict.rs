@@ -169,3 +169,55 @@ fn predict_rejects_nan_coordinates_and_unknown_elements_with_the_structure_named
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("118") && err.contains("100"), "{err}");
 }
+
+/// `chemgnn import --from sevenn FILE` reads sevenn's checkpoint itself (no --model, no
+/// --config); `predict` then gives SevenNetCalculator's energies (tests/reference/sevenn_calculator.py).
+#[test]
+fn sevenn_checkpoint_file_imports_without_arguments_and_predicts_sevennet_calculator_energies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pretrained = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
+        .map_or_else(|| root.join("data/cache/pretrained"), PathBuf::from)
+        .join("sevenn-0.13.0/sevenn/pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth");
+    assert!(pretrained.is_file(), "{} is missing: unzip the sevenn 0.13.0 wheel there", pretrained.display());
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("sevennet-0");
+    let out =
+        chemgnn(&["import", "--from", "sevenn", pretrained.to_str().unwrap(), "--out", checkpoint.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let structures = root.join("tests/fixtures/potentials/structures.extxyz");
+    let predictions = dir.path().join("predictions.json");
+    let out = chemgnn(&[
+        "predict",
+        "--model",
+        checkpoint.to_str().unwrap(),
+        "--forces",
+        structures.to_str().unwrap(),
+        "--output",
+        predictions.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = |p: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let found = read(&predictions);
+    let expected = read(&root.join("tests/fixtures/potentials/sevennet_0.json"));
+    let found: Vec<f64> = found.as_array().unwrap().iter().map(|p| p["prediction"].as_f64().unwrap()).collect();
+    let want: Vec<f64> = expected["frames"].as_array().unwrap().iter().map(|f| f["energy"].as_f64().unwrap()).collect();
+    assert_eq!(found.len(), want.len());
+    for (a, b) in found.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-5 * b.abs(), "energy {a} vs SevenNetCalculator's {b}");
+    }
+    // A checkpoint of another model names the file.
+    let chgnet =
+        root.join("data/cache/pretrained/chgnet-0.4.2/chgnet/pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar");
+    if chgnet.is_file() {
+        let out = chemgnn(&[
+            "import",
+            "--from",
+            "sevenn",
+            chgnet.to_str().unwrap(),
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("not a sevenn checkpoint"), "{err}");
+    }
+}

@@ -20,9 +20,15 @@ use serde_json::Value;
 /// `data/cache/pretrained/` of the workspace) as `<package>-<version>/<path in the wheel>`.
 fn pretrained(package: &str, path: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::var_os("CHEMGNN_PRETRAINED_DIR").map_or_else(|| root.join("data/cache/pretrained"), PathBuf::from);
+    let dir =
+        std::env::var_os("CHEMGNN_PRETRAINED_DIR").map_or_else(|| root.join("data/cache/pretrained"), PathBuf::from);
     let file = dir.join(package).join(path);
-    assert!(file.is_file(), "{} is missing: unzip the {package} wheel into {}", file.display(), dir.join(package).display());
+    assert!(
+        file.is_file(),
+        "{} is missing: unzip the {package} wheel into {}",
+        file.display(),
+        dir.join(package).display()
+    );
     file
 }
 
@@ -97,7 +103,8 @@ fn imported_weights_equal_sevenn_build_model_state_dict() {
                 if t.rank() == 1 {
                     let n = t.dim(0).unwrap();
                     let ramp = candle_core::Tensor::arange(1.0, n as f64 + 1.0, &Device::Cpu).unwrap();
-                    let found = vec![flat(&t.sum_all().unwrap())[0], flat(&t.mul(&ramp).unwrap().sum_all().unwrap())[0]];
+                    let found =
+                        vec![flat(&t.sum_all().unwrap())[0], flat(&t.mul(&ramp).unwrap().sum_all().unwrap())[0]];
                     (found, [numbers(&sums["sum"]), numbers(&sums["ramp"])].concat())
                 } else {
                     let found = [flat(&t.sum(1).unwrap()), flat(&t.sum(0).unwrap())].concat();
@@ -136,13 +143,26 @@ fn energies_forces_stress_and_atom_energies_match_sevennet_calculator_in_f32() {
             ];
             let tolerances = [1e-5, 1e-4, 1e-4, 1e-5];
             for (k, (err, tol)) in errors.iter().zip(tolerances).enumerate() {
-                assert!(*err <= tol, "{name} {}: {} relative error {err:e}", s.name, ["energy", "forces", "stress", "atom energies"][k]);
+                assert!(
+                    *err <= tol,
+                    "{name} {}: {} relative error {err:e}",
+                    s.name,
+                    ["energy", "forces", "stress", "atom energies"][k]
+                );
                 worst[k] = worst[k].max(*err);
             }
             let sum: f64 = out.energies.iter().sum();
-            assert!((sum - out.energy).abs() <= 1e-5 * out.energy.abs(), "{name} {}: Σ atom energies {sum} ≠ {}", s.name, out.energy);
+            assert!(
+                (sum - out.energy).abs() <= 1e-5 * out.energy.abs(),
+                "{name} {}: Σ atom energies {sum} ≠ {}",
+                s.name,
+                out.energy
+            );
         }
-        println!("{name}: worst relative errors energy {:.1e}, forces {:.1e}, stress {:.1e}, atom energies {:.1e}", worst[0], worst[1], worst[2], worst[3]);
+        println!(
+            "{name}: worst relative errors energy {:.1e}, forces {:.1e}, stress {:.1e}, atom energies {:.1e}",
+            worst[0], worst[1], worst[2], worst[3]
+        );
     }
 }
 
@@ -153,7 +173,13 @@ fn f64_agrees_with_f32_within_f32_rounding() {
         let (m32, m64) = (model(path, DType::F32), model(path, DType::F64));
         for s in frames.iter().filter(|s| s.numbers.len() <= 16) {
             let (a, b) = (predict(&m32, s), predict(&m64, s));
-            assert!((a.energy - b.energy).abs() <= 1e-6 * b.energy.abs(), "{name} {}: {} vs {}", s.name, a.energy, b.energy);
+            assert!(
+                (a.energy - b.energy).abs() <= 1e-6 * b.energy.abs(),
+                "{name} {}: {} vs {}",
+                s.name,
+                a.energy,
+                b.energy
+            );
             // f32 rounding of five blocks' features, relative to the largest force component.
             let err = relative_error(&a.forces, &b.forces);
             assert!(err <= 1e-4, "{name} {}: forces f32 vs f64 {err:e}", s.name);
@@ -207,7 +233,12 @@ fn rotations_permutations_and_periodic_images_leave_the_energy_unchanged() {
     double.positions = s.positions.iter().copied().chain(shifted).collect();
     double.cell = Some([[2.0 * cell[0][0], 2.0 * cell[0][1], 2.0 * cell[0][2]], cell[1], cell[2]]);
     let (one, two) = (predict(&model, s), predict(&model, &double));
-    assert!((two.energy - 2.0 * one.energy).abs() < 1e-9 * two.energy.abs(), "supercell energy {} vs 2 × {}", two.energy, one.energy);
+    assert!(
+        (two.energy - 2.0 * one.energy).abs() < 1e-9 * two.energy.abs(),
+        "supercell energy {} vs 2 × {}",
+        two.energy,
+        one.energy
+    );
     assert!(relative_error(&two.forces, &[one.forces.clone(), one.forces.clone()].concat()) < 1e-8);
     assert!(relative_error(two.stress.as_ref().unwrap(), one.stress.as_ref().unwrap()) < 1e-8);
 }

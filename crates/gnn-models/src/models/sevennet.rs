@@ -346,7 +346,10 @@ impl SevenNet {
         }
         let last = &c.irreps_manual[c.num_convolution_layer];
         if let Some(b) = last.iter().find(|b| b.ir != Irrep::new(0, Parity::Even)) {
-            return Err(Error::config("model", format!("SevenNet: the last block's irreps `{last}` hold {}, not only 0e", b.ir)));
+            return Err(Error::config(
+                "model",
+                format!("SevenNet: the last block's irreps `{last}` hold {}, not only 0e", b.ir),
+            ));
         }
         let hidden: Irreps = format!("{}x0e", last.dim() / 2).parse()?;
         let to_hidden = linear(last, &hidden, vb.pp("reduce_input_to_hidden"))?;
@@ -455,6 +458,9 @@ impl Architecture for SevenNetConfig {
     }
 
     fn set_target_scaling(&mut self, _scaling: &TargetScaling) -> Result<()> {
-        Err(Error::config("model", "SevenNet models are imported from sevenn checkpoints; training them is not supported yet"))
+        Err(Error::config(
+            "model",
+            "SevenNet models are imported from sevenn checkpoints; training them is not supported yet",
+        ))
     }
 }

@@ -30,8 +30,8 @@ use crate::models::schnet::{Readout, SchNetConfig, SchNetFlavor};
 pub use args::Arguments;
 use candle_core::{DType, Device, Tensor};
 pub use e3nn::import_gate_points;
-pub use sevenn::import_sevenn;
 use gnn_layers::ops::Reduce;
+pub use sevenn::import_sevenn;
 use std::collections::BTreeSet;
 
 /// The library a checkpoint comes from.

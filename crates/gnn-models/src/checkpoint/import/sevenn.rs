@@ -36,15 +36,14 @@ pub fn import_sevenn(path: &Path) -> Result<Checkpoint> {
     let pickle = TorchPickle::open(path)?;
     let origin = path.display().to_string();
     let bad = |m: String| Error::Input(format!("{origin}: {m}"));
-    let raw = pickle
-        .json(&["config"])
-        .map_err(|e| bad(format!("not a sevenn checkpoint (no `config`: {e})")))?;
+    let raw = pickle.json(&["config"]).map_err(|e| bad(format!("not a sevenn checkpoint (no `config`: {e})")))?;
     let version = raw
         .get("version")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("not a sevenn checkpoint (its config has no `version`)".into()))?
         .to_string();
-    let (major, minor, dev) = parse_version(&version).ok_or_else(|| bad(format!("sevenn version `{version}` not understood")))?;
+    let (major, minor, dev) =
+        parse_version(&version).ok_or_else(|| bad(format!("sevenn version `{version}` not understood")))?;
     if (major, minor) < (0, 9) || (major, minor) > NEWEST {
         return Err(bad(format!(
             "written by sevenn {version}; this importer knows the checkpoints of sevenn 0.9 to {}.{}",
@@ -52,7 +51,7 @@ pub fn import_sevenn(path: &Path) -> Result<Checkpoint> {
         )));
     }
     let unsorted = (major, minor) < (0, 11) || ((major, minor) == (0, 11) && dev);
-    let mut config = model_config(&raw).map_err(|m| bad(m))?;
+    let mut config = model_config(&raw).map_err(bad)?;
     let mut tensors = pickle.tensors(&["model_state_dict"])?;
     for t in 0..config.num_convolution_layer {
         let conv = format!("{t}_convolution");
@@ -61,8 +60,7 @@ pub fn import_sevenn(path: &Path) -> Result<Checkpoint> {
             .find_map(|k| tensors.remove(k))
             .ok_or_else(|| bad(format!("no tensor `{conv}.denominator`")))?;
         let value: Vec<f64> = denominator.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
-        config.conv_denominator[t] =
-            *value.first().ok_or_else(|| bad(format!("`{conv}.denominator` is empty")))?;
+        config.conv_denominator[t] = *value.first().ok_or_else(|| bad(format!("`{conv}.denominator` is empty")))?;
     }
     for t in 0..config.num_convolution_layer {
         patch_convolution(&config, t, unsorted, &mut tensors).map_err(|e| bad(e.to_string()))?;
@@ -113,7 +111,10 @@ fn model_config(raw: &Value) -> std::result::Result<SevenNetConfig, String> {
         }
     }
     let unsupported = [
-        (text("interaction_type").unwrap_or_else(|_| "nequip".into()) != "nequip", "an interaction_type other than nequip"),
+        (
+            text("interaction_type").unwrap_or_else(|_| "nequip".into()) != "nequip",
+            "an interaction_type other than nequip",
+        ),
         (text("self_connection_type")? != "linear", "a self_connection_type other than linear"),
         (flag("use_bias_in_linear"), "use_bias_in_linear"),
         (flag("readout_as_fcn"), "readout_as_fcn"),
@@ -198,9 +199,11 @@ fn patch_convolution(
             let stored: Vec<f64> = stored.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
             let ours = gnn_layers::o3::wigner_3j(l1, l2, l3)?;
             let off = |sign: f64| {
-                (stored.len() == ours.len())
-                    .then(|| ours.iter().zip(&stored).map(|(a, b)| (sign * a - b).abs()).fold(0.0, f64::max))
-                    .unwrap_or(f64::INFINITY)
+                if stored.len() == ours.len() {
+                    ours.iter().zip(&stored).map(|(a, b)| (sign * a - b).abs()).fold(0.0, f64::max)
+                } else {
+                    f64::INFINITY
+                }
             };
             match (off(1.0) < 1e-6, off(-1.0) < 1e-6) {
                 (true, _) => false,
