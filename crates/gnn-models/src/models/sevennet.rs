@@ -16,8 +16,9 @@
 //!   channel-wise (`uvu`) convolution whose per-edge weights come from an e3nn `FullyConnectedNet`
 //!   `[basis, weight_nn_hidden_neurons…, W]` (`{t}_convolution.weight_nn`, normalised
 //!   `act_radial`), with its paths ordered by output block (sevenn ≥ 0.11), summed at the receiver
-//!   and divided by `conv_denominator[t]` (the checkpoint's `{t}_convolution.denominator`: √ of the
-//!   training set's average neighbour count for SevenNet-0, the count itself for l3i5), an
+//!   and divided by `conv_denominator[t]` (the checkpoint's `{t}_convolution.denominator`, the value
+//!   sevenn divides by: 35.99 in both released models, the square root of SevenNet-0's
+//!   `avg_num_neigh` 1295.25), an
 //!   `o3.Linear` into the gate input (`{t}_self_interaction_2`), plus the self-connection, then an
 //!   e3nn `Gate` (`act_scalar`, `act_gate` by parity);
 //! - **readout**: `o3.Linear`s to `dim/2 × 0e` and to `1x0e` (`reduce_input_to_hidden`,
