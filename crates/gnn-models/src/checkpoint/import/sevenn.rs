@@ -134,6 +134,9 @@ fn model_config(raw: &Value) -> std::result::Result<SevenNetConfig, String> {
         Value::Array(list) => list,
         _ => return Err("SevenNet without irreps_manual is not supported".into()),
     };
+    if irreps_manual.len() != t.saturating_add(1) {
+        return Err(format!("{t} interaction blocks but {} irreps_manual entries", irreps_manual.len()));
+    }
     let mut cutoff_function = get("cutoff_function")?.clone();
     // sevenn ≤ 0.9 kept `poly_cut_p_value` next to an XPLOR cutoff (dropped on load).
     if cutoff_function.get("cutoff_function_name").and_then(Value::as_str) == Some("XPLOR") {
