@@ -1,4 +1,6 @@
-"""Writes tests/fixtures/potentials/sevennet_0.json and sevennet_l3i5.json: what sevenn 0.13.0's
+"""Writes tests/fixtures/potentials/sevennet_0.json, sevennet_l3i5.json and
+sevennet_0_22may2024.json (the first release of SevenNet-0, a sevenn 0.9.1 file with the old
+module names and unnormalised harmonics): what sevenn 0.13.0's
 `SevenNetCalculator` (fp32 as shipped, CPU) gives on every frame of
 tests/fixtures/potentials/structures.extxyz: energy (eV), forces (eV/Å), stress (ASE's Voigt
 order xx yy zz yz xz xy, eV/Å³; null for the non-periodic structure) and per-atom energies (eV).
@@ -15,7 +17,7 @@ from ase.io import read
 from sevenn.calculator import SevenNetCalculator
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "potentials"
-MODELS = {"sevennet_0": "7net-0", "sevennet_l3i5": "7net-l3i5"}
+MODELS = {"sevennet_0": "7net-0", "sevennet_l3i5": "7net-l3i5", "sevennet_0_22may2024": "7net-0_22may2024"}
 
 
 def main():

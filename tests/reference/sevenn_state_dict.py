@@ -1,5 +1,5 @@
 """Writes tests/fixtures/potentials/sevenn_state_dict.json: for both shipped checkpoints
-(SevenNet-0 of 11 Jul 2024 and SevenNet-l3i5, sevenn 0.13.0), every parameter of
+(SevenNet-0 of 11 Jul and of 22 May 2024, SevenNet-l3i5; sevenn 0.13.0), every parameter of
 `SevenNetCheckpoint(path).build_model().state_dict()` (the weights after sevenn's
 backward-compatibility patches of v0.9 files: sorted convolution paths, flipped 3j signs) as f64
 sums: for a vector its sum and the sum of its entries times 1, 2, 3, … (so that a permutation
@@ -18,7 +18,11 @@ from sevenn import _const
 from sevenn.checkpoint import SevenNetCheckpoint
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "potentials" / "sevenn_state_dict.json"
-FILES = {"sevennet_0": _const.SEVENNET_0_11Jul2024, "sevennet_l3i5": _const.SEVENNET_l3i5}
+FILES = {
+    "sevennet_0": _const.SEVENNET_0_11Jul2024,
+    "sevennet_l3i5": _const.SEVENNET_l3i5,
+    "sevennet_0_22may2024": _const.SEVENNET_0_22May2024,
+}
 
 
 def sums(t):

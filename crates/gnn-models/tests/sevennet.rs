@@ -1,4 +1,4 @@
-//! SevenNet-0 and SevenNet-l3i5 imported from sevenn 0.13.0's wheel against the original:
+//! SevenNet-0 (both releases) and SevenNet-l3i5 imported from sevenn 0.13.0's wheel against the original:
 //! the patched weights against `SevenNetCheckpoint(path).build_model().state_dict()`
 //! (tests/reference/sevenn_state_dict.py) and energies, forces, stress and per-atom energies on
 //! tests/fixtures/potentials/structures.extxyz against `SevenNetCalculator`
@@ -32,9 +32,12 @@ fn pretrained(package: &str, path: &str) -> PathBuf {
     file
 }
 
-const MODELS: [(&str, &str); 2] = [
+/// The fixture name and wheel path of each model (SevenNet-0 of 22 May 2024 is a sevenn 0.9.1 file
+/// with the old module names and unnormalised harmonics).
+const MODELS: [(&str, &str); 3] = [
     ("sevennet_0", "sevenn/pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth"),
     ("sevennet_l3i5", "sevenn/pretrained_potentials/SevenNet_l3i5/checkpoint_l3i5.pth"),
+    ("sevennet_0_22may2024", "sevenn/pretrained_potentials/SevenNet_0__22May2024/checkpoint_sevennet_0.pth"),
 ];
 
 fn sevenn(path: &str) -> PathBuf {

@@ -7,8 +7,8 @@
 //! `r_ij = r_j − r_i`):
 //! - **edges**: `bessel_basis_num` functions `2/r_c · sin(c_n r)/r` with learned frequencies `c_n`
 //!   (`edge_embedding.basis_function.coeffs`), times the XPLOR switching function or the
-//!   polynomial cutoff ([`CutoffFunction`]); spherical harmonics `l ≤ lmax` of `r̂` (component
-//!   normalisation, all irreps even for `is_parity: false`);
+//!   polynomial cutoff ([`CutoffFunction`]); spherical harmonics `l ≤ lmax` of `r̂` (of `r` in
+//!   old files; component normalisation, all irreps even for `is_parity: false`);
 //! - **atoms**: the one-hot encoding of `chemical_species` (in that order) through an `o3.Linear`
 //!   into `irreps_manual[0]` (`onehot_to_feature_x`);
 //! - **interaction block `t`** into `irreps_manual[t + 1]`: a self-connection `o3.Linear(x →
@@ -96,6 +96,10 @@ pub struct SevenNetConfig {
     pub lmax: u32,
     /// Odd irreps (parity) or rotations only.
     pub is_parity: bool,
+    /// Harmonics of the unit vector `r̂` (sevenn's `_normalize_sph`), or of `r` itself (polynomials
+    /// `|r|^l·Y(r̂)`, files before sevenn 0.9.3 such as SevenNet-0 of 22 May 2024).
+    #[serde(rename = "_normalize_sph")]
+    pub normalize_sph: bool,
     /// Interaction blocks.
     pub num_convolution_layer: usize,
     /// The radial basis.
@@ -410,7 +414,12 @@ impl SevenNet {
         let edges = EdgeEmbedding {
             source: g.source.clone(),
             target: g.target.clone(),
-            attributes: spherical_harmonics(&self.config.irreps_sh(), vectors, true, SphNormalization::Component)?,
+            attributes: spherical_harmonics(
+                &self.config.irreps_sh(),
+                vectors,
+                self.config.normalize_sph,
+                SphNormalization::Component,
+            )?,
             radial: self.radial(&r)?,
         };
         let mut x = self.embedding.forward(&one_hot)?;

@@ -11,6 +11,9 @@
 //!   (3,1,3), (3,3,1)): the weight columns of those paths are negated. Each buffer is compared with
 //!   [`gnn_layers::o3::wigner_3j`]; one equal to neither sign is an error.
 //!
+//! Files before 0.10 also name their modules with spaces (`0 convolution`, `EdgeEmbedding`,
+//! `rescale atomic energy`, …); they are renamed as sevenn's `map_old_model` does.
+//!
 //! The stored `{t}_convolution.denominator` becomes `conv_denominator`; output masks, empty
 //! tensors and the 3j buffers are dropped.
 
@@ -53,11 +56,13 @@ pub fn import_sevenn(path: &Path) -> Result<Checkpoint> {
     let unsorted = (major, minor) < (0, 11) || ((major, minor) == (0, 11) && dev);
     let mut config = model_config(&raw).map_err(bad)?;
     let mut tensors = pickle.tensors(&["model_state_dict"])?;
+    if (major, minor) < (0, 10) {
+        tensors = tensors.into_iter().map(|(name, t)| (current_name(&name), t)).collect();
+    }
     for t in 0..config.num_convolution_layer {
         let conv = format!("{t}_convolution");
-        let denominator = [format!("{conv}.denominator"), format!("{conv}.denumerator")]
-            .iter()
-            .find_map(|k| tensors.remove(k))
+        let denominator = tensors
+            .remove(&format!("{conv}.denominator"))
             .ok_or_else(|| bad(format!("no tensor `{conv}.denominator`")))?;
         let value: Vec<f64> = denominator.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
         config.conv_denominator[t] = *value.first().ok_or_else(|| bad(format!("`{conv}.denominator` is empty")))?;
@@ -86,6 +91,28 @@ pub fn import_sevenn(path: &Path) -> Result<Checkpoint> {
         },
         weights,
     })
+}
+
+/// The name sevenn ≥ 0.10 gives a parameter of an older file (`map_old_model`: modules named with
+/// spaces, `denumerator`).
+fn current_name(name: &str) -> String {
+    let (module, rest) = name.split_once('.').unwrap_or((name, ""));
+    let module = match module {
+        "EdgeEmbedding" => "edge_embedding".to_string(),
+        "reducing nn input to hidden" => "reduce_input_to_hidden".to_string(),
+        "reducing nn hidden to energy" => "reduce_hidden_to_energy".to_string(),
+        "rescale atomic energy" => "rescale_atomic_energy".to_string(),
+        other => match other.split_once(' ') {
+            Some((t, block)) if t.parse::<usize>().is_ok() => format!("{t}_{}", block.replace(' ', "_")),
+            _ => other.to_string(),
+        },
+    };
+    let rest = rest.replace("denumerator", "denominator");
+    if rest.is_empty() {
+        module
+    } else {
+        format!("{module}.{rest}")
+    }
 }
 
 /// `major.minor.patch[.devN]` → `(major, minor, is a dev release)`.
@@ -157,12 +184,11 @@ fn model_config(raw: &Value) -> std::result::Result<SevenNetConfig, String> {
         "act_radial": get("act_radial")?,
         "act_scalar": get("act_scalar")?,
         "act_gate": get("act_gate")?,
+        // sevenn 0.13 reads a missing flag as false.
+        "_normalize_sph": flag("_normalize_sph"),
         // Replaced by the stored denominators.
         "conv_denominator": vec![1.0; t],
     });
-    if !flag("_normalize_sph") {
-        return Err("SevenNet without _normalize_sph (unnormalised harmonics) is not supported".into());
-    }
     serde_json::from_value(value).map_err(|e| format!("unsupported config: {e}"))
 }
 
