@@ -14,7 +14,10 @@ fn pretrained(name: &str) -> PathBuf {
     let cache = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cache/pretrained"));
-    gnn_models::checkpoint::import::pretrained::find(name).unwrap().ensure_in(&cache, &mut |m| eprintln!("{m}")).unwrap()
+    gnn_models::checkpoint::import::pretrained::find(name)
+        .unwrap()
+        .ensure_in(&cache, &mut |m| eprintln!("{m}"))
+        .unwrap()
 }
 
 fn numbers(v: &serde_json::Value) -> Vec<f64> {

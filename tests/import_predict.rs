@@ -169,3 +169,63 @@ fn predict_rejects_nan_coordinates_and_unknown_elements_with_the_structure_named
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("118") && err.contains("100"), "{err}");
 }
+
+/// `chemgnn import --from sevenn sevennet-0` fetches the pinned wheel's checkpoint by name (into
+/// the workspace's cache) and reads it without --model or --config; `predict` then gives
+/// SevenNetCalculator's energies (tests/reference/sevenn_calculator.py). Names of another importer
+/// and checkpoints of another model are refused (exit 2).
+#[test]
+fn sevenn_checkpoint_imports_by_name_and_predicts_sevennet_calculator_energies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("data/cache");
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("sevennet-0");
+    let import = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_chemgnn"))
+            .args(args)
+            .env("CHEMGNN_DATA_DIR", &data)
+            .output()
+            .expect("chemgnn runs")
+    };
+    let out = import(&["import", "--from", "sevenn", "sevennet-0", "--out", checkpoint.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let structures = root.join("tests/fixtures/potentials/structures.extxyz");
+    let predictions = dir.path().join("predictions.json");
+    let out = chemgnn(&[
+        "predict",
+        "--model",
+        checkpoint.to_str().unwrap(),
+        "--forces",
+        structures.to_str().unwrap(),
+        "--output",
+        predictions.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = |p: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let found = read(&predictions);
+    let expected = read(&root.join("tests/fixtures/potentials/sevennet_0.json"));
+    let found: Vec<f64> = found.as_array().unwrap().iter().map(|p| p["prediction"].as_f64().unwrap()).collect();
+    let want: Vec<f64> = expected["frames"].as_array().unwrap().iter().map(|f| f["energy"].as_f64().unwrap()).collect();
+    assert_eq!(found.len(), want.len());
+    for (a, b) in found.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-5 * b.abs(), "energy {a} vs SevenNetCalculator's {b}");
+    }
+    let out_dir = dir.path().join("x");
+    let refused = |args: &[&str], expected: &str| {
+        let out = import(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(expected), "{err}");
+    };
+    // A name of the other importer, an unknown name, and a checkpoint of another model.
+    refused(&["import", "--from", "sevenn", "chgnet-0.3.0", "--out", out_dir.to_str().unwrap()], "--from chgnet");
+    refused(&["import", "--from", "sevenn", "mace-mp-0", "--out", out_dir.to_str().unwrap()], "sevennet-l3i5");
+    let chgnet = gnn_models::checkpoint::import::pretrained::find("chgnet-0.3.0")
+        .unwrap()
+        .ensure_in(&data.join("pretrained"), &mut |m| eprintln!("{m}"))
+        .unwrap();
+    refused(
+        &["import", "--from", "sevenn", chgnet.to_str().unwrap(), "--out", out_dir.to_str().unwrap()],
+        "not a sevenn checkpoint",
+    );
+}

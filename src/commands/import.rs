@@ -7,7 +7,9 @@ use anyhow::Context;
 use chem_graph::qm9::Qm9Target;
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use gnn_models::checkpoint::import::{default_target, import, import_chgnet, import_gate_points, Source, IMPORTERS};
+use gnn_models::checkpoint::import::{
+    default_target, import, import_file, import_gate_points, pretrained, Source, IMPORTERS,
+};
 use gnn_models::{StateDict, Target};
 
 /// `--from` values: the frameworks of [`IMPORTERS`].
@@ -38,7 +40,11 @@ pub fn about() -> String {
 fn importers_help() -> String {
     let rows: Vec<String> =
         IMPORTERS.iter().map(|i| format!("  --from {:<11} --model {:<17} {}", i.source, i.kind, i.reads)).collect();
-    format!("Importers:\n{}", rows.join("\n"))
+    let names: Vec<String> = pretrained::PRETRAINED
+        .iter()
+        .map(|p| format!("  --from {:<11} {:<25} {} ({})", p.source, p.name, p.about, p.requirement))
+        .collect();
+    format!("Importers:\n{}\n\nPretrained by name:\n{}", rows.join("\n"), names.join("\n"))
 }
 
 #[derive(Args)]
@@ -47,18 +53,21 @@ pub struct ImportArgs {
     /// The library the weights were trained with.
     #[arg(long, value_parser = sources())]
     from: String,
-    /// The architecture (implied by `--from chgnet`).
+    /// The architecture (implied for sevenn and chgnet, whose files say what they hold).
     #[arg(long, value_parser = kinds())]
     model: Option<String>,
     /// JSON object of the Python constructor's keyword arguments (e.g. {"hidden_channels": 64,
     /// "cutoff": 6.0, "mean": …}); for schnetpack also `mean`/`atomref` if not in the weights; for
-    /// kgcnn the `make_model` keyword dictionary (e.g. `model_default` as JSON). Not for chgnet,
-    /// whose file holds them.
+    /// kgcnn the `make_model` keyword dictionary (e.g. `model_default` as JSON). Not for sevenn and
+    /// chgnet, whose files hold their configuration.
     #[arg(long, value_name = "ARGS.json")]
     config: Option<PathBuf>,
     /// The state_dict saved with safetensors (`save_file(model.state_dict(), …)` or `save_model`);
-    /// for kgcnn `{w.name: w.numpy() for w in model.weights}`; for chgnet the saved model itself
-    /// (`.pth.tar`, e.g. the wheel's `chgnet/pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar`).
+    /// for kgcnn `{w.name: w.numpy() for w in model.weights}`. For sevenn and chgnet the checkpoint
+    /// file itself (`checkpoint_sevennet_0.pth`, `chgnet_0.3.0_e29f68s314m37.pth.tar`), their
+    /// package's wheel (`sevenn-0.13.0-py3-none-any.whl`: its SevenNet-0), or a pretrained name
+    /// fetched with `pip download --no-deps` of the pinned release (SHA-256 checked) into
+    /// $CHEMGNN_DATA_DIR/pretrained (else data/cache/pretrained); names below.
     #[arg(value_name = "STATE_DICT.safetensors")]
     state_dict: PathBuf,
     /// Output checkpoint directory.
@@ -80,25 +89,23 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
-    if args.from == "chgnet" {
-        return import_chgnet_file(&args);
+    let source: Source = args.from.parse()?;
+    if source.self_describing() {
+        return import_self_describing(&args, source);
     }
-    let (Some(model), Some(config)) = (&args.model, &args.config) else {
-        anyhow::bail!("--from {} needs --model and --config", args.from);
-    };
+    let model = args.model.as_deref().with_context(|| format!("--from {} needs --model", args.from))?;
+    if !IMPORTERS.iter().any(|i| i.source == args.from && i.kind == model) {
+        let from: Vec<&str> = IMPORTERS.iter().filter(|i| i.kind == model).map(|i| i.source).collect();
+        anyhow::bail!("no importer of {model} models from {} (they come from: {})", args.from, from.join(", "));
+    }
+    let config = args.config.as_ref().with_context(|| format!("--from {} needs --config ARGS.json", args.from))?;
     let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let arguments: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", config.display()))?;
     let weights = StateDict::read(&args.state_dict)?;
-    if !IMPORTERS.iter().any(|i| i.source == args.from && i.kind == *model) {
-        let from: Vec<&str> = IMPORTERS.iter().filter(|i| i.kind == *model).map(|i| i.source).collect();
-        anyhow::bail!("no importer of {model} models from {} (they come from: {})", args.from, from.join(", "));
-    }
-    let source: Source = args.from.parse()?;
     if source == Source::E3nn {
         return import_e3nn(&args, config, &arguments, weights);
     }
-    let model = model.as_str();
     let origin = config.display().to_string();
     let mut checkpoint = import(source, model, &arguments, &origin, weights, vec![])?;
     let default_name = default_target(&checkpoint.config.model);
@@ -151,16 +158,24 @@ fn import_e3nn(
     Ok(())
 }
 
-/// `--from chgnet FILE.pth.tar`: the architecture from the file's `model_args`.
-fn import_chgnet_file(args: &ImportArgs) -> anyhow::Result<()> {
-    if args.model.as_deref().is_some_and(|m| m != "chgnet") || args.config.is_some() {
-        anyhow::bail!("--from chgnet reads the architecture from the file: give neither --config nor another --model");
+/// `--from sevenn|chgnet SOURCE`: a file, wheel or name ([`pretrained::resolve`]) holding the
+/// architecture and the weights.
+fn import_self_describing(args: &ImportArgs, source: Source) -> anyhow::Result<()> {
+    let kind = IMPORTERS.iter().find(|i| i.source == args.from).map_or("", |i| i.kind);
+    if args.model.as_deref().is_some_and(|m| m != kind) || args.config.is_some() {
+        anyhow::bail!(
+            "--from {} reads the architecture from its file: give neither --config nor another --model",
+            args.from
+        );
     }
-    let checkpoint = import_chgnet(&args.state_dict)?;
+    let given = args.state_dict.to_string_lossy();
+    let file = pretrained::resolve(&args.from, &given, &pretrained::default_cache_dir(), &mut |m| eprintln!("{m}"))?;
+    let checkpoint = import_file(source, &file)?;
     checkpoint.save(&args.out)?;
     let parameters: usize = checkpoint.weights.tensors.values().map(|t| t.elem_count()).sum();
     println!(
-        "imported chgnet ({} tensors, {parameters} values) predicting energy [eV] → {}",
+        "imported {} {kind} ({} tensors, {parameters} values) predicting energy [eV] → {}",
+        args.from,
         checkpoint.weights.tensors.len(),
         args.out.display()
     );

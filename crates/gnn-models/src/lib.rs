@@ -49,6 +49,7 @@ pub use models::gate_points::{GatePoints, GatePointsConfig, GatePointsModel, Gat
 pub use models::lnet::{LNet, LNetConfig, LNetHead};
 pub use models::mpnn::{Mpnn, MpnnConfig};
 pub use models::schnet::{Readout, SchNet, SchNetConfig, SchNetFlavor};
+pub use models::sevennet::{SevenNet, SevenNetConfig};
 pub use models::{Architecture, Capabilities, GraphInputs, GraphModel, ModelConfig, Network, TargetScaling};
 pub use potential::pair_potential::{PairInput, PairOutput, PairPotential};
 

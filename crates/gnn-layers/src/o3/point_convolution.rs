@@ -119,6 +119,9 @@ pub struct PointConvolutionConfig {
     pub radial_layers: usize,
     /// The summed messages are multiplied by `1 / divisor` (e3nn: `√num_neighbors`).
     pub divisor: f64,
+    /// The product's paths (and the radial MLP's output columns) ordered by output block
+    /// ([`TensorProductConfig::sorted_by_output`], SevenNet) rather than in creation order (e3nn).
+    pub paths_by_output: bool,
     /// The mixing after the sum.
     pub output: PointOutput,
 }
@@ -147,11 +150,8 @@ impl PointConvolution {
         if !(c.divisor.is_finite() && c.divisor > 0.0) {
             return Err(Error::Msg(format!("point convolution: the divisor {} must be positive", c.divisor)));
         }
-        let tp = TensorProduct::new(TensorProductConfig::channelwise(
-            c.irreps_in.clone(),
-            c.irreps_edge.clone(),
-            &c.irreps_out,
-        ))?;
+        let paths = TensorProductConfig::channelwise(c.irreps_in.clone(), c.irreps_edge.clone(), &c.irreps_out);
+        let tp = TensorProduct::new(if c.paths_by_output { paths.sorted_by_output() } else { paths })?;
         let mut hs = vec![c.radial_basis];
         hs.extend(std::iter::repeat_n(c.radial_neurons, c.radial_layers));
         hs.push(tp.weight_numel());
@@ -224,6 +224,7 @@ mod tests {
             radial_neurons: 5,
             radial_layers: 1,
             divisor,
+            paths_by_output: false,
             output,
         };
         let vb = VarBuilder::from_varmap(varmap, DType::F64, &Device::Cpu);

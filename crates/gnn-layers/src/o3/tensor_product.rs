@@ -172,6 +172,14 @@ impl TensorProductConfig {
         Self::new(irreps_in1, irreps_in2, sorted.irreps, instructions)
     }
 
+    /// The same paths ordered by output block (a stable sort: paths into one block keep their
+    /// order), which moves their weight blocks in the flat weights: the layout of SevenNet ≥ 0.11
+    /// and cuEquivariance.
+    pub fn sorted_by_output(mut self) -> Self {
+        self.instructions.sort_by_key(|ins| ins.i_out);
+        self
+    }
+
     /// e3nn's `ElementwiseTensorProduct`: copy `k` of the first input times copy `k` of the
     /// second, every irrep of each product (or those in `filter`), unweighted `uuu` paths. Both
     /// inputs are simplified and their blocks split so that multiplicities align.

@@ -100,6 +100,7 @@ impl Convolution {
             radial_neurons: config.radial_neurons,
             radial_layers: config.radial_layers,
             divisor: config.num_neighbors.sqrt(),
+            paths_by_output: false,
             output: PointOutput::NodeAttributes(node_attr.clone()),
         };
         let conv = PointConvolution::new(&conv_config, vb.pp("fc"), vb.pp("lin2"))?;

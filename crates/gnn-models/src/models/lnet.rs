@@ -153,6 +153,7 @@ fn convolution(
         radial_neurons: c.radial_neurons,
         radial_layers: c.radial_layers,
         divisor: c.num_neighbors.sqrt(),
+        paths_by_output: false,
         output: PointOutput::Linear,
     };
     PointConvolution::new(&config, vb.pp("radial"), vb.pp("linear"))

@@ -17,6 +17,7 @@ pub mod output_head;
 #[macro_use]
 mod registry;
 pub mod schnet;
+pub mod sevennet;
 
 use crate::checkpoint::state_dict::Shapes;
 use crate::error::{Error, Result};
@@ -31,6 +32,7 @@ use gate_points::GatePointsModelConfig;
 use lnet::LNetConfig;
 use mpnn::MpnnConfig;
 use schnet::SchNetConfig;
+use sevennet::SevenNetConfig;
 
 registry! {
     /// SchNet: PyG's `SchNet` or schnetpack 2's SchNet + Atomwise ([`schnet`]).
@@ -57,6 +59,9 @@ registry! {
     /// CHGNet, chgnet's pretrained universal potential ([`chgnet`]); imported, not trained.
     Chgnet("chgnet", ChgnetConfig) = None,
         "CHGNet (Deng et al. 2023): chgnet 0.3.0's universal potential, atom + bond graphs (import only)";
+    /// SevenNet: sevenn 0.13's NequIP-type potential ([`sevennet`]); imported, not trained.
+    Sevennet("sevennet", SevenNetConfig) = None,
+        "SevenNet (Park et al. 2024): sevenn's NequIP-type universal potential (import only: SevenNet-0, -l3i5)";
 }
 
 /// A model kind of the registry: its name in `config.json` and on the command line, a one-line

@@ -8,6 +8,7 @@
 //! | PyG | `mpnn` | the QM9 example's `dim`, `num_features`, `num_edge_features`, `edge_hidden`, `steps`, `processing_steps`, `aggr`, and `mean`, `std` | as saved (old `conv.root` accepted) |
 //! | kgcnn 3.1.0 | `cogn`, `congn` | `make_model`'s keyword dictionary (`model_default`, `crystal_unit_graphs`, `model_default_nested`, as JSON) | `{w.name: w.numpy()}`, mapped by structure (see `kgcnn_weights`) |
 //! | chgnet 0.4.2 | `chgnet` | the file's `model_args` ([`import_chgnet`]) | the file's `state_dict` |
+//! | sevenn 0.9–0.13 | `sevennet` | the checkpoint's `config` ([`import_sevenn`]) | its `model_state_dict`, patched as sevenn 0.13 loads old files |
 //! | e3nn 0.6 | `gate-points-2101` | `gate_points_2101.Network(irreps_in, irreps_hidden, irreps_out, irreps_node_attr, irreps_edge_attr, layers, max_radius, number_of_basis, radial_layers, radial_neurons, num_neighbors, num_nodes, reduce_output)` ([`import_gate_points`]) | as saved; `output_mask` buffers dropped |
 //!
 //! Tensors of any float dtype are accepted; missing, unexpected and mis-shaped tensors are reported
@@ -19,6 +20,7 @@ mod e3nn;
 mod kgcnn_config;
 mod kgcnn_weights;
 pub mod pretrained;
+mod sevenn;
 pub mod torch_pickle;
 
 use crate::checkpoint::state_dict::StateDict;
@@ -33,6 +35,7 @@ use candle_core::{DType, Device, Tensor};
 pub use chgnet::import_chgnet;
 pub use e3nn::import_gate_points;
 use gnn_layers::ops::Reduce;
+pub use sevenn::import_sevenn;
 use std::collections::BTreeSet;
 
 /// The library a checkpoint comes from.
@@ -46,6 +49,28 @@ pub enum Source {
     Kgcnn,
     /// e3nn 0.6 ([`import_gate_points`], which also takes the elements of the one-hot inputs).
     E3nn,
+    /// sevenn 0.9–0.13 checkpoint files ([`import_sevenn`], which reads the `.pth` file itself).
+    Sevenn,
+    /// chgnet's saved models ([`import_chgnet`], which reads the `.pth.tar` file itself).
+    Chgnet,
+}
+
+impl Source {
+    /// Whether the checkpoint file says what it holds (architecture and weights in one file, read
+    /// by [`import_file`]) instead of a state dict plus constructor arguments.
+    pub fn self_describing(self) -> bool {
+        matches!(self, Source::Sevenn | Source::Chgnet)
+    }
+}
+
+/// Imports a self-describing checkpoint file ([`Source::self_describing`]): sevenn's `.pth`,
+/// chgnet's `.pth.tar`.
+pub fn import_file(source: Source, path: &std::path::Path) -> Result<Checkpoint> {
+    match source {
+        Source::Sevenn => import_sevenn(path),
+        Source::Chgnet => import_chgnet(path),
+        other => Err(Error::Input(format!("{other:?} checkpoints are a state dict plus arguments (import)"))),
+    }
 }
 
 /// One importer: a framework, the model kind it makes and what it reads.
@@ -92,6 +117,11 @@ pub const IMPORTERS: &[Importer] = &[
         kind: "chgnet",
         reads: "chgnet's saved CHGNet (.pth.tar: model_args + state_dict), e.g. the wheel's 0.3.0",
     },
+    Importer {
+        source: "sevenn",
+        kind: "sevennet",
+        reads: "sevenn 0.9–0.13 checkpoint .pth (SevenNet-0, SevenNet-l3i5): config + model_state_dict",
+    },
 ];
 
 /// The target name an imported model predicts unless told otherwise: `energy` for SchNet,
@@ -99,6 +129,7 @@ pub const IMPORTERS: &[Importer] = &[
 pub fn default_target(config: &ModelConfig) -> &'static str {
     match config {
         ModelConfig::Schnet(c) if !c.dipole => "energy",
+        ModelConfig::Sevennet(_) => "energy",
         ModelConfig::Cogn(_) | ModelConfig::Congn(_) => "e_form",
         _ => "mu",
     }
@@ -112,7 +143,11 @@ impl std::str::FromStr for Source {
             "schnetpack" => Ok(Source::Schnetpack),
             "kgcnn" => Ok(Source::Kgcnn),
             "e3nn" => Ok(Source::E3nn),
-            _ => Err(Error::Input(format!("unknown source `{s}` (expected pyg, schnetpack, kgcnn or e3nn)"))),
+            "sevenn" => Ok(Source::Sevenn),
+            "chgnet" => Ok(Source::Chgnet),
+            _ => Err(Error::Input(format!(
+                "unknown source `{s}` (expected pyg, schnetpack, kgcnn, e3nn, sevenn or chgnet)"
+            ))),
         }
     }
 }
@@ -128,8 +163,14 @@ pub fn import(
     mut weights: StateDict,
     targets: Vec<Target>,
 ) -> Result<Checkpoint> {
-    if source == Source::E3nn {
-        return Err(Error::Input("e3nn networks are imported with their elements (import_gate_points)".into()));
+    match source {
+        Source::E3nn => {
+            return Err(Error::Input("e3nn networks are imported with their elements (import_gate_points)".into()))
+        }
+        Source::Sevenn | Source::Chgnet => {
+            return Err(Error::Input(format!("{source:?} checkpoints are imported from their file (import_file)")))
+        }
+        _ => {}
     }
     let config = if source == Source::Kgcnn {
         let nested = match model {

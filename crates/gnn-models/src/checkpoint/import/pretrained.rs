@@ -63,6 +63,15 @@ pub const PRETRAINED: &[Pretrained] = &[
         about: "SevenNet-l3i5: NequIP-type with l ≤ 3, 89 elements, MPtrj; MIT",
     },
     Pretrained {
+        name: "sevennet-0-22may2024",
+        source: "sevenn",
+        requirement: "sevenn==0.13.0",
+        pip_options: &[],
+        member: "sevenn/pretrained_potentials/SevenNet_0__22May2024/checkpoint_sevennet_0.pth",
+        sha256: "5d389fafd512e6ae2830d74d0b66ffc49a55d3832653ff8e7bf7f1343013c1d1",
+        about: "SevenNet-0 (22May2024, a sevenn 0.9 file): NequIP-type, 89 elements, MPtrj; MIT",
+    },
+    Pretrained {
         name: "chgnet-0.3.0",
         source: "chgnet",
         requirement: "chgnet==0.4.2",
@@ -150,6 +159,38 @@ impl Pretrained {
         }
         Ok(bytes)
     }
+}
+
+/// The checkpoint file a user named for the importer `source` (`sevenn`, `chgnet`): an existing
+/// checkpoint file as it is; a wheel of the package (`….whl`): its first checkpoint of
+/// [`PRETRAINED`] for `source` (e.g. SevenNet-0 from sevenn's), extracted into `cache`; otherwise a
+/// name of [`PRETRAINED`], fetched into `cache` if needed.
+pub fn resolve(source: &str, given: &str, cache: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    let path = Path::new(given);
+    if path.is_file() {
+        if !given.ends_with(".whl") {
+            return Ok(path.to_path_buf());
+        }
+        let entry = PRETRAINED
+            .iter()
+            .find(|p| p.source == source)
+            .ok_or_else(|| Error::Input(format!("{given}: no pretrained checkpoint of a {source} wheel is known")))?;
+        let out = entry.path_in(cache);
+        log(&format!("{}: {} → {}", path.display(), entry.member, out.display()));
+        entry.extract(path, &out)?;
+        return Ok(out);
+    }
+    let entry = find(given).map_err(|e| {
+        if path.components().count() > 1 || given.contains('.') {
+            Error::Input(format!("{given}: no such file, and {e}"))
+        } else {
+            e
+        }
+    })?;
+    if entry.source != source {
+        return Err(Error::Input(format!("{} is imported with --from {}, not {source}", entry.name, entry.source)));
+    }
+    entry.ensure_in(cache, log)
 }
 
 /// The checkpoint `name` in the default cache, fetched if needed (progress on stderr).
