@@ -210,6 +210,13 @@ fn sevenn_checkpoint_imports_by_name_and_predicts_sevennet_calculator_energies()
     for (a, b) in found.iter().zip(&want) {
         assert!((a - b).abs() <= 1e-5 * b.abs(), "energy {a} vs SevenNetCalculator's {b}");
     }
+    // Two atoms on top of each other: exit 2 naming them, not NaN forces.
+    let overlapping = dir.path().join("overlapping.xyz");
+    std::fs::write(&overlapping, "3\nwater with a doubled hydrogen\nO 0 0 0\nH 0.96 0 0\nH 0.96 0 0.00001\n").unwrap();
+    let out = chemgnn(&["predict", "--model", checkpoint.to_str().unwrap(), "--forces", overlapping.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("atoms 2 and 1 overlap") || err.contains("atoms 1 and 2 overlap"), "{err}");
     let out_dir = dir.path().join("x");
     let refused = |args: &[&str], expected: &str| {
         let out = import(args);

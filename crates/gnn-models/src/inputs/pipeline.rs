@@ -119,7 +119,11 @@ pub fn model_graphs(config: &ModelConfig, structures: &[Structure]) -> Result<Ve
     check_structures(structures)?;
     config.capabilities().elements.check(structures)?;
     match config.inputs() {
-        GraphInputs::Radius(options) => Ok(Graph::radius_many(structures, &options)?),
+        GraphInputs::Radius(options) => {
+            let graphs = Graph::radius_many(structures, &options)?;
+            structures.iter().zip(&graphs).try_for_each(|(s, g)| check_overlaps(s, g))?;
+            Ok(graphs)
+        }
         GraphInputs::Molecular { features, widths } => {
             if features.widths() != widths {
                 return Err(Error::Input(format!(
@@ -142,7 +146,30 @@ pub fn verlet_graph(config: &ModelConfig, structure: &Structure, list: &mut Verl
     let structures = std::slice::from_ref(structure);
     check_structures(structures)?;
     config.capabilities().elements.check(structures)?;
-    Ok(Graph::new(structure, list.edges(structure)?)?)
+    let graph = Graph::new(structure, list.edges(structure)?)?;
+    check_overlaps(structure, &graph)?;
+    Ok(graph)
+}
+
+/// Atoms closer than this (Å) are taken to overlap: no chemistry puts nuclei there, and distance
+/// models divide by the distance (directions, `sin(r)/r` bases) or leave their training range.
+pub const OVERLAP_DISTANCE: f64 = 0.1;
+
+/// Rejects a radius graph with an edge shorter than [`OVERLAP_DISTANCE`], naming the atoms (an
+/// atom on top of another, or of its own periodic image in a too-small cell).
+fn check_overlaps(structure: &Structure, graph: &Graph) -> Result<()> {
+    let e = &graph.edges;
+    match e.distance.iter().position(|&d| d < OVERLAP_DISTANCE) {
+        None => Ok(()),
+        Some(k) => Err(Error::Input(format!(
+            "{}: atoms {} and {} overlap ({:.4} Å apart{}, below {OVERLAP_DISTANCE} Å)",
+            structure.label(),
+            e.source[k],
+            e.target[k],
+            e.distance[k],
+            if e.shift[k] == [0, 0, 0] { String::new() } else { format!(", periodic image {:?}", e.shift[k]) }
+        ))),
+    }
 }
 
 /// The periodic graphs of `connectivity` (text form of `chem_crystal::graphs::Connectivity`), built
