@@ -35,7 +35,7 @@ read_data {data}
 plugin load {args.plugin}
 pair_style chemgnn precision single
 pair_coeff * * {args.model} {' '.join(elements)}
-velocity all create 300 0 dist gaussian
+velocity all create 300 4928459 dist gaussian
 timestep 0.001
 fix integrate all nve
 thermo 50
