@@ -1,6 +1,7 @@
 //! Fine-tuning (seconds): a tiny SchNet pretrained on one labelled set, fine-tuned with energy,
-//! force and stress losses onto a shifted and perturbed set; the stress-loss parameter gradient
-//! against finite differences; the least-squares refit of energy shifts; frozen parameters;
+//! force and stress losses onto a shifted and perturbed set; the force- and stress-loss parameter
+//! gradients of SchNet, SevenNet and CHGNet against finite differences; SevenNet-0 fine-tuned on
+//! CHGNet's labels; the least-squares refit of energy shifts; frozen parameters;
 //! bit-exact resumption; missing labels.
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -12,7 +13,8 @@ use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
 use gnn_models::inputs::pipeline::graph_list;
 use gnn_models::potential::stress::derivatives;
 use gnn_models::{
-    initial_weights, Checkpoint, GraphOptions, Model, ModelConfig, Network, SchNetConfig, StateDict, Target,
+    initial_weights, Checkpoint, ChgnetConfig, GraphOptions, Model, ModelConfig, Network, SchNetConfig, SevenNetConfig, StateDict,
+    Target,
 };
 use gnn_train::config::{DataConfig, FinetuneConfig, SplitSize};
 use gnn_train::dataset::{open_dataset, Sample};
@@ -264,9 +266,9 @@ fn refit_recovers_known_per_element_offsets() {
     assert!(err.to_string().contains("no per-element energy shifts"), "{err}");
 }
 
-/// `Σ (σ − c)²` over the Voigt stress of `batch`, and its gradient in the parameter `name` (by
-/// the higher-order backward pass).
-fn stress_loss(
+/// `Σ (σ − 0.01)² + Σ (F − 0.1)²` over the Voigt stress and the forces of `batch`, and its
+/// gradient in the parameter `name` (by the higher-order backward pass).
+fn force_stress_loss(
     config: &ModelConfig,
     weights: &BTreeMap<String, Tensor>,
     batch: &GraphBatch,
@@ -279,24 +281,25 @@ fn stress_loss(
     let network = Network::new(config, VarBuilder::from_tensors(tensors, DType::F64, &device)).unwrap();
     let g = GraphTensors::new(batch, DType::F64, &device).unwrap();
     let d = derivatives(&network, batch, &g, true, true, true).unwrap();
-    let loss = d.stress.unwrap().affine(1.0, -0.01).unwrap().sqr().unwrap().sum_all().unwrap();
+    let squares = |t: Tensor, c: f64| t.affine(1.0, -c).unwrap().sqr().unwrap().sum_all().unwrap();
+    let loss = (squares(d.stress.unwrap(), 0.01) + squares(d.forces.unwrap(), 0.1)).unwrap();
     let grad = loss.backward().unwrap().get(var.as_tensor()).map(|g| g.flatten_all().unwrap().to_vec1().unwrap());
     (loss.to_scalar::<f64>().unwrap(), grad)
 }
 
-#[test]
-fn stress_loss_gradient_matches_finite_differences() {
+/// Checks the gradient of [`force_stress_loss`] on `structures` in each parameter of `names`
+/// (the first parameter whose name starts with each) against central finite differences (about 12
+/// entries each), in f64.
+fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], names: &[&str]) {
     enable_higher_order_gradients();
-    let teacher = teacher(1.0);
     let config = teacher.config.model.clone();
     let weights: BTreeMap<String, Tensor> =
         teacher.weights.tensors.iter().map(|(n, t)| (n.clone(), t.to_dtype(DType::F64).unwrap())).collect();
-    let structures = structures(3, 4);
-    let batch = graph_list(&config, &structures, &GraphOptions::default()).unwrap().batch().unwrap();
+    let batch = graph_list(&config, structures, &GraphOptions::default()).unwrap().batch().unwrap();
     let mut checked = 0;
-    for name in ["interactions.0.mlp.0.weight", "interactions.1.conv.lin2.weight", "embedding.weight", "lin1.weight"] {
-        let name = weights.keys().find(|k| k.as_str() == name).unwrap_or_else(|| panic!("no {name}: {weights:?}"));
-        let (_, grad) = stress_loss(&config, &weights, &batch, name);
+    for name in names {
+        let name = weights.keys().find(|k| k.starts_with(name)).unwrap_or_else(|| panic!("no {name}: {:?}", weights.keys()));
+        let (_, grad) = force_stress_loss(&config, &weights, &batch, name);
         let grad = grad.unwrap();
         let scale = grad.iter().fold(0f64, |m, g| m.max(g.abs()));
         assert!(scale > 0.0, "{name}: zero gradient");
@@ -309,7 +312,7 @@ fn stress_loss_gradient_matches_finite_differences() {
                 v[k] += dx;
                 let mut w = weights.clone();
                 w.insert(name.clone(), Tensor::from_vec(v, weights[name].shape(), &Device::Cpu).unwrap());
-                stress_loss(&config, &w, &batch, name).0
+                force_stress_loss(&config, &w, &batch, name).0
             };
             let fd = (at(h) - at(-h)) / (2.0 * h);
             worst = worst.max((fd - grad[k]).abs() / scale);
@@ -318,7 +321,56 @@ fn stress_loss_gradient_matches_finite_differences() {
         eprintln!("{name}: largest |FD − autograd| / max|grad| = {worst:.2e}");
         assert!(worst < 1e-6, "{name}: {worst}");
     }
-    assert!(checked >= 24);
+    assert!(checked >= 2 * names.len());
+}
+
+#[test]
+fn force_and_stress_loss_gradients_match_finite_differences() {
+    let names = ["interactions.0.mlp.0.weight", "interactions.1.conv.lin2.weight", "embedding.weight", "lin1.weight"];
+    check_force_stress_gradients(&teacher(1.0), &structures(3, 4), &names);
+}
+
+/// A SevenNet of SevenNet-0's design, tiny: 2 blocks, `8x0e+4x1e+2x2e`, random weights.
+fn tiny_sevennet() -> Checkpoint {
+    let config: SevenNetConfig = serde_json::from_value(serde_json::json!({
+        "chemical_species": ["C", "H", "O"],
+        "cutoff": 3.0,
+        "irreps_manual": ["8x0e", "8x0e+4x1e+2x2e", "8x0e"],
+        "lmax": 2,
+        "is_parity": false,
+        "_normalize_sph": true,
+        "num_convolution_layer": 2,
+        "radial_basis": {"radial_basis_name": "bessel", "bessel_basis_num": 8},
+        "cutoff_function": {"cutoff_function_name": "XPLOR", "cutoff_on": 2.5},
+        "weight_nn_hidden_neurons": [8, 8],
+        "act_radial": "silu",
+        "act_scalar": {"e": "silu", "o": "tanh"},
+        "act_gate": {"e": "silu", "o": "tanh"},
+        "conv_denominator": [4.0, 4.0]
+    }))
+    .unwrap();
+    let config = ModelConfig::Sevennet(config);
+    let weights = initial_weights(&config, 5).unwrap();
+    checkpoint(&config, weights)
+}
+
+/// Second derivatives through SevenNet's layers (embedding, radial weight network, convolution
+/// output and self-interaction linears, gates, readout, learned Bessel frequencies).
+#[test]
+fn sevennet_force_and_stress_loss_gradients_match_finite_differences() {
+    let names = [
+        "onehot_to_feature_x.linear.weight",
+        "edge_embedding.basis_function.coeffs",
+        "0_convolution.weight_nn.layer0.weight",
+        "0_convolution.weight_nn.layer2.weight",
+        "0_self_interaction_1.linear.weight",
+        "0_self_interaction_2.linear.weight",
+        "0_self_connection_intro.linear.weight",
+        "1_convolution.weight_nn.layer1.weight",
+        "reduce_input_to_hidden.linear.weight",
+        "reduce_hidden_to_energy.linear.weight",
+    ];
+    check_force_stress_gradients(&tiny_sevennet(), &structures(2, 9), &names);
 }
 
 #[test]
@@ -382,4 +434,145 @@ fn an_l1net_fine_tunes_with_frozen_layers_and_unknown_patterns_are_errors() {
     tune.finetune.freeze = vec!["layers.0.".into(), "interactions.".into()];
     let err = gnn_train::train(tune, &dir.path().join("bad"), &silent()).unwrap_err().to_string();
     assert!(err.contains("`interactions.` matches no parameter"), "{err}");
+}
+
+/// Second derivatives through a tiny CHGNet (atom, bond and angle updates, composed LayerNorm,
+/// the angle's acos, learned basis frequencies, readout).
+#[test]
+fn chgnet_force_and_stress_loss_gradients_match_finite_differences() {
+    let config = ModelConfig::Chgnet(ChgnetConfig {
+        atom_fea_dim: 8,
+        bond_fea_dim: 8,
+        angle_fea_dim: 8,
+        num_radial: 5,
+        num_angular: 5,
+        n_conv: 2,
+        atom_conv_hidden_dim: vec![8],
+        bond_conv_hidden_dim: vec![8],
+        angle_layer_hidden_dim: vec![],
+        mlp_hidden_dims: vec![8],
+        atom_graph_cutoff: 3.5,
+        bond_graph_cutoff: 2.5,
+        ..ChgnetConfig::v0_3_0()
+    });
+    let weights = initial_weights(&config, 3).unwrap();
+    let names = [
+        "atom_embedding.",
+        "bond_basis_expansion.",
+        "angle_basis_expansion.",
+        "bond_embedding.",
+        "angle_embedding.",
+        "atom_conv_layers.0.",
+        "bond_conv_layers.0.",
+        "angle_layers.0.",
+        "atom_conv_layers.1.",
+        "readout_norm.",
+        "mlp.",
+    ];
+    check_force_stress_gradients(&checkpoint(&config, weights), &structures(2, 9), &names);
+}
+
+/// The checkpoint file of a pretrained name: in `$CHEMGNN_PRETRAINED_DIR`, else the workspace's
+/// `data/cache/pretrained`, fetched there from its pinned wheel when missing.
+fn pretrained(name: &str) -> std::path::PathBuf {
+    let cache = std::env::var_os("CHEMGNN_PRETRAINED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/cache/pretrained"));
+    let entry = gnn_models::checkpoint::import::pretrained::find(name).unwrap();
+    entry.ensure_in(&cache, &mut |m| eprintln!("{m}")).unwrap()
+}
+
+fn potentials_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/potentials").join(name)
+}
+
+/// SevenNet-0 fine-tuned on CHGNet's labels of 16 rattled and strained oxides
+/// (tests/reference/finetune_labels.py), energy + forces + stress, the embedding and the first
+/// three blocks frozen, shifts refitted: the errors on 8 held-out frames fall, structures of
+/// other elements keep their predictions, frozen tensors stay, an interrupted run resumes.
+#[test]
+fn sevennet_0_fine_tunes_on_another_potentials_labels() {
+    enable_higher_order_gradients();
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("sevennet-0");
+    gnn_models::checkpoint::import::import_sevenn(&pretrained("sevennet-0")).unwrap().save(&init).unwrap();
+    let frozen_prefixes = ["onehot_to_feature_x.", "0_", "1_", "2_"];
+    let tune = TrainConfig {
+        data: DataConfig {
+            dataset: potentials_fixture("finetune_train.extxyz").display().to_string(),
+            targets: vec!["energy".into()],
+            forces: Some("forces".into()),
+            stress: Some("stress".into()),
+            ..Default::default()
+        },
+        epochs: 3,
+        batch_size: 2,
+        eval_batch_size: 8,
+        split: gnn_train::config::SplitConfig {
+            train: SplitSize::Count(14),
+            val: SplitSize::Count(2),
+            test: None,
+            ..Default::default()
+        },
+        optimizer: gnn_train::config::OptimizerConfig { lr: 2e-3, ..Default::default() },
+        loss: gnn_train::config::LossConfig { stress_weight: 0.1, ..Default::default() },
+        finetune: FinetuneConfig {
+            init: Some(init.display().to_string()),
+            refit_shifts: Some(true),
+            freeze: frozen_prefixes.iter().map(|p| p.to_string()).collect(),
+        },
+        ..Default::default()
+    };
+    let run = dir.path().join("tuned");
+    let t0 = std::time::Instant::now();
+    gnn_train::train(tune.clone(), &run, &silent()).unwrap();
+    eprintln!("fine-tuned in {:.1} s", t0.elapsed().as_secs_f64());
+
+    // Held-out frames: SevenNet-0 against CHGNet's labels, before and after.
+    let held_out = DataConfig { dataset: potentials_fixture("finetune_held_out.extxyz").display().to_string(), ..tune.data.clone() };
+    let held_out: Arc<dyn gnn_train::dataset::Dataset> = open_dataset(&held_out).unwrap().into();
+    let all: Vec<usize> = (0..held_out.len()).collect();
+    let metrics = |d: &Path| evaluate_model(&Model::load(d).unwrap(), held_out.clone(), &all, 8, &GraphOptions::default()).unwrap();
+    let (before, after) = (metrics(&init), metrics(&run.join("best")));
+    let (e0, e1) = (before.targets["energy"].mae, after.targets["energy"].mae);
+    let (f0, f1) = (before.forces.as_ref().unwrap().mae, after.forces.as_ref().unwrap().mae);
+    let (s0, s1) = (before.stress.as_ref().unwrap().mae, after.stress.as_ref().unwrap().mae);
+    eprintln!("held-out MAE: energy {e0:.4} → {e1:.4} eV, forces {f0:.4} → {f1:.4} eV/Å, stress {s0:.5} → {s1:.5}");
+    assert!(e1 < 0.5 * e0, "energy MAE {e0} → {e1}");
+    assert!(f1 < 0.85 * f0, "force MAE {f0} → {f1}");
+
+    // Structures of other elements (the parity set without Li, Mg, Si, Ti, Mn, Fe, Co, Ni, O).
+    let trained = [3, 8, 12, 14, 22, 25, 26, 27, 28];
+    let rest: Vec<Structure> = chem_graph::io::read_structures(potentials_fixture("structures.extxyz"))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.is_periodic() && s.numbers.iter().all(|z| !trained.contains(z)))
+        .collect();
+    assert!(rest.len() >= 3, "{} structures of other elements", rest.len());
+    let predict = |d: &Path| Model::load(d).unwrap().predict_with_stress(&rest, 8).unwrap();
+    let (original, tuned) = (predict(&init), predict(&run.join("best")));
+    let (mut de, mut df) = (0f64, 0f64);
+    for ((p, q), s) in original.iter().zip(&tuned).zip(&rest) {
+        de = de.max((p.values[0] - q.values[0]).abs() / s.len() as f64);
+        let (fp, fq) = (p.forces.as_ref().unwrap().concat(), q.forces.as_ref().unwrap().concat());
+        df = df.max(fp.iter().zip(&fq).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));
+    }
+    eprintln!("{} structures of other elements: |ΔE|/atom ≤ {de:.4} eV, |ΔF| ≤ {df:.4} eV/Å", rest.len());
+    assert!(de < 0.05 && df < 0.1, "other elements moved: {de} eV/atom, {df} eV/Å");
+
+    // Frozen tensors unchanged bit for bit, the others moved.
+    let (start, best) = (tensors(&init), tensors(&run.join("best")));
+    for (name, values) in &start {
+        let frozen = frozen_prefixes.iter().any(|p| name.starts_with(p));
+        assert_eq!(frozen, values == &best[name], "{name}: frozen {frozen}");
+    }
+
+    // Interrupted in epoch 2, then resumed: identical to the uninterrupted run.
+    let resumed = dir.path().join("resumed");
+    let stop = RunOptions { stop_after_steps: Some(9), ..silent() };
+    assert_eq!(gnn_train::train(tune, &resumed, &stop).unwrap().stopped, gnn_train::StopReason::Interrupted);
+    gnn_train::resume(&resumed, &silent()).unwrap();
+    for file in ["last/model.safetensors", "best/model.safetensors"] {
+        assert!(std::fs::read(run.join(file)).unwrap() == std::fs::read(resumed.join(file)).unwrap(), "{file} differs");
+    }
 }
