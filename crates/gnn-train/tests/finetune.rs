@@ -288,9 +288,10 @@ fn force_stress_loss(
 }
 
 /// Checks the gradient of [`force_stress_loss`] on `structures` in each parameter of `names`
-/// (the first parameter whose name starts with each) against central finite differences (about 12
-/// entries each), in f64.
-fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], names: &[&str]) {
+/// (the first parameter whose name starts with each) against central finite differences of step `h`
+/// (about 12 entries each), in f64: the largest difference relative to the largest gradient entry
+/// must stay below `tolerance`.
+fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], names: &[&str], h: f64, tolerance: f64) {
     enable_higher_order_gradients();
     let config = teacher.config.model.clone();
     let weights: BTreeMap<String, Tensor> =
@@ -306,7 +307,6 @@ fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], 
         let base = weights[name].flatten_all().unwrap().to_vec1::<f64>().unwrap();
         let mut worst = 0f64;
         for k in (0..base.len()).step_by(base.len().div_ceil(12)) {
-            let h = 1e-5;
             let at = |dx: f64| {
                 let mut v = base.clone();
                 v[k] += dx;
@@ -319,7 +319,7 @@ fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], 
             checked += 1;
         }
         eprintln!("{name}: largest |FD − autograd| / max|grad| = {worst:.2e}");
-        assert!(worst < 1e-6, "{name}: {worst}");
+        assert!(worst < tolerance, "{name}: {worst}");
     }
     assert!(checked >= 2 * names.len());
 }
@@ -327,7 +327,7 @@ fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], 
 #[test]
 fn force_and_stress_loss_gradients_match_finite_differences() {
     let names = ["interactions.0.mlp.0.weight", "interactions.1.conv.lin2.weight", "embedding.weight", "lin1.weight"];
-    check_force_stress_gradients(&teacher(1.0), &structures(3, 4), &names);
+    check_force_stress_gradients(&teacher(1.0), &structures(3, 4), &names, 1e-5, 1e-6);
 }
 
 /// A SevenNet of SevenNet-0's design, tiny: 2 blocks, `8x0e+4x1e+2x2e`, random weights.
@@ -370,7 +370,7 @@ fn sevennet_force_and_stress_loss_gradients_match_finite_differences() {
         "reduce_input_to_hidden.linear.weight",
         "reduce_hidden_to_energy.linear.weight",
     ];
-    check_force_stress_gradients(&tiny_sevennet(), &structures(2, 9), &names);
+    check_force_stress_gradients(&tiny_sevennet(), &structures(2, 9), &names, 1e-5, 1e-6);
 }
 
 #[test]
@@ -446,7 +446,7 @@ fn chgnet_force_and_stress_loss_gradients_match_finite_differences() {
         angle_fea_dim: 8,
         num_radial: 5,
         num_angular: 5,
-        n_conv: 2,
+        n_conv: 3,
         atom_conv_hidden_dim: vec![8],
         bond_conv_hidden_dim: vec![8],
         angle_layer_hidden_dim: vec![],
@@ -465,11 +465,14 @@ fn chgnet_force_and_stress_loss_gradients_match_finite_differences() {
         "atom_conv_layers.0.",
         "bond_conv_layers.0.",
         "angle_layers.0.",
-        "atom_conv_layers.1.",
+        "bond_conv_layers.1.",
+        "atom_conv_layers.2.",
         "readout_norm.",
         "mlp.",
     ];
-    check_force_stress_gradients(&checkpoint(&config, weights), &structures(2, 9), &names);
+    // The angles carry more rounding (acos of nearly collinear bonds): at h = 1e-6 and 1e-5 the
+    // differences grew as 1/h (2.6e-5, 1.4e-6 for the Fourier frequencies), hence h = 1e-4.
+    check_force_stress_gradients(&checkpoint(&config, weights), &structures(2, 9), &names, 1e-4, 1e-5);
 }
 
 /// The checkpoint file of a pretrained name: in `$CHEMGNN_PRETRAINED_DIR`, else the workspace's

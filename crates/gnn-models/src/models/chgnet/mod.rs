@@ -434,7 +434,7 @@ impl Architecture for ChgnetConfig {
         };
         Capabilities {
             forces: true,
-            force_training: false,
+            force_training: true,
             atom_energies: reach,
             elements: Elements::UpTo(ELEMENTS as u8),
             scaling: Scaling::None,
@@ -452,6 +452,9 @@ impl Architecture for ChgnetConfig {
     }
 
     fn set_target_scaling(&mut self, _scaling: &TargetScaling) -> crate::Result<()> {
-        Err(crate::Error::config("model", "CHGNet is imported (chemgnn import --from chgnet), not trained here"))
+        Err(crate::Error::config(
+            "model",
+            "CHGNet is imported (chemgnn import --from chgnet) and fine-tuned with `chemgnn train --init DIR`, not trained from scratch",
+        ))
     }
 }
