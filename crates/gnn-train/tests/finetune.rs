@@ -512,9 +512,9 @@ fn sevennet_0_fine_tunes_on_another_potentials_labels() {
         batch_size: 2,
         eval_batch_size: 8,
         split: gnn_train::config::SplitConfig {
-            train: SplitSize::Count(14),
+            train: SplitSize::Count(12),
             val: SplitSize::Count(2),
-            test: None,
+            test: Some(SplitSize::Count(2)),
             ..Default::default()
         },
         optimizer: gnn_train::config::OptimizerConfig { lr: 2e-3, ..Default::default() },
@@ -539,8 +539,19 @@ fn sevennet_0_fine_tunes_on_another_potentials_labels() {
     let (before, after) = (metrics(&init), metrics(&run.join("best")));
     let (e0, e1) = (before.targets["energy"].mae, after.targets["energy"].mae);
     let (f0, f1) = (before.forces.as_ref().unwrap().mae, after.forces.as_ref().unwrap().mae);
-    let (s0, s1) = (before.stress.as_ref().unwrap().mae, after.stress.as_ref().unwrap().mae);
-    eprintln!("held-out MAE: energy {e0:.4} → {e1:.4} eV, forces {f0:.4} → {f1:.4} eV/Å, stress {s0:.5} → {s1:.5}");
+    let frames = chem_graph::io::read_structures(potentials_fixture("finetune_held_out.extxyz")).unwrap();
+    let stress_mae = |d: &Path| {
+        let predicted = Model::load(d).unwrap().predict_with_stress(&frames, 8).unwrap();
+        let mut errors = vec![];
+        for (p, s) in predicted.iter().zip(&frames) {
+            let Some(Property::FloatArray(t)) = s.properties.get("stress") else { panic!("no stress") };
+            let voigt = [t[0], t[4], t[8], t[5], t[2], t[1]];
+            errors.extend(p.stress.unwrap().iter().zip(voigt).map(|(a, b)| (a - b).abs()));
+        }
+        errors.iter().sum::<f64>() / errors.len() as f64
+    };
+    let (s0, s1) = (stress_mae(&init), stress_mae(&run.join("best")));
+    eprintln!("held-out MAE: energy {e0:.4} → {e1:.4} eV, forces {f0:.4} → {f1:.4} eV/Å, stress {s0:.5} → {s1:.5} eV/Å³");
     assert!(e1 < 0.5 * e0, "energy MAE {e0} → {e1}");
     assert!(f1 < 0.85 * f0, "force MAE {f0} → {f1}");
 
