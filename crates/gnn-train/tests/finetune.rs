@@ -13,8 +13,8 @@ use gnn_models::checkpoint::{CheckpointConfig, Provenance, FORMAT_VERSION};
 use gnn_models::inputs::pipeline::graph_list;
 use gnn_models::potential::stress::derivatives;
 use gnn_models::{
-    initial_weights, Checkpoint, ChgnetConfig, GraphOptions, Model, ModelConfig, Network, SchNetConfig, SevenNetConfig, StateDict,
-    Target,
+    initial_weights, Checkpoint, ChgnetConfig, GraphOptions, Model, ModelConfig, Network, SchNetConfig, SevenNetConfig,
+    StateDict, Target,
 };
 use gnn_train::config::{DataConfig, FinetuneConfig, SplitSize};
 use gnn_train::dataset::{open_dataset, Sample};
@@ -291,7 +291,13 @@ fn force_stress_loss(
 /// (the first parameter whose name starts with each) against central finite differences of step `h`
 /// (about 12 entries each), in f64: the largest difference relative to the largest gradient entry
 /// must stay below `tolerance`.
-fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], names: &[&str], h: f64, tolerance: f64) {
+fn check_force_stress_gradients(
+    teacher: &Checkpoint,
+    structures: &[Structure],
+    names: &[&str],
+    h: f64,
+    tolerance: f64,
+) {
     enable_higher_order_gradients();
     let config = teacher.config.model.clone();
     let weights: BTreeMap<String, Tensor> =
@@ -299,7 +305,8 @@ fn check_force_stress_gradients(teacher: &Checkpoint, structures: &[Structure], 
     let batch = graph_list(&config, structures, &GraphOptions::default()).unwrap().batch().unwrap();
     let mut checked = 0;
     for name in names {
-        let name = weights.keys().find(|k| k.starts_with(name)).unwrap_or_else(|| panic!("no {name}: {:?}", weights.keys()));
+        let name =
+            weights.keys().find(|k| k.starts_with(name)).unwrap_or_else(|| panic!("no {name}: {:?}", weights.keys()));
         let (_, grad) = force_stress_loss(&config, &weights, &batch, name);
         let grad = grad.unwrap();
         let scale = grad.iter().fold(0f64, |m, g| m.max(g.abs()));
@@ -532,10 +539,15 @@ fn sevennet_0_fine_tunes_on_another_potentials_labels() {
     eprintln!("fine-tuned in {:.1} s", t0.elapsed().as_secs_f64());
 
     // Held-out frames: SevenNet-0 against CHGNet's labels, before and after.
-    let held_out = DataConfig { dataset: potentials_fixture("finetune_held_out.extxyz").display().to_string(), ..tune.data.clone() };
+    let held_out = DataConfig {
+        dataset: potentials_fixture("finetune_held_out.extxyz").display().to_string(),
+        ..tune.data.clone()
+    };
     let held_out: Arc<dyn gnn_train::dataset::Dataset> = open_dataset(&held_out).unwrap().into();
     let all: Vec<usize> = (0..held_out.len()).collect();
-    let metrics = |d: &Path| evaluate_model(&Model::load(d).unwrap(), held_out.clone(), &all, 8, &GraphOptions::default()).unwrap();
+    let metrics = |d: &Path| {
+        evaluate_model(&Model::load(d).unwrap(), held_out.clone(), &all, 8, &GraphOptions::default()).unwrap()
+    };
     let (before, after) = (metrics(&init), metrics(&run.join("best")));
     let (e0, e1) = (before.targets["energy"].mae, after.targets["energy"].mae);
     let (f0, f1) = (before.forces.as_ref().unwrap().mae, after.forces.as_ref().unwrap().mae);
@@ -551,7 +563,9 @@ fn sevennet_0_fine_tunes_on_another_potentials_labels() {
         errors.iter().sum::<f64>() / errors.len() as f64
     };
     let (s0, s1) = (stress_mae(&init), stress_mae(&run.join("best")));
-    eprintln!("held-out MAE: energy {e0:.4} → {e1:.4} eV, forces {f0:.4} → {f1:.4} eV/Å, stress {s0:.5} → {s1:.5} eV/Å³");
+    eprintln!(
+        "held-out MAE: energy {e0:.4} → {e1:.4} eV, forces {f0:.4} → {f1:.4} eV/Å, stress {s0:.5} → {s1:.5} eV/Å³"
+    );
     assert!(e1 < 0.5 * e0, "energy MAE {e0} → {e1}");
     assert!(f1 < 0.85 * f0, "force MAE {f0} → {f1}");
 

@@ -142,8 +142,8 @@ mod tests {
         let xv = Var::from_tensor(&Tensor::from_slice(x, (2, 3), &Device::Cpu).unwrap()).unwrap();
         let wv = Var::from_tensor(&Tensor::from_slice(w, (2, dim), &Device::Cpu).unwrap()).unwrap();
         let y = spherical_harmonics(&irreps, xv.as_tensor(), normalize, SphNormalization::Component).unwrap();
-        let e = (y.mul(wv.as_tensor()).unwrap().sum_all().unwrap() + y.sqr().unwrap().sum_all().unwrap() * 0.1)
-            .unwrap();
+        let e =
+            (y.mul(wv.as_tensor()).unwrap().sum_all().unwrap() + y.sqr().unwrap().sum_all().unwrap() * 0.1).unwrap();
         let grads = crate::autograd::gradients_with_graph(&e).unwrap();
         let c = Tensor::new(&[[0.3, -1.1, 0.7], [0.9, 0.2, -0.4]], &Device::Cpu).unwrap();
         let loss = grads.get(xv.as_tensor()).unwrap().mul(&c).unwrap().sum_all().unwrap();
