@@ -1,8 +1,10 @@
 //! The real spherical harmonics of [`o3::spherical_harmonics`](crate::o3::spherical_harmonics)
 //! (conventions there): the recursion of the regular solid harmonics in f64, whatever the tensor's
-//! dtype, and its gradient by the same recursion on dual numbers (first order).
+//! dtype, its gradient by the same recursion on dual numbers (first order), and the backward pass
+//! of that gradient (for force losses) on second-order dual numbers; third derivatives are an
+//! error.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 
 use rayon::prelude::*;
 
@@ -72,6 +74,58 @@ impl Number for Dual {
     }
     fn scale(self, s: f64) -> Self {
         Dual { v: self.v * s, d: self.d.map(|d| d * s) }
+    }
+}
+
+/// `v + ∇v · δ + ½ δᵀ H δ`: second-order forward-mode differentiation in the three input
+/// coordinates.
+#[derive(Clone, Copy, Debug)]
+struct Dual2 {
+    v: f64,
+    d: [f64; 3],
+    h: [[f64; 3]; 3],
+}
+
+impl std::ops::Add for Dual2 {
+    type Output = Dual2;
+    fn add(self, o: Dual2) -> Dual2 {
+        Dual2 {
+            v: self.v + o.v,
+            d: std::array::from_fn(|a| self.d[a] + o.d[a]),
+            h: std::array::from_fn(|a| std::array::from_fn(|b| self.h[a][b] + o.h[a][b])),
+        }
+    }
+}
+
+impl std::ops::Sub for Dual2 {
+    type Output = Dual2;
+    fn sub(self, o: Dual2) -> Dual2 {
+        self + o.scale(-1.0)
+    }
+}
+
+impl std::ops::Mul for Dual2 {
+    type Output = Dual2;
+    #[allow(clippy::suspicious_arithmetic_impl)] // the product rule, twice
+    fn mul(self, o: Dual2) -> Dual2 {
+        Dual2 {
+            v: self.v * o.v,
+            d: std::array::from_fn(|a| self.d[a] * o.v + self.v * o.d[a]),
+            h: std::array::from_fn(|a| {
+                std::array::from_fn(|b| {
+                    self.h[a][b] * o.v + self.v * o.h[a][b] + self.d[a] * o.d[b] + self.d[b] * o.d[a]
+                })
+            }),
+        }
+    }
+}
+
+impl Number for Dual2 {
+    fn constant(v: f64) -> Self {
+        Dual2 { v, d: [0.0; 3], h: [[0.0; 3]; 3] }
+    }
+    fn scale(self, s: f64) -> Self {
+        Dual2 { v: self.v * s, d: self.d.map(|d| d * s), h: self.h.map(|row| row.map(|h| h * s)) }
     }
 }
 
@@ -300,5 +354,96 @@ impl CustomOp2 for HarmonicsGradient {
             T::to_cpu_storage_owned(out)
         });
         Ok((out, (rows, 3).into()))
+    }
+
+    /// With `u = ∂L/∂(∂L/∂x)`: `∂L/∂x = Σ_j g_j H_j u` and `∂L/∂g_j = ∇Y_j · u`
+    /// ([`HarmonicsSecond`]).
+    fn bwd(&self, x: &Tensor, g: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let both = x.apply_op3(&g.contiguous()?, &grad.contiguous()?, HarmonicsSecond(self.0.clone()))?;
+        Ok((Some(both.narrow(1, 0, 3)?), Some(both.narrow(1, 3, self.0.width())?)))
+    }
+}
+
+/// The backward kernel of [`HarmonicsGradient`]: `(x [rows, 3], g [rows, width], u [rows, 3]) →
+/// [rows, 3 + width]`, `Σ_j g_j H_j(x) u` then `∇Y_j(x) · u` per row (H_j: the Hessian of
+/// harmonic j). Not differentiable itself.
+struct HarmonicsSecond(Harmonics);
+
+impl CustomOp3 for HarmonicsSecond {
+    fn name(&self) -> &'static str {
+        "chemgnn-spherical-harmonics-second-derivative"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+        us: &CpuStorage,
+        ul: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let h = &self.0;
+        let (rows, width) = (xl.dims()[0], h.width());
+        let out = with_float!(xs, self.name(), |T| {
+            let x = contiguous::<T>(xs, xl, self.name())?;
+            let g = contiguous::<T>(gs, gl, self.name())?;
+            let u = contiguous::<T>(us, ul, self.name())?;
+            let mut out = vec![T::from_f64(0.0); rows * (3 + width)];
+            let zero = Dual2::constant(0.0);
+            let all_len = ((h.lmax() + 1) * (h.lmax() + 1)) as usize;
+            let tasks = out
+                .par_chunks_mut((3 + width) * ROWS_PER_TASK)
+                .zip(x.par_chunks(3 * ROWS_PER_TASK))
+                .zip(g.par_chunks(width.max(1) * ROWS_PER_TASK))
+                .zip(u.par_chunks(3 * ROWS_PER_TASK));
+            tasks.for_each_init(
+                || (Recursion::new(h.lmax()), vec![zero; all_len], vec![zero; width]),
+                |(recursion, all, row), (((out, x), g), u)| {
+                    let rows = x.chunks_exact(3).zip(g.chunks_exact(width.max(1))).zip(u.chunks_exact(3));
+                    for (((v, gr), ur), o) in rows.zip(out.chunks_exact_mut(3 + width)) {
+                        let v = [v[0].to_f64(), v[1].to_f64(), v[2].to_f64()];
+                        let ur = [ur[0].to_f64(), ur[1].to_f64(), ur[2].to_f64()];
+                        let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+                        let seeded: [Dual2; 3] = std::array::from_fn(|k| {
+                            let mut d = [0.0; 3];
+                            d[k] = 1.0;
+                            Dual2 { v: v[k], d, h: [[0.0; 3]; 3] }
+                        });
+                        // 1/|x| with its gradient −x/|x|³ and Hessian (3 x xᵀ/|x|² − I)/|x|³.
+                        let input = if h.normalize && length > 1e-12 {
+                            let inv = 1.0 / length;
+                            let inv3 = inv * inv * inv;
+                            let inv_dual = Dual2 {
+                                v: inv,
+                                d: std::array::from_fn(|a| -v[a] * inv3),
+                                h: std::array::from_fn(|a| {
+                                    std::array::from_fn(|b| {
+                                        3.0 * v[a] * v[b] * inv3 * inv * inv - if a == b { inv3 } else { 0.0 }
+                                    })
+                                }),
+                            };
+                            seeded.map(|c| c * inv_dual)
+                        } else {
+                            h.input(seeded, length)
+                        };
+                        recursion.eval(input, all);
+                        h.select(all, row);
+                        let (ox, og) = o.split_at_mut(3);
+                        let mut acc = [0.0; 3];
+                        for ((y, &gv), og) in row.iter().zip(gr).zip(og.iter_mut()) {
+                            let gv = gv.to_f64();
+                            for (a, acc) in acc.iter_mut().enumerate() {
+                                *acc += gv * (0..3).map(|b| y.h[a][b] * ur[b]).sum::<f64>();
+                            }
+                            *og = T::from_f64((0..3).map(|b| y.d[b] * ur[b]).sum::<f64>());
+                        }
+                        ox.iter_mut().zip(acc).for_each(|(o, a)| *o = T::from_f64(a));
+                    }
+                },
+            );
+            T::to_cpu_storage_owned(out)
+        });
+        Ok((out, (rows, 3 + width).into()))
     }
 }

@@ -37,7 +37,8 @@ pub enum SphNormalization {
 
 /// The spherical harmonics of `irreps` (blocks `mul x l` with the harmonics' parity `(−1)^l`, or
 /// all even for a pseudovector input; e.g. `Irreps::spherical_harmonics(3, Parity::Odd)`) of the
-/// vectors `x` (`[…, 3]`), as `[…, irreps.dim()]` in the mul_ir layout. Differentiable once in `x`.
+/// vectors `x` (`[…, 3]`), as `[…, irreps.dim()]` in the mul_ir layout. Differentiable twice in `x`
+/// (forces, and the parameter gradients of a force loss); a third derivative is an error.
 pub fn spherical_harmonics(
     irreps: &Irreps,
     x: &Tensor,
@@ -134,14 +135,59 @@ mod tests {
         assert!(zero[1..].iter().all(|&v| v == 0.0));
     }
 
+    /// `L = Σ c ⊙ ∂E/∂x` for `E = Σ w ⊙ Y(x) + Σ Y(x)²/10`, and its gradients in `x` and `w`
+    /// through the backward pass of the gradient.
+    fn force_like_loss(x: &[f64], w: &[f64], dim: usize, normalize: bool) -> (f64, Vec<f64>, Vec<f64>) {
+        let irreps: Irreps = "0e+2x1o+2e+3o".parse().unwrap();
+        let xv = Var::from_tensor(&Tensor::from_slice(x, (2, 3), &Device::Cpu).unwrap()).unwrap();
+        let wv = Var::from_tensor(&Tensor::from_slice(w, (2, dim), &Device::Cpu).unwrap()).unwrap();
+        let y = spherical_harmonics(&irreps, xv.as_tensor(), normalize, SphNormalization::Component).unwrap();
+        let e =
+            (y.mul(wv.as_tensor()).unwrap().sum_all().unwrap() + y.sqr().unwrap().sum_all().unwrap() * 0.1).unwrap();
+        let grads = crate::autograd::gradients_with_graph(&e).unwrap();
+        let c = Tensor::new(&[[0.3, -1.1, 0.7], [0.9, 0.2, -0.4]], &Device::Cpu).unwrap();
+        let loss = grads.get(xv.as_tensor()).unwrap().mul(&c).unwrap().sum_all().unwrap();
+        let second = loss.backward().unwrap();
+        let flat = |t: &Var| second.get(t.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        (loss.to_scalar().unwrap(), flat(&xv), flat(&wv))
+    }
+
     #[test]
-    fn a_second_derivative_is_an_error() {
-        let x = Var::new(&[[0.3, -0.5, 0.8]], &Device::Cpu).unwrap();
+    fn second_derivatives_match_finite_differences_and_a_third_is_an_error() {
+        let dim = 1 + 6 + 5 + 7;
+        let x = [0.3, -0.5, 0.8, 1.2, 0.1, -0.4];
+        let w: Vec<f64> = (0..2 * dim).map(|k| ((k * 7 % 11) as f64 - 5.0) / 4.0).collect();
+        for normalize in [true, false] {
+            let (_, gx, gw) = force_like_loss(&x, &w, dim, normalize);
+            let h = 1e-6;
+            for k in 0..x.len() {
+                let at = |d: f64| {
+                    let mut x = x;
+                    x[k] += d;
+                    force_like_loss(&x, &w, dim, normalize).0
+                };
+                let fd = (at(h) - at(-h)) / (2.0 * h);
+                assert!((fd - gx[k]).abs() < 1e-6 * (1.0 + fd.abs()), "x[{k}] ({normalize}): {fd} vs {}", gx[k]);
+            }
+            for k in 0..w.len() {
+                let at = |d: f64| {
+                    let mut w = w.clone();
+                    w[k] += d;
+                    force_like_loss(&x, &w, dim, normalize).0
+                };
+                let fd = (at(h) - at(-h)) / (2.0 * h);
+                assert!((fd - gw[k]).abs() < 1e-6 * (1.0 + fd.abs()), "w[{k}] ({normalize}): {fd} vs {}", gw[k]);
+            }
+        }
+        // A third derivative is an error naming the kernel.
+        let v = Var::new(&[[0.3, -0.5, 0.8]], &Device::Cpu).unwrap();
         let irreps = Irreps::spherical_harmonics(2, Parity::Odd);
-        let y = spherical_harmonics(&irreps, x.as_tensor(), true, SphNormalization::Component).unwrap();
+        let y = spherical_harmonics(&irreps, v.as_tensor(), true, SphNormalization::Component).unwrap();
         let grads = crate::autograd::gradients_with_graph(&y.sqr().unwrap().sum_all().unwrap()).unwrap();
-        let err = grads.get(x.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap_err();
-        assert!(err.to_string().contains("spherical-harmonics-gradient"), "{err}");
+        let f = grads.get(v.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap();
+        let hessian = crate::autograd::gradients_with_graph(&f).unwrap();
+        let err = hessian.get(v.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap_err();
+        assert!(err.to_string().contains("spherical-harmonics-second-derivative"), "{err}");
     }
 
     #[test]

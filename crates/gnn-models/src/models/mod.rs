@@ -56,10 +56,10 @@ registry! {
     /// L1Net: [`lnet`] with scalar and l = 1 features.
     L1net("l1net", LNetConfig) = Some(LNetConfig::l1net()),
         "L1Net (Miller et al. 2020): scalar and l = 1 features, 32x0e+10x1o";
-    /// CHGNet, chgnet's pretrained universal potential ([`chgnet`]); imported, not trained.
+    /// CHGNet, chgnet's pretrained universal potential ([`chgnet`]); imported, then fine-tuned.
     Chgnet("chgnet", ChgnetConfig) = None,
         "CHGNet (Deng et al. 2023): chgnet 0.3.0's universal potential, atom + bond graphs (import only)";
-    /// SevenNet: sevenn 0.13's NequIP-type potential ([`sevennet`]); imported, not trained.
+    /// SevenNet: sevenn 0.13's NequIP-type potential ([`sevennet`]); imported, then fine-tuned.
     Sevennet("sevennet", SevenNetConfig) = None,
         "SevenNet (Park et al. 2024): sevenn's NequIP-type universal potential (import only: SevenNet-0, -l3i5)";
 }

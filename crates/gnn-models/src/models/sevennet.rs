@@ -29,7 +29,9 @@
 //! Bessel basis, a weight network of equal hidden widths with SiLU (what the released models use).
 
 use crate::error::{Error, Result};
-use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
+use crate::models::{
+    Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, SpeciesShifts, TargetScaling,
+};
 use candle_core::{Tensor, D};
 use candle_nn::VarBuilder;
 use chem_graph::RadiusOptions;
@@ -460,17 +462,29 @@ impl Architecture for SevenNetConfig {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             forces: true,
-            force_training: false,
+            force_training: true,
             atom_energies: Ok(Locality { cutoff: self.cutoff, layers: self.num_convolution_layer }),
             elements: Elements::Listed(self.elements().unwrap_or_default()),
             scaling: Scaling::None,
         }
     }
 
+    /// The per-species shifts `rescale_atomic_energy.shift` (row k = `chemical_species[k]`): each
+    /// enters the total energy once per atom of its species.
+    fn species_shifts(&self) -> Option<SpeciesShifts> {
+        Some(SpeciesShifts {
+            tensor: "rescale_atomic_energy.shift".into(),
+            elements: self.elements().ok()?,
+            mean: false,
+        })
+    }
+
+    /// SevenNet has no preset to train from scratch: it is imported (`chemgnn import --from
+    /// sevenn`) and fine-tuned from there (`chemgnn train --init`), keeping its own scaling.
     fn set_target_scaling(&mut self, _scaling: &TargetScaling) -> Result<()> {
         Err(Error::config(
             "model",
-            "SevenNet models are imported from sevenn checkpoints; training them is not supported yet",
+            "SevenNet is imported (chemgnn import --from sevenn) and fine-tuned with `chemgnn train --init DIR`, not trained from scratch",
         ))
     }
 }

@@ -1,6 +1,6 @@
 //! CHGNet (Deng et al. 2023, "CHGNet as a pretrained universal neural network potential for
 //! charge-informed atomistic modelling"), as chgnet 0.4.2 builds its pretrained model 0.3.0
-//! (`chgnet/model/{model,layers,basis,encoders,functions}.py`); imported, not trained here.
+//! (`chgnet/model/{model,layers,basis,encoders,functions}.py`); imported, then fine-tuned (`--init`).
 //!
 //! Per structure, on the radius graph to `atom_graph_cutoff` (6 Å) over periodic images:
 //! - **Bonds** are the unordered pairs of the graph (an edge and its reverse, [`EdgePairs`]): bond
@@ -434,7 +434,7 @@ impl Architecture for ChgnetConfig {
         };
         Capabilities {
             forces: true,
-            force_training: false,
+            force_training: true,
             atom_energies: reach,
             elements: Elements::UpTo(ELEMENTS as u8),
             scaling: Scaling::None,
@@ -452,6 +452,9 @@ impl Architecture for ChgnetConfig {
     }
 
     fn set_target_scaling(&mut self, _scaling: &TargetScaling) -> crate::Result<()> {
-        Err(crate::Error::config("model", "CHGNet is imported (chemgnn import --from chgnet), not trained here"))
+        Err(crate::Error::config(
+            "model",
+            "CHGNet is imported (chemgnn import --from chgnet) and fine-tuned with `chemgnn train --init DIR`, not trained from scratch",
+        ))
     }
 }
