@@ -178,7 +178,7 @@ impl PointConvolution {
     /// The convolution of node features `x` (`[nodes, irreps_in.dim()]`) over `edges`, with node
     /// attributes `z` for [`PointOutput::NodeAttributes`]: `[nodes, irreps_out.dim()]`.
     ///
-    /// On the CPU, with more than [`CHUNK_EDGES`] edges, a frozen radial MLP and no higher-order
+    /// On the CPU, with more than 4,096 edges, a frozen radial MLP and no higher-order
     /// gradients requested, the per-edge weights `[edges, weight_numel]` are never kept: the sum is
     /// computed chunk by chunk, and the backward pass recomputes each chunk's weights (memory
     /// linear in the atoms with a small constant, at the price of one more radial MLP and product
@@ -229,7 +229,7 @@ impl PointConvolution {
 
 /// Least edges per chunk of [`PointConvolution::forward`]'s memory-bounded mode (and the edge
 /// count from which it is used).
-pub const CHUNK_EDGES: usize = 4096;
+const CHUNK_EDGES: usize = 4096;
 
 /// Most chunks: each one also costs node-sized sums (`[nodes, irreps_out]` forward, `[nodes,
 /// irreps_in]` backward), so larger systems get larger chunks (`edges / 8`: `[37,000, 960]` weights,
