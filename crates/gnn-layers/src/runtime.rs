@@ -15,13 +15,10 @@
 //!   evaluation). [`init`] raises glibc's mmap threshold to 32 MiB and turns trimming off, so
 //!   that freed buffers are reused from the heap, unless `MALLOC_MMAP_THRESHOLD_`,
 //!   `MALLOC_TRIM_THRESHOLD_` or `CHEMGNN_KEEP_MALLOC` is set in the environment.
-//! - **Huge buffers.** Above 32 MiB glibc maps fresh memory for every buffer (the threshold cannot
-//!   go higher), so [`init`] also turns glibc's mmap off (`M_MMAP_MAX = 0`): every block comes from
-//!   the heap and is recycled (a 4,096-atom SevenNet-0 energy + forces + stress: 4.0 s of page
-//!   faults → 1.1 s, 11.6 → 8.6 s wall, the same peak). Without [`init`] (or with the environment
-//!   variables above set), glibc maps them fresh: systems of tens of thousands of atoms
-//!   (an MD engine's domain with its ghost atoms: `[pairs, filters]` tensors of hundreds of MB)
-//!   then spent two thirds of a force evaluation in page faults. [`HugePageAllocator`], the global allocator of chemgnn's binary, C library and
+//! - **Huge buffers.** Above 32 MiB glibc still maps fresh memory for every buffer (the threshold
+//!   cannot go higher). Systems of tens of thousands of atoms (an MD engine's domain with its ghost
+//!   atoms: `[pairs, filters]` tensors of hundreds of MB) then spent two thirds of a force evaluation
+//!   in page faults. [`HugePageAllocator`], the global allocator of chemgnn's binary, C library and
 //!   Python module, asks for transparent huge pages on such blocks (one fault per 2 MiB instead of
 //!   per 4 KiB): a 36,000-atom SchNet evaluation went from 8.9 to 0.17 million page faults.
 
@@ -60,7 +57,6 @@ fn keep_freed_buffers() {
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
-            libc::mallopt(libc::M_MMAP_MAX, 0);
         }
     }
 }
