@@ -30,6 +30,13 @@ pub fn enable_higher_order_gradients() {
     });
 }
 
+/// Whether higher-order gradients were asked for in this process (the environment variable is
+/// set), without setting it: layers that trade the graph of their backward pass for memory
+/// ([`PointConvolution`](crate::o3::PointConvolution)) keep it then.
+pub(crate) fn higher_order_requested() -> bool {
+    std::env::var_os(DO_NOT_DETACH).is_some()
+}
+
 thread_local! {
     static ACTIVE: Cell<Option<bool>> = const { Cell::new(None) };
 }

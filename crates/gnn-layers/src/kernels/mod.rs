@@ -7,7 +7,7 @@
 //! gather–multiply–scatter), [`row_matvec`] (per-row matrix products), [`rows`] (row scaling, row
 //! dots, column sums), [`dense`] (`x·Wᵀ + b` through gemm), [`bias_activation`] (fused bias +
 //! activation), [`summed_messages`] (a GN edge MLP summed at the receiver), [`gaussian_rbf`],
-//! [`spherical_harmonics`], [`tensor_product`] (with [`dense_paths`]) and [`optim`] (the fused Adam
+//! [`spherical_harmonics`], [`standardize`] (layer-norm rows), [`tensor_product`] (with [`dense_paths`]) and [`optim`] (the fused Adam
 //! step); [`pointwise`] holds the vectorised scalar math they share.
 //!
 //! Work is split over output rows, so every kernel is deterministic and needs no atomics; below
@@ -28,6 +28,7 @@ pub(crate) mod row_matvec;
 pub(crate) mod rows;
 pub(crate) mod segment;
 pub(crate) mod spherical_harmonics;
+pub(crate) mod standardize;
 pub(crate) mod summed_messages;
 pub(crate) mod tensor_product;
 

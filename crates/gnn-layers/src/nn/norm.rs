@@ -2,7 +2,7 @@
 //! `layer_norm` silently drops gradients).
 
 use super::init::{ONES, ZEROS};
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,10 +26,7 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-        let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&variance.affine(1.0, self.eps)?.sqrt()?)?;
-        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        crate::ops::standardize_rows(x, self.eps)?.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
     }
 }
 

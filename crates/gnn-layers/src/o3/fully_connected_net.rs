@@ -31,6 +31,11 @@ impl FullyConnectedNet {
         Ok(Self { weights, activation })
     }
 
+    /// Whether a parameter is a variable (gradients with respect to the weights are wanted).
+    pub(crate) fn trains(&self) -> bool {
+        self.weights.iter().any(|w| w.track_op())
+    }
+
     /// `[…, in] → […, out]`. Each layer is one [`dense`] product (gemm on the rayon pool) with
     /// the 1/√in scale folded into the (small) weight matrix.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -13,6 +13,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::irreps::Irreps;
 use super::tensor_product::PathNormalization;
+use crate::ops::dense;
 
 /// The definition of a [`Linear`] (e3nn's constructor arguments).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -116,9 +117,18 @@ impl Linear {
         for &(a, b, coefficient, offset) in &self.paths {
             let (x_block, y_block) = (i.0[a], o.0[b]);
             let w = self.weight.as_ref().expect("paths have weights").narrow(0, offset, x_block.mul * y_block.mul)?;
+            // One [batch · ir_dim, mul_in] × [mul_in, mul_out] product (not a batched matmul, which
+            // would materialise the weight matrix once per row).
             let w = w.reshape((x_block.mul, y_block.mul))?.t()?.affine(coefficient, 0.0)?;
-            let xb = x.narrow(1, slices[a].start, x_block.dim())?.reshape((batch, x_block.mul, x_block.ir.dim()))?;
-            let y = w.broadcast_matmul(&xb)?.reshape((batch, y_block.dim()))?;
+            let d = x_block.ir.dim();
+            let xb = x.narrow(1, slices[a].start, x_block.dim())?;
+            let y = if d == 1 {
+                dense(&xb, &w, None)?
+            } else {
+                let rows = xb.reshape((batch, x_block.mul, d))?.transpose(1, 2)?.reshape((batch * d, x_block.mul))?;
+                let y = dense(&rows, &w, None)?.reshape((batch, d, y_block.mul))?.transpose(1, 2)?;
+                y.reshape((batch, y_block.dim()))?
+            };
             out[b] = Some(match out[b].take() {
                 Some(sum) => sum.add(&y)?,
                 None => y,

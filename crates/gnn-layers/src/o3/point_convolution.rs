@@ -15,7 +15,7 @@
 //! Self-connections and whatever runs before the convolution (gate_points' `lin1`, NequIP's
 //! `linear_1`) are the model's: they differ between models.
 
-use candle_core::{Error, Result, Tensor, D};
+use candle_core::{CpuStorage, CustomOp3, Device, Error, Layout, Result, Shape, Tensor, Var, D};
 use candle_nn::VarBuilder;
 
 use super::{
@@ -177,10 +177,19 @@ impl PointConvolution {
 
     /// The convolution of node features `x` (`[nodes, irreps_in.dim()]`) over `edges`, with node
     /// attributes `z` for [`PointOutput::NodeAttributes`]: `[nodes, irreps_out.dim()]`.
+    ///
+    /// On the CPU, with more than 4,096 edges, a frozen radial MLP and no higher-order
+    /// gradients requested, the per-edge weights `[edges, weight_numel]` are never kept: the sum is
+    /// computed chunk by chunk, and the backward pass recomputes each chunk's weights (memory
+    /// linear in the atoms with a small constant, at the price of one more radial MLP and product
+    /// per chunk); gradients with respect to `x`, the attributes and the radial input are exact
+    /// but, in that mode, not differentiable again.
     pub fn forward(&self, x: &Tensor, z: Option<&Tensor>, edges: &EdgeEmbedding) -> Result<Tensor> {
-        let weights = self.radial.forward(&edges.radial)?;
-        let summed = self.tp.convolve(x, &edges.source, &edges.attributes, &weights, &edges.target)?;
-        let summed = summed.affine(1.0 / self.divisor, 0.0)?;
+        let recompute = x.device().is_cpu()
+            && edges.source.len() > CHUNK_EDGES
+            && !self.radial.trains()
+            && !crate::autograd::higher_order_requested();
+        let summed = self.summed(x, edges, recompute)?.affine(1.0 / self.divisor, 0.0)?;
         match (&self.mixing, z) {
             (Mixing::Linear(linear), _) => linear.forward(&summed),
             (Mixing::NodeAttributes(product), Some(z)) => product.forward(&summed, z),
@@ -188,6 +197,180 @@ impl PointConvolution {
                 Err(Error::Msg("point convolution: the output mixing reads node attributes, none given".into()))
             }
         }
+    }
+}
+
+impl PointConvolution {
+    /// The summed messages (not yet divided), chunked with a recomputing backward pass when
+    /// `recompute` ([`PointConvolution::forward`]).
+    fn summed(&self, x: &Tensor, edges: &EdgeEmbedding, recompute: bool) -> Result<Tensor> {
+        if recompute {
+            let op =
+                Recomputed { convolution: self.clone(), source: edges.source.clone(), target: edges.target.clone() };
+            x.contiguous()?.apply_op3(&edges.attributes.contiguous()?, &edges.radial.contiguous()?, op)
+        } else {
+            self.messages(x, &edges.source, &edges.attributes, &edges.radial, &edges.target)
+        }
+    }
+
+    /// `Σ_{j → i} TP(x_j, attributes_ij, R(radial_ij))` (not yet divided).
+    fn messages(
+        &self,
+        x: &Tensor,
+        source: &SegmentIndex,
+        attributes: &Tensor,
+        radial: &Tensor,
+        target: &SegmentIndex,
+    ) -> Result<Tensor> {
+        let weights = self.radial.forward(radial)?;
+        self.tp.convolve(x, source, attributes, &weights, target)
+    }
+}
+
+/// Least edges per chunk of [`PointConvolution::forward`]'s memory-bounded mode (and the edge
+/// count from which it is used).
+const CHUNK_EDGES: usize = 4096;
+
+/// Most chunks: each one also costs node-sized sums (`[nodes, irreps_out]` forward, `[nodes,
+/// irreps_in]` backward), so larger systems get larger chunks (`edges / 8`: `[37,000, 960]` weights,
+/// 140 MB, for SevenNet-0 on 10,000 atoms).
+const MAX_CHUNKS: usize = 8;
+
+/// [`PointConvolution::messages`] of node features, edge attributes and radial inputs, chunk by
+/// chunk over the edges, as one op whose backward pass recomputes each chunk.
+struct Recomputed {
+    convolution: PointConvolution,
+    source: SegmentIndex,
+    target: SegmentIndex,
+}
+
+impl Recomputed {
+    /// The edge ranges of the chunks.
+    fn chunks(&self) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let edges = self.source.len();
+        // Every chunk writes node-sized sums: at most MAX_CHUNKS of them.
+        let size = CHUNK_EDGES.max(edges.div_ceil(MAX_CHUNKS));
+        (0..edges).step_by(size).map(move |start| start..(start + size).min(edges))
+    }
+
+    /// The source and target indices of the edges in `range`.
+    fn indices(&self, range: &std::ops::Range<usize>) -> Result<(SegmentIndex, SegmentIndex)> {
+        let index =
+            |i: &SegmentIndex| SegmentIndex::new(i.values()[range.clone()].to_vec(), i.num_segments(), i.device());
+        Ok((index(&self.source)?, index(&self.target)?))
+    }
+
+    /// The summed messages of every chunk, each through `chunk(range, source, target)`.
+    fn sum(
+        &self,
+        mut chunk: impl FnMut(&std::ops::Range<usize>, &SegmentIndex, &SegmentIndex) -> Result<Tensor>,
+    ) -> Result<Option<Tensor>> {
+        let mut sum: Option<Tensor> = None;
+        for range in self.chunks() {
+            let (source, target) = self.indices(&range)?;
+            let y = chunk(&range, &source, &target)?;
+            sum = Some(match sum {
+                Some(s) => s.add(&y)?,
+                None => y,
+            });
+        }
+        Ok(sum)
+    }
+}
+
+impl CustomOp3 for Recomputed {
+    fn name(&self) -> &'static str {
+        "chemgnn-point-convolution"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let device = Device::Cpu;
+        let tensor = |s: &CpuStorage, l: &Layout| -> Result<Tensor> {
+            let (start, end) =
+                l.contiguous_offsets().ok_or_else(|| Error::Msg("point convolution: strided input".into()))?;
+            match s {
+                CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], l.dims(), &device),
+                CpuStorage::F64(v) => Tensor::from_slice(&v[start..end], l.dims(), &device),
+                other => Err(Error::Msg(format!(
+                    "point convolution: unsupported dtype {:?}",
+                    candle_core::backend::BackendStorage::dtype(other)
+                ))),
+            }
+        };
+        let (x, attributes, radial) = (tensor(s1, l1)?, tensor(s2, l2)?, tensor(s3, l3)?);
+        let c = &self.convolution;
+        let sum = self.sum(|range, source, target| {
+            let (start, len) = (range.start, range.len());
+            c.messages(&x, source, &attributes.narrow(0, start, len)?, &radial.narrow(0, start, len)?, target)
+        })?;
+        let sum = match sum {
+            Some(sum) => sum,
+            None => Tensor::zeros((x.dim(0)?, c.tp.config().irreps_out.dim()), x.dtype(), &device)?,
+        };
+        let shape = sum.shape().clone();
+        let (storage, layout) = sum.storage_and_layout();
+        let storage = match &*storage {
+            candle_core::Storage::Cpu(cpu) => cpu.clone(),
+            _ => return Err(Error::Msg("point convolution: expected CPU storage".into())),
+        };
+        if !layout.is_contiguous() || layout.start_offset() != 0 {
+            return Err(Error::Msg("point convolution: non-contiguous sum".into()));
+        }
+        Ok((storage, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        attributes: &Tensor,
+        radial: &Tensor,
+        _out: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.detach();
+        let var = |t: Tensor, wanted: bool| -> Result<(Tensor, Option<Var>)> {
+            if wanted {
+                let v = Var::from_tensor(&t)?;
+                Ok((v.as_tensor().clone(), Some(v)))
+            } else {
+                Ok((t, None))
+            }
+        };
+        let (xt, xv) = var(x.detach(), x.track_op())?;
+        let (mut grad_attributes, mut grad_radial) = (Vec::new(), Vec::new());
+        let c = &self.convolution;
+        let grad_x = self.sum(|range, source, target| {
+            let (start, len) = (range.start, range.len());
+            let (a, av) = var(attributes.narrow(0, start, len)?.detach(), attributes.track_op())?;
+            let (r, rv) = var(radial.narrow(0, start, len)?.detach(), radial.track_op())?;
+            let y = c.messages(&xt, source, &a, &r, target)?;
+            let grads = y.mul(&grad)?.sum_all()?.backward()?;
+            // Detached: a leaf's gradient would otherwise keep the chunk's graph (its weights) alive.
+            let of = |v: &Option<Var>| -> Result<Option<Tensor>> {
+                v.as_ref()
+                    .map(|v| grads.get(v.as_tensor()).map_or_else(|| v.zeros_like(), |g| Ok(g.detach())))
+                    .transpose()
+            };
+            grad_attributes.extend(of(&av)?);
+            grad_radial.extend(of(&rv)?);
+            Ok(of(&xv)?.unwrap_or_else(|| xt.zeros_like().expect("zeros")))
+        })?;
+        let cat = |parts: Vec<Tensor>, wanted: bool| -> Result<Option<Tensor>> {
+            Ok(if wanted && !parts.is_empty() { Some(Tensor::cat(&parts, 0)?) } else { None })
+        };
+        Ok((
+            grad_x.filter(|_| x.track_op()),
+            cat(grad_attributes, attributes.track_op())?,
+            cat(grad_radial, radial.track_op())?,
+        ))
     }
 }
 
@@ -229,6 +412,38 @@ mod tests {
         };
         let vb = VarBuilder::from_varmap(varmap, DType::F64, &Device::Cpu);
         PointConvolution::new(&config, vb.pp("radial"), vb.pp("linear"))
+    }
+
+    #[test]
+    fn the_chunked_mode_recomputing_its_backward_equals_the_direct_sum() {
+        let dev = Device::Cpu;
+        let (nodes, count) = (300, 2 * CHUNK_EDGES + 123);
+        let source: Vec<u32> = (0..count).map(|e| (e * 7 % nodes) as u32).collect();
+        let target: Vec<u32> = (0..count).map(|e| ((e / 3 + e % 5) % nodes) as u32).collect();
+        let source = SegmentIndex::new(source, nodes, &dev).unwrap();
+        let target = SegmentIndex::new(target, nodes, &dev).unwrap();
+        let (x, a, r) = (
+            Var::from_tensor(&tensor(&[nodes, 5], 2)).unwrap(),
+            Var::from_tensor(&tensor(&[count, 4], 3)).unwrap(),
+            Var::from_tensor(&tensor(&[count, 4], 4)).unwrap(),
+        );
+        let edges = EdgeEmbedding {
+            source: source.clone(),
+            target: target.clone(),
+            attributes: a.as_tensor().clone(),
+            radial: r.as_tensor().clone(),
+        };
+        let conv = convolution(3.0, PointOutput::Linear, &VarMap::new()).unwrap();
+        let (chunked, direct) = (conv.summed(&x, &edges, true).unwrap(), conv.summed(&x, &edges, false).unwrap());
+        assert!(max_abs_diff(&chunked, &direct) < 1e-12);
+        assert!(direct.abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap() > 1e-3);
+        let weights = tensor(chunked.dims(), 5);
+        let grads = |y: &Tensor| y.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let (gc, gd) = (grads(&chunked), grads(&direct));
+        for v in [&x, &a, &r] {
+            let (c, d) = (gc.get(v.as_tensor()).unwrap(), gd.get(v.as_tensor()).unwrap());
+            assert!(max_abs_diff(c, d) < 1e-12, "gradients differ");
+        }
     }
 
     #[test]

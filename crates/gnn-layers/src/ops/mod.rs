@@ -30,7 +30,7 @@ pub use optim::{adam_step_in_place, fused_adam_available, sum_of_squares, AdamSt
 pub use row_matvec::{
     outer_products, row_matvec, row_matvec_indexed, row_matvec_indexed_transposed, row_matvec_transposed,
 };
-pub use rows::{column_sums, row_dot, scale_rows};
+pub use rows::{column_sums, row_dot, scale_rows, standardize_rows};
 pub use scatter::{gather, scatter, scatter_max, scatter_mean, scatter_min, scatter_sum, segment_sizes, Reduce};
 pub use softmax::{segment_softmax, PYG_SOFTMAX_EPS};
 pub use summed_messages::{summed_mlp_messages, SplitMlp};

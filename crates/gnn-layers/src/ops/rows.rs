@@ -4,7 +4,8 @@
 //! deterministic parallel column sums (bias gradients).
 
 use crate::kernels::rows::{ColumnSums, RowDot, ScaleRows};
-use candle_core::{Error, Result, Tensor};
+use crate::kernels::standardize::Standardize;
+use candle_core::{Error, Result, Tensor, D};
 
 /// `out[r, …] = x[r, …] · s[r]` for `x [rows, …]` and `s [rows]`.
 pub fn scale_rows(x: &Tensor, s: &Tensor) -> Result<Tensor> {
@@ -43,4 +44,22 @@ pub fn column_sums(x: &Tensor) -> Result<Tensor> {
         return x.sum(0);
     }
     x.contiguous()?.apply_op1(ColumnSums)
+}
+
+/// `(x − mean) / √(var + eps)` over the last dimension (biased variance): the normalisation of a
+/// layer norm, one fused pass on the CPU, differentiable to any order.
+pub fn standardize_rows(x: &Tensor, eps: f64) -> Result<Tensor> {
+    if x.rank() == 0 || !matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64) {
+        return Err(Error::Msg(format!(
+            "standardize_rows: x is {:?} of {:?}, expected f32 or f64 rows",
+            x.dims(),
+            x.dtype()
+        )));
+    }
+    if !x.device().is_cpu() {
+        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        return centred.broadcast_div(&variance.affine(1.0, eps)?.sqrt()?);
+    }
+    x.contiguous()?.apply_op1(Standardize { eps })
 }
