@@ -78,13 +78,12 @@ pub fn run(work: &Path, quick: bool, budget: f64) -> anyhow::Result<PotentialsRu
     let binary = crate::train_compare::build_chemgnn()?;
     let dir = work.join("potentials");
     std::fs::create_dir_all(&dir)?;
-    let sizes: &[usize] = if quick { &[2] } else { &[2, 4, 8] };
     let mut measurements = Vec::new();
     let mut manifest = Vec::new();
     for (name, source, label) in MODELS {
         let checkpoint = import(&binary, work, name, source)?;
         let model = Model::load_on(&checkpoint, DType::F32, &Device::Cpu)?;
-        for &n in sizes {
+        for &n in sizes(name, quick) {
             let structure = rattled_silicon(n, 7)?;
             let atoms = structure.len();
             let file = dir.join(format!("si_{atoms}.extxyz"));
