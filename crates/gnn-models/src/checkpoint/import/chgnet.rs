@@ -7,7 +7,7 @@
 use super::args::Arguments;
 use super::torch_pickle::TorchPickle;
 use crate::checkpoint::state_dict::StateDict;
-use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Provenance, Target, FORMAT_VERSION};
+use crate::checkpoint::{Checkpoint, ModelConfig};
 use crate::error::{Error, Result};
 use crate::model::expected_tensors;
 use crate::models::chgnet::ChgnetConfig;
@@ -23,22 +23,7 @@ pub fn import_chgnet(path: &Path) -> Result<Checkpoint> {
     let model = ModelConfig::Chgnet(config);
     let (required, optional) = expected_tensors(&model)?;
     weights.check(&required, &optional)?;
-    let provenance = Provenance {
-        source: "chgnet".into(),
-        weights: Some(origin),
-        arguments: Some(arguments),
-        chemgnn_version: env!("CARGO_PKG_VERSION").into(),
-    };
-    Ok(Checkpoint {
-        config: CheckpointConfig {
-            format_version: FORMAT_VERSION,
-            model,
-            targets: vec![Target { name: "energy".into(), unit: "eV".into() }],
-            provenance,
-            symmetrized: None,
-        },
-        weights,
-    })
+    Ok(super::potential_checkpoint("chgnet", origin, arguments, model, weights))
 }
 
 /// The configuration of chgnet's `model_args`; `mlp_out_bias` (a loading option of chgnet, not

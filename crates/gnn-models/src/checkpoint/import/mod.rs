@@ -124,6 +124,33 @@ pub const IMPORTERS: &[Importer] = &[
     },
 ];
 
+/// The checkpoint of an imported interatomic potential (sevenn, chgnet): one `energy` target in eV,
+/// the file and what was read from it as provenance.
+fn potential_checkpoint(
+    source: &str,
+    origin: String,
+    arguments: serde_json::Value,
+    model: ModelConfig,
+    weights: StateDict,
+) -> Checkpoint {
+    let provenance = Provenance {
+        source: source.into(),
+        weights: Some(origin),
+        arguments: Some(arguments),
+        chemgnn_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    Checkpoint {
+        config: CheckpointConfig {
+            format_version: FORMAT_VERSION,
+            model,
+            targets: vec![Target { name: "energy".into(), unit: "eV".into() }],
+            provenance,
+            symmetrized: None,
+        },
+        weights,
+    }
+}
+
 /// The target name an imported model predicts unless told otherwise: `energy` for SchNet,
 /// `e_form` for coGN/coNGN, `mu` for the MPNN and SchNet's dipole variant.
 pub fn default_target(config: &ModelConfig) -> &'static str {

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::torch_pickle::TorchPickle;
 use crate::checkpoint::state_dict::StateDict;
-use crate::checkpoint::{Checkpoint, CheckpointConfig, ModelConfig, Provenance, Target, FORMAT_VERSION};
+use crate::checkpoint::{Checkpoint, ModelConfig};
 use crate::error::{Error, Result};
 use crate::model::expected_tensors;
 use crate::models::sevennet::SevenNetConfig;
@@ -75,22 +75,7 @@ pub fn import_sevenn(path: &Path) -> Result<Checkpoint> {
     let model = ModelConfig::Sevennet(config);
     let (required, optional) = expected_tensors(&model)?;
     weights.check(&required, &optional)?;
-    let provenance = Provenance {
-        source: "sevenn".into(),
-        weights: Some(origin),
-        arguments: Some(serde_json::json!({ "version": version })),
-        chemgnn_version: env!("CARGO_PKG_VERSION").into(),
-    };
-    Ok(Checkpoint {
-        config: CheckpointConfig {
-            format_version: FORMAT_VERSION,
-            model,
-            targets: vec![Target { name: "energy".into(), unit: "eV".into() }],
-            provenance,
-            symmetrized: None,
-        },
-        weights,
-    })
+    Ok(super::potential_checkpoint("sevenn", origin, serde_json::json!({ "version": version }), model, weights))
 }
 
 /// The name sevenn ≥ 0.10 gives a parameter of an older file (`map_old_model`: modules named with
