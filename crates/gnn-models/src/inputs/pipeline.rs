@@ -146,17 +146,17 @@ pub fn verlet_graph(config: &ModelConfig, structure: &Structure, list: &mut Verl
     let structures = std::slice::from_ref(structure);
     check_structures(structures)?;
     config.capabilities().elements.check(structures)?;
-    let graph = Graph::new(structure, list.edges(structure)?)?;
-    check_overlaps(structure, &graph)?;
-    Ok(graph)
+    // Not checked for overlaps: a trajectory in progress is the engine's to judge.
+    Ok(Graph::new(structure, list.edges(structure)?)?)
 }
 
 /// Atoms closer than this (Å) are taken to overlap: no chemistry puts nuclei there, and distance
 /// models divide by the distance (directions, `sin(r)/r` bases) or leave their training range.
-pub const OVERLAP_DISTANCE: f64 = 0.1;
+pub const OVERLAP_DISTANCE: f64 = 0.01;
 
 /// Rejects a radius graph with an edge shorter than [`OVERLAP_DISTANCE`], naming the atoms (an
-/// atom on top of another, or of its own periodic image in a too-small cell).
+/// atom on top of another, or of its own periodic image in a too-small cell). Applied to the
+/// structures given for prediction, not to MD steps (`verlet_graph`).
 fn check_overlaps(structure: &Structure, graph: &Graph) -> Result<()> {
     let e = &graph.edges;
     match e.distance.iter().position(|&d| d < OVERLAP_DISTANCE) {
