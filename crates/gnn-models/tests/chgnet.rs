@@ -192,22 +192,9 @@ fn bad_inputs_are_errors() {
 /// The fine-tuning hook: δ added to an element's AtomRef moves the energy by (atoms of it) · δ.
 #[test]
 fn atomref_is_the_species_shift_table() {
-    let mut checkpoint = import_chgnet(&common::pretrained("chgnet-0.3.0")).unwrap();
+    let checkpoint = import_chgnet(&common::pretrained("chgnet-0.3.0")).unwrap();
     let shifts = checkpoint.config.model.species_shifts().expect("CHGNet declares its AtomRef");
     assert!(!shifts.mean && shifts.elements.len() == 94);
     let structure = structures().into_iter().find(|s| s.numbers.contains(&14) || s.len() > 6).unwrap();
-    let z = structure.numbers[0];
-    let count = structure.numbers.iter().filter(|&&n| n == z).count() as f64;
-    let energy = |c: &gnn_models::Checkpoint| {
-        let model = Model::from_checkpoint(c, DType::F64, &Device::Cpu).unwrap();
-        model.predict_structures(std::slice::from_ref(&structure), false, 1).unwrap()[0].values[0]
-    };
-    let before = energy(&checkpoint);
-    let table = checkpoint.weights.tensors.get_mut(&shifts.tensor).unwrap();
-    let row = shifts.elements.iter().position(|&e| e == z).unwrap();
-    let mut values: Vec<f32> = table.flatten_all().unwrap().to_vec1().unwrap();
-    values[row] += 0.25;
-    *table = candle_core::Tensor::from_vec(values, table.shape(), &Device::Cpu).unwrap();
-    let after = energy(&checkpoint);
-    assert!((after - before - 0.25 * count).abs() < 1e-9, "{before} → {after}, expected + {}", 0.25 * count);
+    common::assert_shift_table_moves_energy(checkpoint, &structure);
 }

@@ -35,6 +35,7 @@ use gnn_layers::GraphTensors;
 
 use crate::models::output_head::{AtomRef, OutputHead};
 use crate::models::schnet::Readout;
+use crate::models::ElementRows;
 use crate::models::{Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, TargetScaling};
 use chem_graph::RadiusOptions;
 
@@ -164,8 +165,8 @@ fn convolution(
 pub struct LNet {
     config: LNetConfig,
     embedding: Embedding,
-    /// Per atomic number (index), the embedding row (`u32::MAX`: not an element of the model).
-    rows: Vec<u32>,
+    /// The embedding row of each element.
+    rows: ElementRows,
     blocks: Vec<(PointConvolution, Gate, bool)>,
     output: PointConvolution,
     edge_irreps: Irreps,
@@ -187,10 +188,7 @@ impl LNet {
         }
         let edge_irreps = Irreps::spherical_harmonics(config.lmax_filter, Parity::Odd);
         let embedding = Embedding::new(config.elements.len(), config.embedding, None, vb.pp("embedding"))?;
-        let mut rows = vec![u32::MAX; 256];
-        for (k, &z) in config.elements.iter().enumerate() {
-            rows[z as usize] = k as u32;
-        }
+        let rows = ElementRows::new(&config.elements);
         let even = Irrep::new(0, Parity::Even);
         let mut irreps: Irreps = format!("{}x0e", config.embedding).parse()?;
         let mut blocks = Vec::with_capacity(config.layers);
@@ -250,17 +248,7 @@ impl LNet {
     fn atom_outputs(&self, g: &GraphTensors, positions: &Tensor) -> crate::Result<Tensor> {
         let c = &self.config;
         let numbers = g.numbers.to_vec1::<u32>()?;
-        let ids = numbers
-            .iter()
-            .enumerate()
-            .map(|(a, &z)| match self.rows.get(z as usize) {
-                Some(&row) if row != u32::MAX => Ok(row),
-                _ => Err(crate::Error::Input(format!(
-                    "L0Net/L1Net: atom {a} is element {z}, not one of {:?}",
-                    c.elements
-                ))),
-            })
-            .collect::<crate::Result<Vec<u32>>>()?;
+        let ids = self.rows.of(&numbers, "L0Net/L1Net")?;
         let ids = Tensor::new(ids.as_slice(), positions.device())?;
         let embedding = EdgeEmbeddingConfig {
             irreps_sh: self.edge_irreps.clone(),

@@ -10,6 +10,7 @@
 
 pub mod chgnet;
 pub mod cogn;
+mod element_rows;
 pub mod gate_points;
 pub mod lnet;
 pub mod mpnn;
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 use chem_graph::{RadiusOptions, Structure};
+pub(crate) use element_rows::ElementRows;
 use gnn_layers::GraphTensors;
 
 use chgnet::ChgnetConfig;

@@ -29,6 +29,7 @@
 //! Bessel basis, a weight network of equal hidden widths with SiLU (what the released models use).
 
 use crate::error::{Error, Result};
+use crate::models::ElementRows;
 use crate::models::{
     Architecture, Capabilities, Elements, GraphInputs, GraphModel, Locality, Scaling, SpeciesShifts, TargetScaling,
 };
@@ -317,8 +318,8 @@ impl Block {
 #[derive(Clone, Debug)]
 pub struct SevenNet {
     config: SevenNetConfig,
-    /// Per atomic number (index), the one-hot row (`u32::MAX`: not a species of the model).
-    rows: Vec<u32>,
+    /// The one-hot row of each species.
+    rows: ElementRows,
     coeffs: Tensor,
     embedding: Linear,
     blocks: Vec<Block>,
@@ -334,10 +335,7 @@ impl SevenNet {
         config.check()?;
         let c = config;
         let elements = c.elements()?;
-        let mut rows = vec![u32::MAX; 256];
-        for (k, &z) in elements.iter().enumerate() {
-            rows[z as usize] = k as u32;
-        }
+        let rows = ElementRows::new(&elements);
         let species = elements.len();
         let coeffs = vb.get_with_hints(
             c.basis_len(),
@@ -396,18 +394,7 @@ impl SevenNet {
     /// edges; differentiable in `vectors`.
     pub fn atom_energies(&self, g: &GraphTensors, vectors: &Tensor) -> Result<Tensor> {
         let numbers = g.numbers.to_vec1::<u32>()?;
-        let ids = numbers
-            .iter()
-            .enumerate()
-            .map(|(a, &z)| match self.rows.get(z as usize) {
-                Some(&row) if row != u32::MAX => Ok(row),
-                _ => Err(Error::Input(format!(
-                    "SevenNet: atom {a} is element {z} ({}), not one of the model's {} species",
-                    chem_graph::element::by_number(z.min(255) as u8).map_or("?", |e| e.symbol),
-                    self.config.chemical_species.len()
-                ))),
-            })
-            .collect::<Result<Vec<u32>>>()?;
+        let ids = self.rows.of(&numbers, "SevenNet")?;
         let (device, dtype) = (vectors.device(), vectors.dtype());
         let ids = Tensor::new(ids.as_slice(), device)?;
         let species = self.config.chemical_species.len();

@@ -138,3 +138,23 @@ pub fn pretrained(name: &str) -> PathBuf {
     let entry = gnn_models::checkpoint::import::pretrained::find(name).unwrap();
     entry.ensure_in(&cache, &mut |m| eprintln!("{m}")).unwrap()
 }
+
+/// The species-shift hook's contract (`Architecture::species_shifts`): 0.25 added to the table row
+/// of `structure`'s first element moves its energy by (atoms of that element) · 0.25.
+pub fn assert_shift_table_moves_energy(mut checkpoint: Checkpoint, structure: &Structure) {
+    let shifts = checkpoint.config.model.species_shifts().expect("the model declares a shift table");
+    let z = structure.numbers[0];
+    let count = structure.numbers.iter().filter(|&&n| n == z).count() as f64;
+    let energy = |c: &Checkpoint| {
+        let model = Model::from_checkpoint(c, DType::F64, &Device::Cpu).unwrap();
+        model.predict_structures(std::slice::from_ref(structure), false, 1).unwrap()[0].values[0]
+    };
+    let before = energy(&checkpoint);
+    let table = checkpoint.weights.tensors.get_mut(&shifts.tensor).unwrap();
+    let row = shifts.elements.iter().position(|&e| e == z).unwrap();
+    let mut values: Vec<f32> = table.flatten_all().unwrap().to_vec1().unwrap();
+    values[row] += 0.25;
+    *table = Tensor::from_vec(values, table.shape(), &Device::Cpu).unwrap();
+    let after = energy(&checkpoint);
+    assert!((after - before - 0.25 * count).abs() < 1e-9, "{before} → {after}, expected + {}", 0.25 * count);
+}
